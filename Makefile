@@ -1,0 +1,48 @@
+# kiln: `make demo` and `make test` work on a fresh Debian 12 machine (they run set-up first).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+KILN := $(BUILD)/kiln
+DEMO_MODEL := conformance-data/light/test_squeezenet/model.onnx
+DEMO_INPUT := conformance-data/light/test_squeezenet/test_data_set_0/input_0.pb
+FLOOR := $(shell cat tests/conformance_floor.txt 2>/dev/null || echo 0)
+
+.PHONY: all setup build demo test unit conformance asan fuzz clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@ninja -C $(BUILD) -j $(JOBS)
+
+# Build an engine for a bundled model (SqueezeNet from the onnx package's light models),
+# inspect it and run it.
+demo: build
+	@mkdir -p demo-out
+	$(KILN) build $(DEMO_MODEL) -o demo-out/squeezenet.kiln
+	$(KILN) inspect demo-out/squeezenet.kiln | head -n 12
+	$(KILN) run demo-out/squeezenet.kiln --output-dir demo-out/outputs
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+conformance: build
+	@$(KILN) conformance conformance-data --quiet --json $(BUILD)/conformance.json --min-passed $(FLOOR)
+
+# The unit tests and the malformed-input corpus again under AddressSanitizer + UBSan (clang).
+asan: setup
+	@CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON > /dev/null
+	@ninja -C $(ASAN_BUILD) -j $(JOBS) kiln_tests kiln_cli
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz: setup
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON -DKILN_TESTS=OFF > /dev/null
+	@ninja -C build-fuzz -j $(JOBS) fuzz_onnx_import fuzz_engine_load
+
+test: unit conformance asan
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz demo-out kiln_outputs

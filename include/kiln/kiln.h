@@ -1,0 +1,148 @@
+// kiln's public C++ API: build an engine from ONNX, save and load it, run it.
+//
+//   kiln::BuilderConfig config;                 // backend "reference", fp32
+//   kiln::Builder builder(config);
+//   auto engine = builder.build_from_file("model.onnx");   // Result<Engine>
+//   engine->save("model.kiln");
+//   auto ctx = engine->create_execution_context();        // one per thread / caller
+//   kiln::NamedTensors out;
+//   ctx->run({{"x", x}}, &out);
+//
+// An Engine is immutable and may be shared by any number of ExecutionContexts running at once
+// on different threads. An ExecutionContext is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/dtype.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+const char* version();
+
+using NamedTensors = std::map<std::string, Tensor>;
+
+// The range one input's shape may take at run time. A dim with min == max is fixed.
+struct InputRange {
+  std::string input;
+  Dims min, opt, max;
+};
+
+struct BuilderConfig {
+  std::string backend = "reference";  // see available_backends()
+  std::string precision = "fp32";     // fp32 | fp16 | bf16 (where the backend supports it)
+  int opt_level = 1;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout
+  std::vector<std::string> disabled_passes;
+  std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims
+  bool show_progress = true;        // a progress line on a terminal (never when not a tty)
+};
+
+// One tensor the engine takes or gives. Symbolic dims are -1 in `dims`, named in `symbols`.
+struct IoInfo {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  Dims dims;
+  std::vector<std::string> symbols;  // per dim: the symbol name, or "" for a fixed dim
+  std::string shape_string() const;  // "batchx3x224x224"
+};
+
+struct LayerInfo {
+  std::string name;
+  std::string op;
+  std::string backend;
+  std::string kernel;
+  std::vector<std::string> fused_from;  // the ONNX nodes this layer came from
+  std::vector<std::string> inputs, outputs;
+  std::vector<std::string> input_types, output_types;  // "float32[1x64x56x56]" or symbolic
+};
+
+struct EngineInfo {
+  uint32_t format_version = 0;
+  std::string producer;
+  std::string backend;
+  std::string device;
+  std::string source_sha256;
+  std::string source_name;
+  std::map<std::string, std::string> build_options;
+  std::vector<IoInfo> inputs, outputs;
+  std::vector<LayerInfo> layers;
+  size_t onnx_nodes = 0;
+  size_t weights_bytes = 0;
+  // Arena bytes for one run at the profile's opt shapes (or the fixed shapes); -1 if the shapes
+  // are data-dependent and cannot be planned ahead.
+  int64_t activation_bytes = -1;
+};
+
+class ExecutionContext;
+struct EngineState;
+
+class Engine {
+ public:
+  // Loads an engine file: an mmap and integrity checks. A file of another format version or for
+  // another device kind is refused with a sentence that says which; a damaged file is an error.
+  static Result<Engine> load(const std::string& path);
+  static Result<Engine> load_from_memory(const std::string& bytes);
+
+  Status save(const std::string& path) const;
+  Result<std::string> serialize() const;
+
+  const std::vector<IoInfo>& inputs() const;
+  const std::vector<IoInfo>& outputs() const;
+  EngineInfo info() const;
+
+  Result<std::unique_ptr<ExecutionContext>> create_execution_context() const;
+
+  explicit Engine(std::shared_ptr<const EngineState> state);
+  const std::shared_ptr<const EngineState>& state() const { return state_; }
+
+ private:
+  std::shared_ptr<const EngineState> state_;
+};
+
+class Builder {
+ public:
+  explicit Builder(BuilderConfig config = {});
+  Result<Engine> build_from_file(const std::string& onnx_path) const;
+  // `name` is used in messages.
+  Result<Engine> build_from_bytes(const std::string& onnx_bytes,
+                                  const std::string& name = "<memory>") const;
+
+ private:
+  BuilderConfig config_;
+};
+
+struct ContextState;
+
+class ExecutionContext {
+ public:
+  ~ExecutionContext();
+  ExecutionContext(const ExecutionContext&) = delete;
+  ExecutionContext& operator=(const ExecutionContext&) = delete;
+
+  // Runs the engine. Every engine input must be given, with its dtype and a shape that fits the
+  // engine (symbolic dims consistent, inside the profile). Outputs already present in `outputs`
+  // with the right dtype and shape are written in place (no allocation); the others are
+  // allocated. After the first call at a shape, a run with bound outputs allocates nothing.
+  Status run(const NamedTensors& inputs, NamedTensors* outputs);
+
+  explicit ExecutionContext(std::unique_ptr<ContextState> state);
+
+ private:
+  std::unique_ptr<ContextState> state_;
+};
+
+// Names of the backends compiled in, and whether each can run here (the reason if not).
+struct BackendAvailability {
+  std::string name;
+  bool available = false;
+  std::string reason;
+};
+std::vector<BackendAvailability> available_backends();
+
+}  // namespace kiln

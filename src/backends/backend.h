@@ -1,0 +1,30 @@
+// A Backend is one kind of target (reference, cpu, cuda, ...). The builder asks it which nodes
+// it supports and the runtime asks it for kernels. Backends live in an explicit registry
+// (backend_registry.cpp); a backend that cannot run on this machine says why.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/kernel.h"
+
+namespace kiln {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Identifies the device kind an engine was built for ("x86_64 cpu", "NVIDIA H200 sm_90 ...").
+  // An engine built for one signature is refused on another.
+  virtual std::string device_signature() const = 0;
+  // ok if this backend can run here; otherwise the reason.
+  virtual Status available() const = 0;
+  virtual const KernelTable& kernels() const = 0;
+};
+
+// Every backend compiled in, by name ("reference", ...); nullptr if unknown.
+const Backend* find_backend(const std::string& name);
+std::vector<const Backend*> all_backends();
+
+}  // namespace kiln

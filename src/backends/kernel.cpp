@@ -1,0 +1,36 @@
+#include "backends/kernel.h"
+
+#include "fmt/format.h"
+
+namespace kiln {
+
+Status KernelContext::error(const std::string& msg) const {
+  return invalid_argument(fmt::format("{}: {}", node().describe(), msg));
+}
+
+Status KernelContext::unsupported_error(const std::string& msg) const {
+  return unsupported(fmt::format("{}: {}", node().describe(), msg));
+}
+
+void KernelTable::add(KernelEntry e) { entries_.push_back(std::move(e)); }
+
+void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain) {
+  KernelEntry e;
+  e.domain = domain;
+  e.op_type = op_type;
+  e.name = "ref_" + op_type;
+  e.create = [fn](const Node&) -> Result<std::unique_ptr<Kernel>> {
+    return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>(fn));
+  };
+  entries_.push_back(std::move(e));
+}
+
+const KernelEntry* KernelTable::find(const Node& n) const {
+  const std::string dom = n.domain == "ai.onnx" ? "" : n.domain;
+  for (const KernelEntry& e : entries_) {
+    if (e.op_type == n.op_type && e.domain == dom && (!e.supports || e.supports(n))) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace kiln

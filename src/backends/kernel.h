@@ -1,0 +1,82 @@
+// The contract between the runtime and a backend's kernels.
+//
+// A Kernel is created once per engine node (when the engine is loaded) and is immutable: run()
+// may be called from many ExecutionContexts at once. Per-run state lives in the KernelContext.
+// Kernels obtain output buffers from the context (allocate_output): the runtime hands out
+// slices of the context's planned arena, so running allocates nothing when shapes are planned.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+class KernelContext {
+ public:
+  virtual ~KernelContext() = default;
+
+  virtual const Node& node() const = 0;
+  virtual size_t num_inputs() const = 0;
+  // nullptr for an omitted optional input.
+  virtual const Tensor* input(size_t i) const = 0;
+  virtual size_t num_outputs() const = 0;
+  // The buffer for output i, of this dtype and shape (zero-filled only if freshly allocated).
+  virtual Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) = 0;
+  // Runs a subgraph (If/Loop/Scan bodies) with these inputs bound to its graph inputs; its outer
+  // references resolve against the running graph's values.
+  virtual Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) = 0;
+
+  const Attributes& attrs() const { return node().attrs; }
+  bool has_input(size_t i) const { return input(i) != nullptr; }
+  // "node 'x' (Op): msg" as an invalid-argument error.
+  Status error(const std::string& msg) const;
+  Status unsupported_error(const std::string& msg) const;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual Status run(KernelContext& ctx) const = 0;
+};
+
+// A kernel that is one function (the reference backend's kernels are all like this).
+using KernelFn = Status (*)(KernelContext&);
+
+class FunctionKernel final : public Kernel {
+ public:
+  explicit FunctionKernel(KernelFn fn) : fn_(fn) {}
+  Status run(KernelContext& ctx) const override { return fn_(ctx); }
+
+ private:
+  KernelFn fn_;
+};
+
+// One row of a backend's kernel table.
+struct KernelEntry {
+  std::string domain;  // "" for ai.onnx
+  std::string op_type;
+  std::string name;  // shown by `kiln inspect`
+  // Can this kernel run this node (dtypes, attributes)? Empty: yes.
+  std::function<bool(const Node&)> supports;
+  std::function<Result<std::unique_ptr<Kernel>>(const Node&)> create;
+};
+
+class KernelTable {
+ public:
+  void add(KernelEntry e);
+  // Convenience for function kernels: add("Relu", run_relu).
+  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
+  const KernelEntry* find(const Node& n) const;
+  const std::vector<KernelEntry>& entries() const { return entries_; }
+
+ private:
+  std::vector<KernelEntry> entries_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,154 @@
+#include "builder/builder.h"
+
+#include <filesystem>
+
+#include "backends/backend.h"
+#include "core/progress.h"
+#include "core/sha256.h"
+#include "fmt/format.h"
+#include "ir/inference.h"
+#include "onnx/importer.h"
+
+namespace kiln {
+
+namespace {
+
+// Elements up to which inference computes constant values while building.
+constexpr int64_t kInferFoldLimit = 1 << 20;
+
+Status lower(Graph& g, const Backend& backend) {
+  for (const auto& np : g.nodes()) {
+    Node& n = *np;
+    const KernelEntry* k = backend.kernels().find(n);
+    if (!k) {
+      return unsupported(fmt::format("{}: backend '{}' has no kernel for {} (opset {})", n.describe(), backend.name(), n.op_type, n.opset));
+    }
+    n.backend = backend.name();
+    n.kernel = k->name;
+    for (const auto& [an, a] : n.attrs.all()) {
+      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend));
+    }
+  }
+  return ok_status();
+}
+
+Status apply_profile(Graph& g, const std::vector<InputRange>& profile) {
+  for (const InputRange& r : profile) {
+    Value* v = g.find_value(r.input);
+    if (!v || !v->is_graph_input()) {
+      std::string names;
+      for (const Value* in : g.inputs()) names += (names.empty() ? "" : ", ") + in->name();
+      return invalid_argument(fmt::format("shape profile names input '{}', which the model does not have (inputs: {})", r.input, names));
+    }
+    const size_t rank = r.opt.size();
+    if (r.min.size() != rank || r.max.size() != rank) {
+      return invalid_argument(fmt::format("shape profile for '{}': min, opt and max must have the same rank", r.input));
+    }
+    if (v->shape && v->shape->size() != rank) {
+      return invalid_argument(fmt::format("shape profile for '{}' has rank {}, the input has rank {}", r.input, rank, v->shape->size()));
+    }
+    SymShape s = v->shape ? *v->shape : SymShape(rank, Dim::unknown());
+    for (size_t d = 0; d < rank; ++d) {
+      if (r.min[d] < 0 || r.min[d] > r.opt[d] || r.opt[d] > r.max[d]) {
+        return invalid_argument(fmt::format("shape profile for '{}' dim {}: need 0 <= min <= opt <= max, got {} {} {}", r.input, d,
+                                            r.min[d], r.opt[d], r.max[d]));
+      }
+      if (s[d].is_known() && (s[d].value < r.min[d] || s[d].value > r.max[d])) {
+        return invalid_argument(fmt::format("shape profile for '{}' dim {} excludes the model's fixed size {}", r.input, d, s[d].value));
+      }
+      // A dim the profile pins (min == max) becomes fixed; the others stay symbolic.
+      if (r.min[d] == r.max[d]) s[d] = Dim::known(r.min[d]);
+      else if (!s[d].is_known() && s[d].symbol.empty()) s[d] = Dim::sym(fmt::format("{}_{}", r.input, d));
+    }
+    v->shape = s;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status infer_and_annotate(Graph& g) {
+  ValueStates states = initial_states(g);
+  InferenceOptions opts;
+  opts.evaluate = [](const Node& n, const std::vector<const Tensor*>& ins) -> Result<std::optional<std::vector<Tensor>>> {
+    int64_t total = 0;
+    for (const Tensor* t : ins) total += t ? t->numel() : 0;
+    if (total > kInferFoldLimit) return std::optional<std::vector<Tensor>>();
+    return evaluate_node(n, ins);
+  };
+  KILN_RETURN_IF_ERROR(infer_graph(g, states, opts));
+  apply_states(g, states);
+  return ok_status();
+}
+
+Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const BuilderConfig& config, const std::string& dump_after,
+                                                  const std::function<void(const std::string&)>& dump) {
+  const Backend* backend = find_backend(config.backend);
+  if (!backend) {
+    std::string names;
+    for (const Backend* b : all_backends()) names += (names.empty() ? "" : ", ") + b->name();
+    return invalid_argument(fmt::format("unknown backend '{}' (this build has: {})", config.backend, names));
+  }
+  if (Status s = backend->available(); !s.ok()) {
+    return unsupported(fmt::format("backend '{}' cannot run here: {}", config.backend, s.message()));
+  }
+  if (config.precision != "fp32" && config.precision != "fp16" && config.precision != "bf16") {
+    return invalid_argument(fmt::format("unknown precision '{}' (fp32, fp16 or bf16)", config.precision));
+  }
+  if (config.precision != "fp32" && backend->name() == "reference") {
+    return unsupported(fmt::format("the reference backend computes in the model's own precision; --{} needs the cpu or cuda backend",
+                                   config.precision));
+  }
+  Graph& g = *input.graph;
+  Progress progress("building", 4, config.show_progress);
+  KILN_RETURN_IF_ERROR(apply_profile(g, config.profile));
+  progress.update(0, "inferring shapes");
+  KILN_RETURN_IF_ERROR(infer_and_annotate(g));
+  progress.update(1, "optimizing");
+  PassOptions po;
+  po.opt_level = config.opt_level;
+  po.disabled = config.disabled_passes;
+  po.dump_after = dump_after;
+  po.dump = dump;
+  KILN_RETURN_IF_ERROR(run_passes(g, po));
+  KILN_RETURN_IF_ERROR(infer_and_annotate(g));
+  progress.update(2, "lowering");
+  KILN_RETURN_IF_ERROR(lower(g, *backend));
+  progress.update(3, "creating kernels");
+  EngineMeta meta;
+  meta.producer = fmt::format("kiln {}", version());
+  meta.backend = backend->name();
+  meta.device = backend->device_signature();
+  meta.source_name = input.source_name;
+  meta.source_sha256 = input.source_sha256;
+  meta.onnx_nodes = input.onnx_nodes;
+  meta.profile = config.profile;
+  meta.build_options = {{"precision", config.precision}, {"opt_level", std::to_string(config.opt_level)}};
+  if (!config.disabled_passes.empty()) meta.build_options["disabled_passes"] = fmt::format("{}", fmt::join(config.disabled_passes, ","));
+  auto state = make_engine_state(std::move(input.graph), meta, nullptr);
+  progress.update(4);
+  progress.finish();
+  return state;
+}
+
+Builder::Builder(BuilderConfig config) : config_(std::move(config)) {}
+
+Result<Engine> Builder::build_from_bytes(const std::string& onnx_bytes, const std::string& name) const {
+  const std::string dir = std::filesystem::path(name).parent_path().string();
+  KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx_bytes(onnx_bytes, name, dir));
+  BuildInput in;
+  in.graph = std::move(m.graph);
+  in.source_name = std::filesystem::path(name).filename().string();
+  in.source_sha256 = sha256_hex(onnx_bytes);
+  in.onnx_nodes = m.onnx_nodes;
+  KILN_ASSIGN_OR_RETURN(auto state, build_engine(std::move(in), config_));
+  return Engine(std::move(state));
+}
+
+Result<Engine> Builder::build_from_file(const std::string& onnx_path) const {
+  KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(onnx_path));
+  return build_from_bytes(bytes, onnx_path);
+}
+
+}  // namespace kiln

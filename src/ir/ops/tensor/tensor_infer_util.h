@@ -1,0 +1,26 @@
+// Inference helpers private to the tensor family.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "ir/op_schema.h"
+
+namespace kiln {
+
+// An int32/int64 operand that may be an input whose contents are not known ahead.
+struct IntsOperand {
+  bool present = false;  // the input is given
+  bool known = false;    // its contents are known (constant or folded)
+  std::vector<int64_t> values;
+  std::optional<int64_t> length;  // element count when only its (1-D) shape is known
+};
+
+// Reads input i as an int operand; an error names the input when its dtype is not int32/int64.
+Result<IntsOperand> ints_operand(const InferenceContext& ctx, size_t i, const char* name);
+
+// Copies the known dims of a rank's worth of unknown dims (when only the rank is known).
+inline SymShape unknown_dims(size_t rank) { return SymShape(rank, Dim::unknown()); }
+
+}  // namespace kiln

@@ -1,0 +1,52 @@
+// Shapes in the IR: each dim is a known size or a named symbol ("batch", "seq"); the rank itself
+// may be unknown (std::nullopt) when inference cannot tell.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct Dim {
+  int64_t value = -1;  // >= 0 when known
+  std::string symbol;  // set when value is unknown and the dim has a name
+
+  static Dim known(int64_t v) { return Dim{v, {}}; }
+  static Dim sym(std::string s) { return Dim{-1, std::move(s)}; }
+  static Dim unknown() { return Dim{}; }
+  bool is_known() const { return value >= 0; }
+  bool operator==(const Dim& o) const { return value == o.value && symbol == o.symbol; }
+  bool operator!=(const Dim& o) const { return !(*this == o); }
+  std::string str() const { return is_known() ? std::to_string(value) : (symbol.empty() ? "?" : symbol); }
+};
+
+using SymShape = std::vector<Dim>;
+using MaybeShape = std::optional<SymShape>;  // nullopt: rank unknown
+
+inline SymShape sym_shape(const Dims& d) {
+  SymShape s;
+  s.reserve(d.size());
+  for (int64_t v : d) s.push_back(Dim::known(v));
+  return s;
+}
+// All dims known?
+inline bool is_static(const MaybeShape& s) {
+  if (!s) return false;
+  for (const Dim& d : *s) {
+    if (!d.is_known()) return false;
+  }
+  return true;
+}
+inline Dims static_dims(const SymShape& s) {
+  Dims d;
+  d.reserve(s.size());
+  for (const Dim& x : s) d.push_back(x.value);
+  return d;
+}
+std::string shape_to_string(const MaybeShape& s);  // "[batch,3,224,224]" or "[?]" for unknown rank
+
+}  // namespace kiln

@@ -1,0 +1,153 @@
+#include "onnx/tensor_proto.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "fmt/format.h"
+
+namespace kiln {
+
+namespace {
+
+Status read_external(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what,
+                     size_t want, void* dst) {
+  std::string location;
+  int64_t offset = 0;
+  int64_t length = -1;
+  for (const auto& kv : p.external_data()) {
+    if (kv.key() == "location") location = kv.value();
+    else if (kv.key() == "offset") offset = std::atoll(kv.value().c_str());
+    else if (kv.key() == "length") length = std::atoll(kv.value().c_str());
+  }
+  if (location.empty()) return corrupt(fmt::format("{}: external data without a location", what));
+  if (base_dir.empty()) {
+    return invalid_argument(fmt::format("{}: external data '{}' needs the model's directory (load from a file)", what, location));
+  }
+  namespace fs = std::filesystem;
+  const fs::path rel(location);
+  // Like onnx's checker: external data must stay inside the model's directory.
+  if (rel.is_absolute() || rel.lexically_normal().string().rfind("..", 0) == 0) {
+    return invalid_argument(fmt::format("{}: external data path '{}' leaves the model's directory", what, location));
+  }
+  const fs::path full = fs::path(base_dir) / rel;
+  std::ifstream f(full, std::ios::binary);
+  if (!f) return not_found(fmt::format("{}: external data file '{}' not found", what, full.string()));
+  f.seekg(0, std::ios::end);
+  const auto size = static_cast<int64_t>(f.tellg());
+  if (offset < 0 || offset > size) {
+    return corrupt(fmt::format("{}: external data offset {} is outside '{}' ({} bytes)", what, offset, full.string(), size));
+  }
+  if (length >= 0 && static_cast<size_t>(length) != want) {
+    return corrupt(fmt::format("{}: external data length {} does not match its shape ({} bytes)", what, length, want));
+  }
+  if (static_cast<int64_t>(want) > size - offset) {
+    return corrupt(fmt::format("{}: external data in '{}' is truncated ({} bytes wanted at offset {}, file has {})",
+                               what, full.string(), want, offset, size));
+  }
+  f.seekg(offset);
+  f.read(static_cast<char*>(dst), static_cast<std::streamsize>(want));
+  if (!f) return io_error(fmt::format("{}: cannot read external data from '{}'", what, full.string()));
+  return ok_status();
+}
+
+template <typename Src, typename Dst>
+void copy_cast(const Src& src, Dst* dst) {
+  for (int i = 0; i < src.size(); ++i) dst[i] = static_cast<Dst>(src.Get(i));
+}
+
+}  // namespace
+
+Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what) {
+  const auto dtype = static_cast<DataType>(p.data_type());
+  if (p.data_type() == 0) return invalid_argument(fmt::format("{}: data_type is not set", what));
+  if (!dtype_is_supported(dtype)) {
+    return unsupported(fmt::format("{}: dtype {} is not supported", what, dtype_name(dtype)));
+  }
+  Dims dims;
+  for (int64_t d : p.dims()) {
+    if (d < 0) return invalid_argument(fmt::format("{}: negative dim {}", what, d));
+    dims.push_back(d);
+  }
+  const int64_t n = element_count(dims);
+  if (n < 0) return invalid_argument(fmt::format("{}: shape {} is too large", what, dims_to_string(dims)));
+  if (p.has_segment()) return unsupported(fmt::format("{}: segmented tensors", what));
+  const size_t esize = dtype_size(dtype);
+  const size_t want = static_cast<size_t>(n) * esize;
+
+  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+    KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
+    KILN_RETURN_IF_ERROR(read_external(p, base_dir, what, want, t.data()));
+    return t;
+  }
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != want) {
+      return corrupt(fmt::format("{}: raw_data has {} bytes, shape {} of {} needs {}", what, p.raw_data().size(),
+                                 dims_to_string(dims), dtype_name(dtype), want));
+    }
+    KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
+    if (want) std::memcpy(t.data(), p.raw_data().data(), want);
+    return t;
+  }
+
+  // Typed fields: which repeated field holds the data depends on the dtype.
+  auto count_error = [&](int have) {
+    return corrupt(fmt::format("{}: has {} values, shape {} needs {}", what, have, dims_to_string(dims), n));
+  };
+  KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
+  switch (dtype) {
+    case DataType::kFloat32:
+      if (p.float_data_size() != n) return count_error(p.float_data_size());
+      copy_cast(p.float_data(), t.data_as<float>());
+      break;
+    case DataType::kFloat64:
+      if (p.double_data_size() != n) return count_error(p.double_data_size());
+      copy_cast(p.double_data(), t.data_as<double>());
+      break;
+    case DataType::kInt64:
+      if (p.int64_data_size() != n) return count_error(p.int64_data_size());
+      copy_cast(p.int64_data(), t.data_as<int64_t>());
+      break;
+    case DataType::kUInt32:
+      if (p.uint64_data_size() != n) return count_error(p.uint64_data_size());
+      copy_cast(p.uint64_data(), t.data_as<uint32_t>());
+      break;
+    case DataType::kUInt64:
+      if (p.uint64_data_size() != n) return count_error(p.uint64_data_size());
+      copy_cast(p.uint64_data(), t.data_as<uint64_t>());
+      break;
+    case DataType::kInt32:
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      copy_cast(p.int32_data(), t.data_as<int32_t>());
+      break;
+    case DataType::kInt16:
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      copy_cast(p.int32_data(), t.data_as<int16_t>());
+      break;
+    case DataType::kInt8:
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      copy_cast(p.int32_data(), t.data_as<int8_t>());
+      break;
+    case DataType::kUInt16:
+    case DataType::kFloat16:
+    case DataType::kBFloat16:  // 16-bit patterns stored in int32_data
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      copy_cast(p.int32_data(), t.data_as<uint16_t>());
+      break;
+    case DataType::kUInt8:
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      copy_cast(p.int32_data(), t.data_as<uint8_t>());
+      break;
+    case DataType::kBool: {
+      if (p.int32_data_size() != n) return count_error(p.int32_data_size());
+      auto* d = t.data_as<bool>();
+      for (int i = 0; i < p.int32_data_size(); ++i) d[i] = p.int32_data(i) != 0;
+      break;
+    }
+    default:
+      return unsupported(fmt::format("{}: dtype {}", what, dtype_name(dtype)));
+  }
+  return t;
+}
+
+}  // namespace kiln

@@ -1,0 +1,56 @@
+#include <algorithm>
+
+#include "fmt/format.h"
+#include "ir/printer.h"
+#include "passes/pass.h"
+
+namespace kiln {
+
+std::vector<std::unique_ptr<Pass>> all_passes() {
+  std::vector<std::unique_ptr<Pass>> p;
+  p.push_back(make_fold_constants_pass());
+  p.push_back(make_eliminate_dead_code_pass());
+  return p;
+}
+
+std::vector<std::string> pass_names() {
+  std::vector<std::string> names;
+  for (const auto& p : all_passes()) names.push_back(p->name());
+  return names;
+}
+
+Status run_passes(Graph& g, const PassOptions& options) {
+  if (options.opt_level < 0 || options.opt_level > 3) {
+    return invalid_argument(fmt::format("--opt-level {} is out of range (0 to 3)", options.opt_level));
+  }
+  const auto names = pass_names();
+  for (const std::string& d : options.disabled) {
+    if (std::find(names.begin(), names.end(), d) == names.end()) {
+      return invalid_argument(fmt::format("--disable-pass: unknown pass '{}'", d));
+    }
+  }
+  if (!options.dump_after.empty() && std::find(names.begin(), names.end(), options.dump_after) == names.end()) {
+    return invalid_argument(fmt::format("--dump-after: unknown pass '{}'", options.dump_after));
+  }
+  auto passes = all_passes();
+  // Fixed point: a fusion can expose a fold and the other way round; bounded in case two passes
+  // keep undoing each other.
+  constexpr int kMaxRounds = 8;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool changed = false;
+    for (auto& p : passes) {
+      if (p->level() > options.opt_level) continue;
+      if (std::find(options.disabled.begin(), options.disabled.end(), p->name()) != options.disabled.end()) continue;
+      KILN_ASSIGN_OR_RETURN(bool c, p->run(g));
+      changed |= c;
+#ifndef NDEBUG
+      if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
+#endif
+      if (round == 0 && p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
+    }
+    if (!changed) break;
+  }
+  return ok_status();
+}
+
+}  // namespace kiln

@@ -1,0 +1,45 @@
+// What an Engine holds: the optimized graph, one kernel per node, and the metadata that the
+// engine file's header records. Immutable once built; shared by every ExecutionContext.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/kernel.h"
+#include "ir/graph.h"
+#include "kiln/kiln.h"
+
+namespace kiln {
+
+struct EngineMeta {
+  std::string producer;  // "kiln 0.1.0"
+  std::string backend;
+  std::string device;
+  std::string source_name;
+  std::string source_sha256;
+  std::map<std::string, std::string> build_options;
+  size_t onnx_nodes = 0;
+  std::vector<InputRange> profile;
+};
+
+struct EngineState {
+  std::shared_ptr<Graph> graph;
+  std::shared_ptr<const void> storage;  // keeps mapped weights alive
+  EngineMeta meta;
+  std::vector<IoInfo> inputs, outputs;
+  std::unordered_map<const Node*, std::unique_ptr<Kernel>> kernels;  // every node, subgraphs too
+  std::unordered_map<const Value*, size_t> value_index;              // main graph values
+};
+
+// Creates kernels for every node (from the backend each node was lowered to) and the I/O table.
+Result<std::shared_ptr<EngineState>> make_engine_state(std::shared_ptr<Graph> graph, EngineMeta meta,
+                                                       std::shared_ptr<const void> storage);
+
+// Runs one node on the reference backend with heap-allocated outputs (constant folding and
+// shape arithmetic ahead of a run). Returns nullopt when the op is not foldable.
+Result<std::optional<std::vector<Tensor>>> evaluate_node(const Node& n, const std::vector<const Tensor*>& inputs);
+
+}  // namespace kiln

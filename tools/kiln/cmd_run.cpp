@@ -1,0 +1,148 @@
+// kiln run model.(kiln|onnx) [--input name=file.npy] — runs once, writes outputs as .npy and
+// prints their shapes and a summary.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "builder_flags.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "core/dispatch.h"
+#include "core/npy.h"
+#include "fmt/format.h"
+
+namespace kiln::cli {
+
+namespace {
+
+Result<Tensor> random_tensor(const IoInfo& io, const Dims& dims, std::mt19937_64& rng) {
+  KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(io.dtype, dims));
+  Status s = dispatch_all(io.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = t.data_as<T>();
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if constexpr (std::is_same_v<T, bool>) p[i] = u(rng) < 0.5;
+      else if constexpr (std::is_integral_v<T>) p[i] = static_cast<T>(u(rng) * 10);  // small indices stay valid
+      else p[i] = static_cast<T>(static_cast<compute_t<T>>(u(rng)));
+    }
+    return ok_status();
+  });
+  if (!s.ok()) return s;
+  return t;
+}
+
+std::string summarize(const Tensor& t) {
+  double mn = INFINITY, mx = -INFINITY, sum = 0;
+  std::string head;
+  Status s = dispatch_all(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* p = t.data_as<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const double v = static_cast<double>(static_cast<compute_t<T>>(p[i]));
+      mn = std::min(mn, v);
+      mx = std::max(mx, v);
+      sum += v;
+      if (i < 4) head += fmt::format("{}{:.6g}", i ? ", " : "", v);
+    }
+    return ok_status();
+  });
+  if (!s.ok() || t.numel() == 0) return "(empty)";
+  return fmt::format("min {:.6g}  max {:.6g}  mean {:.6g}  [{}{}]", mn, mx, sum / static_cast<double>(t.numel()), head,
+                     t.numel() > 4 ? ", ..." : "");
+}
+
+std::string file_name_for(const std::string& name) {
+  std::string s = name;
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+  }
+  return s + ".npy";
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "Run an engine (or an ONNX model, built in memory) once");
+  struct Opts {
+    std::string model, shapes, output_dir = "kiln_outputs";
+    std::vector<std::string> inputs;
+    uint64_t seed = 0;
+    int iterations = 1;
+    BuilderFlags flags;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("model", o->model, "Engine file (.kiln) or ONNX model")->required();
+  cmd->add_option("--input", o->inputs, "NAME=FILE.npy (inputs not given are random, seeded)");
+  cmd->add_option("--shapes", o->shapes, "Shapes for random inputs with symbolic dims, e.g. x:1x3x224x224");
+  cmd->add_option("--output-dir", o->output_dir, "Where to write the outputs as .npy");
+  cmd->add_option("--seed", o->seed, "Seed for random inputs");
+  cmd->add_option("--iterations", o->iterations, "Run this many times and report the median time")->check(CLI::Range(1, 1000000));
+  o->flags.add_to(*cmd);
+  return [o]() -> int {
+    auto config = o->flags.config();
+    if (!config.ok()) return fail(config.status());
+    config->show_progress = true;
+    auto shapes = parse_shapes(o->shapes, "--shapes");
+    if (!shapes.ok()) return fail(shapes.status());
+    auto engine = load_or_build(o->model, *config);
+    if (!engine.ok()) return fail(engine.status());
+
+    NamedTensors inputs;
+    for (const std::string& spec : o->inputs) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0) return fail(invalid_argument(fmt::format("--input '{}' is not NAME=FILE.npy", spec)));
+      auto t = read_npy(spec.substr(eq + 1));
+      if (!t.ok()) return fail(t.status());
+      inputs[spec.substr(0, eq)] = std::move(*t);
+    }
+    std::mt19937_64 rng(o->seed);
+    for (const IoInfo& io : engine->inputs()) {
+      if (inputs.count(io.name)) continue;
+      Dims dims = io.dims;
+      if (shapes->count(io.name)) {
+        dims = shapes->at(io.name);
+      } else {
+        for (size_t d = 0; d < dims.size(); ++d) {
+          if (dims[d] < 0) {
+            return fail(invalid_argument(fmt::format("input '{}' has symbolic shape {}: give --shapes {}:<dims> or --input {}=FILE.npy",
+                                                     io.name, io.shape_string(), io.name, io.name)));
+          }
+        }
+      }
+      auto t = random_tensor(io, dims, rng);
+      if (!t.ok()) return fail(t.status());
+      inputs[io.name] = std::move(*t);
+    }
+    auto ctx = engine->create_execution_context();
+    if (!ctx.ok()) return fail(ctx.status());
+    NamedTensors outputs;
+    std::vector<double> times;
+    for (int it = 0; it < o->iterations; ++it) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (Status s = (*ctx)->run(inputs, &outputs); !s.ok()) return fail(s);
+      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::error_code ec;
+    std::filesystem::create_directories(o->output_dir, ec);
+    if (ec) return fail(io_error(fmt::format("cannot create '{}': {}", o->output_dir, ec.message())));
+    const EngineInfo info = engine->info();
+    std::printf("ran %s (%zu layers, backend %s) in %.3f ms%s\n", o->model.c_str(), info.layers.size(), info.backend.c_str(),
+                times[times.size() / 2], o->iterations > 1 ? fmt::format(" (median of {})", o->iterations).c_str() : "");
+    for (const IoInfo& io : engine->inputs()) {
+      std::printf("  input  %-24s %s\n", io.name.c_str(), inputs[io.name].describe().c_str());
+    }
+    for (const IoInfo& io : engine->outputs()) {
+      const Tensor& t = outputs.at(io.name);
+      const std::string path = (std::filesystem::path(o->output_dir) / file_name_for(io.name)).string();
+      if (Status s = write_npy(path, t); !s.ok()) return fail(s);
+      std::printf("  output %-24s %s  %s -> %s\n", io.name.c_str(), t.describe().c_str(), summarize(t).c_str(), path.c_str());
+    }
+    return 0;
+  };
+}
+
+}  // namespace kiln::cli
