@@ -150,8 +150,21 @@ EngineInfo Engine::info() const {
     }
     info.layers.push_back(std::move(l));
   }
-  // Arena size at the fixed shapes (or the profile's opt shapes): plan a dry run's shapes.
-  info.activation_bytes = -1;
+  // Arena size at the fixed shapes (or the profile's opt shapes), from a planning dry run.
+  std::map<std::string, Dims> shapes;
+  bool all_known = true;
+  for (const IoInfo& io : e.inputs) {
+    Dims d = io.dims;
+    for (const InputRange& r : e.meta.profile) {
+      if (r.input == io.name && r.opt.size() == d.size()) d = r.opt;
+    }
+    for (int64_t x : d) all_known &= x >= 0;
+    shapes[io.name] = d;
+  }
+  if (all_known) {
+    auto bytes = planned_arena_bytes(state_, shapes);
+    if (bytes.ok()) info.activation_bytes = *bytes;
+  }
   return info;
 }
 

@@ -372,6 +372,14 @@ Result<std::shared_ptr<EngineState>> deserialize_engine(const void* data, size_t
     return corrupt(fmt::format("{} is truncated or damaged: its sections run past the end of the file ({} bytes)", what, size));
   }
   if (p.blob_offset % kBlobAlign) return corrupt(fmt::format("{} is damaged: misaligned weights", what));
+  // The checksum does not cover the preamble, so its offsets must match the one layout the writer
+  // produces (header, graph, aligned blob, end of file); otherwise a bit flip in blob_offset could
+  // point the weights at other bytes and the file would load with wrong weights.
+  if (p.header_offset != kPreambleSize || p.graph_offset != p.header_offset + p.header_size ||
+      p.blob_offset != (p.graph_offset + p.graph_size + kBlobAlign - 1) / kBlobAlign * kBlobAlign ||
+      p.blob_offset + p.blob_size != size) {
+    return corrupt(fmt::format("{} is truncated or damaged: its section table does not match its {} bytes", what, size));
+  }
   const uint64_t sum = XXH3_64bits(bytes + kPreambleSize, size - kPreambleSize);
   if (sum != p.checksum) return corrupt(fmt::format("{} is damaged: checksum mismatch", what));
 

@@ -147,9 +147,31 @@ void Graph::remove_node(Node* n) {
   remove_dead_values();
 }
 
+std::set<std::string> Graph::names_read_by_subgraphs() const {
+  std::set<std::string> names;
+  std::function<void(const Graph&)> visit = [&](const Graph& sg) {
+    for (const Value* r : sg.outer_refs_) names.insert(r->name());
+    for (const auto& n : sg.nodes_) {
+      for (const auto& [an, a] : n->attrs.all()) {
+        if (a.g) visit(*a.g);
+        for (const auto& g2 : a.graphs) visit(*g2);
+      }
+    }
+  };
+  for (const auto& n : nodes_) {
+    for (const auto& [an, a] : n->attrs.all()) {
+      if (a.g) visit(*a.g);
+      for (const auto& g2 : a.graphs) visit(*g2);
+    }
+  }
+  return names;
+}
+
 void Graph::remove_dead_values() {
-  auto dead = [](const Value* v) {
-    return !v->producer_ && v->uses_.empty() && !v->graph_input_ && !v->graph_output_ && !v->outer_ref_;
+  const std::set<std::string> outer_reads = names_read_by_subgraphs();
+  auto dead = [&](const Value* v) {
+    return !v->producer_ && v->uses_.empty() && !v->graph_input_ && !v->graph_output_ && !v->outer_ref_ &&
+           !outer_reads.count(v->name_);
   };
   for (const auto& v : values_) {
     if (dead(v.get())) by_name_.erase(v->name_);

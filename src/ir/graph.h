@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,10 @@ class Graph {
   Status topological_sort();
   // Checks structure: every input defined before use, uses consistent, outputs produced.
   Status verify() const;
+
+  // Names that subgraphs of this graph's nodes (at any depth) read from enclosing scopes. A value
+  // of this graph with such a name is in use even when no node of this graph reads it directly.
+  std::set<std::string> names_read_by_subgraphs() const;
 
   // Calls fn on every subgraph of every node, recursively (pre-order).
   void for_each_subgraph(const std::function<void(Graph&)>& fn);

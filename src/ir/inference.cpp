@@ -47,8 +47,15 @@ Status infer_nodes(const Graph& g, ValueStates& states, const InferenceOptions& 
       ins.push_back(it == states.end() ? nullptr : &it->second);
     }
     InferenceContext ctx(n, ins);
-    ctx.infer_subgraph = [&](const Graph& sg, const std::vector<ValueState>& sin) {
-      return infer_subgraph(sg, sin, states, options);
+    ctx.infer_subgraph = [&](const Graph& sg, const std::vector<ValueState>& sin) -> Result<std::vector<ValueState>> {
+      auto r = infer_subgraph(sg, sin, states, options);
+      if (r.ok()) return r;
+      // A body that cannot be inferred ahead (an If branch that never runs for these inputs, a
+      // shape only its data decides) is not an error yet: its kernels report real faults when
+      // they run. Fall back to what the body declares.
+      std::vector<ValueState> declared;
+      for (const Value* o : sg.outputs()) declared.push_back(ValueState{o->dtype, o->shape, std::nullopt});
+      return declared;
     };
     if (n.schema->infer) KILN_RETURN_IF_ERROR(n.schema->infer(ctx));
 

@@ -201,6 +201,8 @@ class Importer {
 
   Result<Value*> declare_value(Graph& g, const onnx::ValueInfoProto& vi, const std::string& what) {
     if (vi.name().empty()) return invalid_argument(fmt::format("{} without a name", what));
+    // Loop/Scan bodies may leave their inputs untyped: inference takes the types from the node.
+    if (g.parent && vi.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) return g.add_value(vi.name());
     if (!vi.type().has_tensor_type()) {
       return unsupported(fmt::format("{} '{}' has type {} (kiln handles tensors)", what, vi.name(), type_kind(vi.type())));
     }
@@ -335,7 +337,16 @@ Result<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::str
     const std::string d = is_onnx_domain(op.domain()) ? "" : op.domain();
     opsets[d] = static_cast<int>(op.version());
   }
-  if (model.opset_import_size() == 0) opsets[""] = 1;  // IR 1/2 files without opset_import
+  if (model.opset_import_size() == 0) {
+    // IR 1/2 files predate opset_import. From IR 3 on it is required (as onnx's checker says);
+    // defaulting such a file to opset 1 would silently build a different model, e.g. from a
+    // file truncated just before its trailing opset_import field.
+    if (model.ir_version() >= 3) {
+      return invalid_argument(fmt::format("'{}' has no opset_import (required from ONNX IR version 3; the file has IR {}); is it truncated?",
+                                          name, model.ir_version()));
+    }
+    opsets[""] = 1;
+  }
   if (opsets.count("") && opsets[""] > kMaxOnnxOpset) {
     return unsupported(fmt::format("'{}' uses ai.onnx opset {}; kiln supports opsets 1 to {}", name, opsets[""], kMaxOnnxOpset));
   }

@@ -10,8 +10,10 @@ namespace kiln {
 
 namespace {
 
-Status read_external(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what,
-                     size_t want, void* dst) {
+// Allocates only after the location, offset and length are checked against the file, so a damaged
+// model claiming a huge external tensor is refused instead of exhausting memory.
+Result<Tensor> read_external(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what,
+                             size_t want, DataType dtype, const Dims& dims) {
   std::string location;
   int64_t offset = 0;
   int64_t length = -1;
@@ -45,10 +47,11 @@ Status read_external(const onnx::TensorProto& p, const std::string& base_dir, co
     return corrupt(fmt::format("{}: external data in '{}' is truncated ({} bytes wanted at offset {}, file has {})",
                                what, full.string(), want, offset, size));
   }
+  KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
   f.seekg(offset);
-  f.read(static_cast<char*>(dst), static_cast<std::streamsize>(want));
+  f.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(want));
   if (!f) return io_error(fmt::format("{}: cannot read external data from '{}'", what, full.string()));
-  return ok_status();
+  return t;
 }
 
 template <typename Src, typename Dst>
@@ -76,9 +79,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
   const size_t want = static_cast<size_t>(n) * esize;
 
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
-    KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
-    KILN_RETURN_IF_ERROR(read_external(p, base_dir, what, want, t.data()));
-    return t;
+    return read_external(p, base_dir, what, want, dtype, dims);
   }
   if (p.has_raw_data()) {
     if (p.raw_data().size() != want) {
@@ -94,6 +95,19 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
   auto count_error = [&](int have) {
     return corrupt(fmt::format("{}: has {} values, shape {} needs {}", what, have, dims_to_string(dims), n));
   };
+  // Check the value count before allocating: a damaged file can claim a huge shape with no data,
+  // and allocating (and zero-filling) that first would exhaust memory before the check below.
+  const int typed_count = [&] {
+    switch (dtype) {
+      case DataType::kFloat32: return p.float_data_size();
+      case DataType::kFloat64: return p.double_data_size();
+      case DataType::kInt64: return p.int64_data_size();
+      case DataType::kUInt32:
+      case DataType::kUInt64: return p.uint64_data_size();
+      default: return p.int32_data_size();
+    }
+  }();
+  if (typed_count != n) return count_error(typed_count);
   KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
   switch (dtype) {
     case DataType::kFloat32:

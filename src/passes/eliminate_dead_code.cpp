@@ -11,10 +11,13 @@ class EliminateDeadCode final : public Pass {
   int level() const override { return 1; }
   Result<bool> run(Graph& g) override {
     bool changed = false;
+    const std::set<std::string> outer_reads = g.names_read_by_subgraphs();
     for (size_t i = g.num_nodes(); i-- > 0;) {
       Node* n = g.nodes()[i].get();
       bool live = false;
-      for (const Value* o : n->outputs()) live |= o && (!o->uses().empty() || o->is_graph_output());
+      for (const Value* o : n->outputs()) {
+        live |= o && (!o->uses().empty() || o->is_graph_output() || outer_reads.count(o->name()));
+      }
       if (!live) {
         g.remove_node(n);
         changed = true;

@@ -38,6 +38,10 @@ struct EngineState {
 Result<std::shared_ptr<EngineState>> make_engine_state(std::shared_ptr<Graph> graph, EngineMeta meta,
                                                        std::shared_ptr<const void> storage);
 
+// Arena bytes one run needs at these input shapes (planning only; nothing is run).
+Result<int64_t> planned_arena_bytes(const std::shared_ptr<const EngineState>& engine,
+                                    const std::map<std::string, Dims>& shapes);
+
 // Runs one node on the reference backend with heap-allocated outputs (constant folding and
 // shape arithmetic ahead of a run). Returns nullopt when the op is not foldable.
 Result<std::optional<std::vector<Tensor>>> evaluate_node(const Node& n, const std::vector<const Tensor*>& inputs);

@@ -293,7 +293,7 @@ Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
   return ok_status();
 }
 
-Status plan(ContextState& cs, const NamedTensors& inputs) {
+Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) {
   const EngineState& e = *cs.engine;
   const Graph& g = *e.graph;
   ValueStates states = initial_states(g);
@@ -372,6 +372,7 @@ Status plan(ContextState& cs, const NamedTensors& inputs) {
   }
   const MemoryPlan mp = plan_memory(requests);
   cs.arena_bytes = mp.arena_bytes;
+  if (!allocate) return ok_status();
   if (cs.arena_bytes > cs.arena_capacity) {
     void* p = std::aligned_alloc(kArenaAlignment, cs.arena_bytes);
     if (!p) return out_of_memory(fmt::format("cannot allocate a {}-byte activation arena", cs.arena_bytes));
@@ -402,6 +403,19 @@ bool same_signature(const ContextState& cs, const Graph& g, const NamedTensors& 
 }
 
 }  // namespace
+
+Result<int64_t> planned_arena_bytes(const std::shared_ptr<const EngineState>& engine, const std::map<std::string, Dims>& shapes) {
+  ContextState cs;
+  cs.engine = engine;
+  NamedTensors inputs;
+  for (const IoInfo& io : engine->inputs) {
+    auto it = shapes.find(io.name);
+    if (it == shapes.end()) return invalid_argument(fmt::format("no shape for input '{}'", io.name));
+    inputs[io.name] = Tensor::wrap(io.dtype, it->second, nullptr);  // shapes only: planning reads no data
+  }
+  KILN_RETURN_IF_ERROR(plan(cs, inputs, /*allocate=*/false));
+  return static_cast<int64_t>(cs.arena_bytes);
+}
 
 ExecutionContext::ExecutionContext(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
 ExecutionContext::~ExecutionContext() = default;

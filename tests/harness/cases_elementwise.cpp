@@ -9,10 +9,13 @@ namespace kiln::harness {
 
 namespace {
 
-const DataType kFloats[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64};
-const DataType kInts[] = {DataType::kInt8,  DataType::kInt16,  DataType::kInt32,  DataType::kInt64,
-                          DataType::kUInt8, DataType::kUInt16, DataType::kUInt32, DataType::kUInt64};
-const DataType kSignedInts[] = {DataType::kInt8, DataType::kInt16, DataType::kInt32, DataType::kInt64};
+const DataType kFloats[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16,
+                            DataType::kFloat64};
+const DataType kInts[] = {DataType::kInt8,   DataType::kInt16, DataType::kInt32,
+                          DataType::kInt64,  DataType::kUInt8, DataType::kUInt16,
+                          DataType::kUInt32, DataType::kUInt64};
+const DataType kSignedInts[] = {DataType::kInt8, DataType::kInt16, DataType::kInt32,
+                                DataType::kInt64};
 
 // Built field by field: brace-initializing CaseInput with fewer fields trips
 // -Wmissing-field-initializers (an error under -Werror).
@@ -28,7 +31,8 @@ CaseInput input(DataType t, Dims dims, Fill fill = Fill::kRandom, std::vector<do
   return in;
 }
 
-Case unary(const std::string& op, DataType t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {}) {
+Case unary(const std::string& op, DataType t, Dims dims, Fill fill = Fill::kRandom,
+           std::vector<double> values = {}) {
   Case c;
   c.name = op + "_" + dtype_name(t) + "_" + dims_to_string(dims);
   c.op_type = op;
@@ -37,14 +41,14 @@ Case unary(const std::string& op, DataType t, Dims dims, Fill fill = Fill::kRand
 }
 
 // Values where float ops have edges: zeros of both signs, halves (Round), infinities, NaN.
-const std::vector<double> kSpecial = {0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e30,
-                                      INFINITY, -INFINITY, NAN, 3.0, -7.25, 100.0};
+const std::vector<double> kSpecial = {0.0,   -0.0,     0.5,       -0.5, 1.5, 2.5,   -2.5, 1e30,
+                                      -1e30, INFINITY, -INFINITY, NAN,  3.0, -7.25, 100.0};
 
 }  // namespace
 
 void add_elementwise_cases(std::vector<Case>& cases) {
-  for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64,
-                     DataType::kInt32, DataType::kInt8}) {
+  for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16,
+                     DataType::kFloat64, DataType::kInt32, DataType::kInt8}) {
     Case c;
     c.name = std::string("Relu_") + dtype_name(t) + "_5x7x11x13";
     c.op_type = "Relu";
@@ -53,18 +57,46 @@ void add_elementwise_cases(std::vector<Case>& cases) {
   }
 
   // Float-only unary math, each float dtype; Sqrt/Log/Acosh need positive (>= 1) inputs.
-  for (const char* op : {"Reciprocal", "Sqrt", "Exp", "Log", "Ceil", "Floor", "Round", "Sin", "Cos", "Tan", "Asin",
-                         "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Atanh", "Tanh", "Sigmoid", "Softplus",
-                         "Softsign", "Mish", "HardSwish", "Elu", "Selu", "Celu", "LeakyRelu", "HardSigmoid",
-                         "ThresholdedRelu", "Gelu"}) {
+  for (const char* op : {"Reciprocal",
+                         "Sqrt",
+                         "Exp",
+                         "Log",
+                         "Ceil",
+                         "Floor",
+                         "Round",
+                         "Sin",
+                         "Cos",
+                         "Tan",
+                         "Asin",
+                         "Acos",
+                         "Atan",
+                         "Sinh",
+                         "Cosh",
+                         "Asinh",
+                         "Atanh",
+                         "Tanh",
+                         "Sigmoid",
+                         "Softplus",
+                         "Softsign",
+                         "Mish",
+                         "HardSwish",
+                         "Elu",
+                         "Selu",
+                         "Celu",
+                         "LeakyRelu",
+                         "HardSigmoid",
+                         "ThresholdedRelu",
+                         "Gelu"}) {
     const std::string o = op;
-    const Fill fill = (o == "Sqrt" || o == "Log" || o == "Reciprocal") ? Fill::kPositive : Fill::kRandom;
+    const Fill fill =
+        (o == "Sqrt" || o == "Log" || o == "Reciprocal") ? Fill::kPositive : Fill::kRandom;
     for (DataType t : kFloats) cases.push_back(unary(o, t, {5, 7, 11, 13}, fill));
     cases.push_back(unary(o, DataType::kFloat32, {15}, Fill::kValues, kSpecial));
     cases.push_back(unary(o, DataType::kFloat32, {}));         // rank 0
     cases.push_back(unary(o, DataType::kFloat32, {3, 0, 4}));  // empty
   }
-  for (DataType t : kFloats) cases.push_back(unary("Acosh", t, {3, 5, 7}, Fill::kValues, {1.0, 1.5, 2.0, 7.0, 100.0}));
+  for (DataType t : kFloats)
+    cases.push_back(unary("Acosh", t, {3, 5, 7}, Fill::kValues, {1.0, 1.5, 2.0, 7.0, 100.0}));
 
   // Numeric unary math: floats and integers.
   for (const char* op : {"Abs", "Sign", "Erf", "Shrink"}) {
@@ -76,7 +108,8 @@ void add_elementwise_cases(std::vector<Case>& cases) {
   for (DataType t : kSignedInts) cases.push_back(unary("Neg", t, {7, 11, 13}));
   // Integer extremes: Abs/Neg of the minimum wrap like numpy.
   cases.push_back(unary("Abs", DataType::kInt8, {4}, Fill::kValues, {-128, 127, 0, -1}));
-  cases.push_back(unary("Neg", DataType::kInt32, {4}, Fill::kValues, {-2147483648.0, 2147483647, 0, -1}));
+  cases.push_back(
+      unary("Neg", DataType::kInt32, {4}, Fill::kValues, {-2147483648.0, 2147483647, 0, -1}));
 
   for (DataType t : kFloats) {
     cases.push_back(unary("IsNaN", t, {15}, Fill::kValues, kSpecial));
@@ -134,18 +167,20 @@ void add_elementwise_cases(std::vector<Case>& cases) {
   }
 
   // Clip: bounds as inputs (both, one, none, min > max), as opset-6 attributes, integers.
-  for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64,
-                     DataType::kInt8, DataType::kInt32, DataType::kUInt8, DataType::kInt64}) {
+  for (DataType t :
+       {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64,
+        DataType::kInt8, DataType::kInt32, DataType::kUInt8, DataType::kInt64}) {
     struct Bounds {
       const char* name;
       bool has_min, has_max;
       double lo, hi;
     };
-    for (const Bounds& b : {Bounds{"both", true, true, -0.5, 0.5}, Bounds{"min", true, false, 0.25, 0},
-                            Bounds{"max", false, true, 0, -0.25}, Bounds{"none", false, false, 0, 0},
-                            Bounds{"inverted", true, true, 0.5, -0.5}}) {
-      const bool is_int = !(t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16 ||
-                            t == DataType::kFloat64);
+    for (const Bounds& b :
+         {Bounds{"both", true, true, -0.5, 0.5}, Bounds{"min", true, false, 0.25, 0},
+          Bounds{"max", false, true, 0, -0.25}, Bounds{"none", false, false, 0, 0},
+          Bounds{"inverted", true, true, 0.5, -0.5}}) {
+      const bool is_int = !(t == DataType::kFloat32 || t == DataType::kFloat16 ||
+                            t == DataType::kBFloat16 || t == DataType::kFloat64);
       const bool is_unsigned = t == DataType::kUInt8;
       // Integer bounds inside the [-5, 5] fill; unsigned ones shifted to stay non-negative.
       const double scale = is_int ? 4.0 : 1.0;
@@ -188,9 +223,10 @@ void add_elementwise_cases(std::vector<Case>& cases) {
   all.push_back(DataType::kBool);
   for (DataType from : all) {
     // Negative values only where `from` can hold them.
-    const std::vector<double> vals = (from == DataType::kBool || dtype_is_unsigned_int(from))
-                                         ? std::vector<double>{0, 1, 2, 100, 3, 7, 250}
-                                         : std::vector<double>{0, 1, 2.7, -2.7, 100, 3.14159, -0.4, 7};
+    const std::vector<double> vals =
+        (from == DataType::kBool || dtype_is_unsigned_int(from))
+            ? std::vector<double>{0, 1, 2, 100, 3, 7, 250}
+            : std::vector<double>{0, 1, 2.7, -2.7, 100, 3.14159, -0.4, 7};
     for (DataType to : all) {
       Case c;
       c.name = std::string("Cast_") + dtype_name(from) + "_to_" + dtype_name(to);
@@ -208,10 +244,13 @@ void add_elementwise_cases(std::vector<Case>& cases) {
                 input(DataType::kFloat16, {1}, Fill::kRandom, {}, true)};
     cases.push_back(l);
   }
-  cases.push_back(unary("Cast", DataType::kFloat64, {7}, Fill::kValues,
-                        {1.0 + 1.0 / 2048 + 1e-12, 65519.99, 65520.0, 1e-8, -1e300, NAN, INFINITY}));
+  cases.push_back(
+      unary("Cast", DataType::kFloat64, {7}, Fill::kValues,
+            {1.0 + 1.0 / 2048 + 1e-12, 65519.99, 65520.0, 1e-8, -1e300, NAN, INFINITY}));
   cases.back().name += "_to_float16_rounding";
-  cases.back().attrs = [](Attributes& a) { a.set_int("to", static_cast<int64_t>(DataType::kFloat16)); };
+  cases.back().attrs = [](Attributes& a) {
+    a.set_int("to", static_cast<int64_t>(DataType::kFloat16));
+  };
 }
 
 }  // namespace kiln::harness

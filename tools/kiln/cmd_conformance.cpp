@@ -124,6 +124,15 @@ Status compare(const Tensor& got, const Tensor& want, const std::string& name) {
   return ok_status();
 }
 
+// onnx's test-data writer stores bfloat16 tensors as their raw uint16 bit patterns (numpy has no
+// bfloat16); read those back as bfloat16 where the model says bfloat16.
+Tensor as_dtype_of_bits(Tensor t, DataType want) {
+  if (want == DataType::kBFloat16 && t.dtype() == DataType::kUInt16) {
+    return Tensor::wrap(DataType::kBFloat16, t.shape(), t.data(), std::make_shared<Tensor>(t));
+  }
+  return t;
+}
+
 CaseResult run_case(const fs::path& dir, const BuilderConfig& config) {
   CaseResult r;
   r.name = dir.filename().string();
@@ -157,7 +166,7 @@ CaseResult run_case(const fs::path& dir, const BuilderConfig& config) {
       if (!bytes.ok()) return fail_with(bytes.status());
       auto t = tensor_from_proto_bytes(*bytes, in_files[i].string());
       if (!t.ok()) return fail_with(t.status());
-      inputs[engine->inputs()[i].name] = std::move(*t);
+      inputs[engine->inputs()[i].name] = as_dtype_of_bits(std::move(*t), engine->inputs()[i].dtype);
     }
     if (Status s = (*ctx)->run(inputs, &outputs); !s.ok()) return fail_with(s.with_context(set.filename().string()));
     if (out_files.size() != engine->outputs().size()) {
@@ -170,7 +179,8 @@ CaseResult run_case(const fs::path& dir, const BuilderConfig& config) {
       auto want = tensor_from_proto_bytes(*bytes, out_files[i].string());
       if (!want.ok()) return fail_with(want.status());
       const std::string& name = engine->outputs()[i].name;
-      if (Status s = compare(outputs.at(name), *want, fmt::format("{} '{}'", i, name)); !s.ok()) {
+      const Tensor& got = outputs.at(name);
+      if (Status s = compare(got, as_dtype_of_bits(*want, got.dtype()), fmt::format("{} '{}'", i, name)); !s.ok()) {
         return fail_with(s.with_context(set.filename().string()));
       }
     }

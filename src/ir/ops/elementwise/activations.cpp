@@ -20,7 +20,8 @@ Status no_check(const InferenceContext&) { return ok_status(); }
 Status check_celu(const InferenceContext& ctx) {
   const float alpha = ctx.attrs().get_float("alpha", 1.0f);
   if (alpha == 0.0f || !std::isfinite(alpha)) {
-    return ctx.error(fmt::format("attribute 'alpha' is {}, expected a finite non-zero value", alpha));
+    return ctx.error(
+        fmt::format("attribute 'alpha' is {}, expected a finite non-zero value", alpha));
   }
   return ok_status();
 }

@@ -17,7 +17,8 @@ void register_clip(OpRegistry& r) {
     if (ctx.opset() < 11) {
       KILN_RETURN_IF_ERROR(check_element_type(ctx, 0, ElementTypes::kFloat));
       if (ctx.has_input(1) || ctx.has_input(2)) {
-        return ctx.error(fmt::format("opset {} Clip takes its bounds as attributes, not inputs", ctx.opset()));
+        return ctx.error(
+            fmt::format("opset {} Clip takes its bounds as attributes, not inputs", ctx.opset()));
       }
       return same_as_input(ctx);
     }
@@ -28,8 +29,8 @@ void register_clip(OpRegistry& r) {
       if (!ctx.has_input(i)) continue;
       const DataType t = ctx.input_dtype(i);
       if (xt != DataType::kUndefined && t != DataType::kUndefined && t != xt) {
-        return ctx.error(fmt::format("input {} '{}' has dtype {}, expected {} like input 0", i, kNames[i],
-                                     dtype_name(t), dtype_name(xt)));
+        return ctx.error(fmt::format("input {} '{}' has dtype {}, expected {} like input 0", i,
+                                     kNames[i], dtype_name(t), dtype_name(xt)));
       }
       // ONNX asks for a scalar; a one-element tensor is accepted too.
       const MaybeShape& sh = ctx.input_shape(i);

@@ -45,7 +45,8 @@ Status check_element_type(const InferenceContext& ctx, size_t in, ElementTypes t
   if (!ctx.has_input(in)) return ok_status();
   const DataType t = ctx.input_dtype(in);
   if (t == DataType::kUndefined || accepts(types, t)) return ok_status();
-  const std::string msg = fmt::format("input {} has dtype {}, expected {}", in, dtype_name(t), describe(types));
+  const std::string msg =
+      fmt::format("input {} has dtype {}, expected {}", in, dtype_name(t), describe(types));
   // float8/int4/string/complex are valid ONNX for some ops but are not kiln tensors.
   if (!dtype_is_supported(t)) return ctx.unsupported_error(msg);
   return ctx.error(msg);

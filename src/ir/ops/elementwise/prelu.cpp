@@ -16,8 +16,8 @@ void register_prelu(OpRegistry& r) {
     const DataType xt = ctx.input_dtype(0);
     const DataType st = ctx.input_dtype(1);
     if (xt != DataType::kUndefined && st != DataType::kUndefined && xt != st) {
-      return ctx.error(fmt::format("input 1 'slope' has dtype {}, expected {} like input 0 'X'", dtype_name(st),
-                                   dtype_name(xt)));
+      return ctx.error(fmt::format("input 1 'slope' has dtype {}, expected {} like input 0 'X'",
+                                   dtype_name(st), dtype_name(xt)));
     }
     const MaybeShape& xs = ctx.input_shape(0);
     const MaybeShape& ss = ctx.input_shape(1);

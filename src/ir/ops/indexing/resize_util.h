@@ -58,9 +58,11 @@ inline Result<ResizeInfo> resize_attributes(const Attributes& a, const std::stri
     return invalid_argument(fmt::format("mode '{}' is not supported", info.mode));
   }
   if (legacy) {
-    // Upsample and Resize-10 map output x to x / scale and take the floor for nearest.
+    // Upsample and Resize-10 map output x to x / scale; nearest takes the floor when upsampling
+    // and the ceiling when downsampling (onnxruntime's "simple" mode, which the opset-10
+    // backend tests were generated with).
     info.coord = "asymmetric";
-    info.nearest_mode = "floor";
+    info.nearest_mode = "simple";
     return info;
   }
   info.coord = a.get_string("coordinate_transformation_mode", "half_pixel");

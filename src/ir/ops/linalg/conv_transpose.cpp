@@ -17,7 +17,8 @@ void register_conv_transpose(OpRegistry& r) {
     static const char* kNames[] = {"X", "W", "B"};
     for (size_t i = 0; i < 3; ++i) {
       KILN_RETURN_IF_ERROR(check_input_dtype(
-          ctx, i, kNames[i], {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16}));
+          ctx, i, kNames[i],
+          {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16}));
     }
     const MaybeShape& sx = ctx.input_shape(0);
     const MaybeShape& sw = ctx.input_shape(1);
@@ -26,11 +27,16 @@ void register_conv_transpose(OpRegistry& r) {
       return ok_status();
     }
     const size_t rank = sx ? sx->size() : sw->size();
-    if (rank < 3) return ctx.error(fmt::format("input rank is {}, expected >= 3 (N, C, spatial...)", rank));
+    if (rank < 3)
+      return ctx.error(fmt::format("input rank is {}, expected >= 3 (N, C, spatial...)", rank));
     if (sx && sw && sx->size() != sw->size()) {
-      return ctx.error(fmt::format("X {} and W {} have different ranks", shape_to_string(sx), shape_to_string(sw)));
+      return ctx.error(fmt::format("X {} and W {} have different ranks", shape_to_string(sx),
+                                   shape_to_string(sw)));
     }
     const size_t ns = rank - 2;
+    // The reference kernels handle 1-D to 3-D (every conv kiln has met in practice).
+    if (ns > 3)
+      return ctx.unsupported_error(fmt::format("{}-D convolution (at most 3 spatial dims)", ns));
     std::vector<int64_t> wk(ns, -1);
     if (sw) {
       for (size_t i = 0; i < ns; ++i) wk[i] = (*sw)[i + 2].value;
@@ -38,12 +44,14 @@ void register_conv_transpose(OpRegistry& r) {
     auto params = read_conv_params(ctx.attrs(), ns, wk, true);
     if (!params.ok()) return ctx.error(params.status().message());
     const ConvParams& p = *params;
-    if (sx && sw && (*sx)[1].is_known() && (*sw)[0].is_known() && (*sx)[1].value != (*sw)[0].value) {
-      return ctx.error(fmt::format("X has {} channels but W {} has {}", (*sx)[1].value, shape_to_string(sw),
-                                   (*sw)[0].value));
+    if (sx && sw && (*sx)[1].is_known() && (*sw)[0].is_known() &&
+        (*sx)[1].value != (*sw)[0].value) {
+      return ctx.error(fmt::format("X has {} channels but W {} has {}", (*sx)[1].value,
+                                   shape_to_string(sw), (*sw)[0].value));
     }
     if (sw && (*sw)[0].is_known() && (*sw)[0].value % p.group != 0) {
-      return ctx.error(fmt::format("W has {} input channels, not a multiple of group {}", (*sw)[0].value, p.group));
+      return ctx.error(fmt::format("W has {} input channels, not a multiple of group {}",
+                                   (*sw)[0].value, p.group));
     }
     SymShape out(rank, Dim::unknown());
     if (sx) out[0] = (*sx)[0];
@@ -59,9 +67,11 @@ void register_conv_transpose(OpRegistry& r) {
       out[i + 2] = Dim::known(d->out);
     }
     if (const MaybeShape& b = ctx.input_shape(2); ctx.has_input(2) && b) {
-      if (b->size() != 1) return ctx.error(fmt::format("input 2 'B' has rank {}, expected 1", b->size()));
+      if (b->size() != 1)
+        return ctx.error(fmt::format("input 2 'B' has rank {}, expected 1", b->size()));
       if (out[1].is_known() && (*b)[0].is_known() && (*b)[0].value != out[1].value) {
-        return ctx.error(fmt::format("input 2 'B' has {} values, expected {}", (*b)[0].value, out[1].value));
+        return ctx.error(
+            fmt::format("input 2 'B' has {} values, expected {}", (*b)[0].value, out[1].value));
       }
     }
     ctx.set_output(0, ctx.input_dtype(0), std::move(out));

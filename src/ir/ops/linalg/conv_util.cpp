@@ -38,34 +38,41 @@ Result<ConvParams> read_conv_params(const Attributes& attrs, size_t nspatial,
   } else if (ap == "VALID") {
     p.auto_pad = AutoPad::kValid;
   } else {
-    return invalid_argument(fmt::format("attribute 'auto_pad' is '{}', expected NOTSET, "
-                                        "SAME_UPPER, SAME_LOWER or VALID", ap));
+    return invalid_argument(
+        fmt::format("attribute 'auto_pad' is '{}', expected NOTSET, "
+                    "SAME_UPPER, SAME_LOWER or VALID",
+                    ap));
   }
   p.group = attrs.get_int("group", 1);
-  if (p.group < 1) return invalid_argument(fmt::format("attribute 'group' is {}, expected >= 1", p.group));
+  if (p.group < 1)
+    return invalid_argument(fmt::format("attribute 'group' is {}, expected >= 1", p.group));
 
   p.kernel = w_kernel;
   if (attrs.has("kernel_shape")) {
     const std::vector<int64_t> ks = attrs.get_ints("kernel_shape");
     KILN_RETURN_IF_ERROR(check_len("kernel_shape", ks, nspatial));
     for (size_t i = 0; i < nspatial; ++i) {
-      if (ks[i] < 1) return invalid_argument(fmt::format("attribute 'kernel_shape' has {} at {}", ks[i], i));
+      if (ks[i] < 1)
+        return invalid_argument(fmt::format("attribute 'kernel_shape' has {} at {}", ks[i], i));
       if (w_kernel[i] >= 0 && w_kernel[i] != ks[i]) {
-        return invalid_argument(fmt::format("attribute 'kernel_shape' is [{}] but W's spatial dims are [{}]",
-                                            fmt::join(ks, ","), fmt::join(w_kernel, ",")));
+        return invalid_argument(
+            fmt::format("attribute 'kernel_shape' is [{}] but W's spatial dims are [{}]",
+                        fmt::join(ks, ","), fmt::join(w_kernel, ",")));
       }
       p.kernel[i] = ks[i];
     }
   }
   for (size_t i = 0; i < nspatial; ++i) {
-    if (p.kernel[i] == 0) return invalid_argument(fmt::format("W has an empty kernel (spatial dim {} is 0)", i));
+    if (p.kernel[i] == 0)
+      return invalid_argument(fmt::format("W has an empty kernel (spatial dim {} is 0)", i));
   }
   p.strides = attrs.get_ints("strides", std::vector<int64_t>(nspatial, 1));
   KILN_RETURN_IF_ERROR(check_len("strides", p.strides, nspatial));
   p.dilations = attrs.get_ints("dilations", std::vector<int64_t>(nspatial, 1));
   KILN_RETURN_IF_ERROR(check_len("dilations", p.dilations, nspatial));
   for (size_t i = 0; i < nspatial; ++i) {
-    if (p.strides[i] < 1) return invalid_argument(fmt::format("attribute 'strides' has {} at {}", p.strides[i], i));
+    if (p.strides[i] < 1)
+      return invalid_argument(fmt::format("attribute 'strides' has {} at {}", p.strides[i], i));
     if (p.dilations[i] < 1) {
       return invalid_argument(fmt::format("attribute 'dilations' has {} at {}", p.dilations[i], i));
     }
@@ -76,7 +83,8 @@ Result<ConvParams> read_conv_params(const Attributes& attrs, size_t nspatial,
     p.pads = attrs.get_ints("pads");
     KILN_RETURN_IF_ERROR(check_len("pads", p.pads, 2 * nspatial));
     for (size_t i = 0; i < p.pads.size(); ++i) {
-      if (p.pads[i] < 0) return invalid_argument(fmt::format("attribute 'pads' has {} at {}", p.pads[i], i));
+      if (p.pads[i] < 0)
+        return invalid_argument(fmt::format("attribute 'pads' has {} at {}", p.pads[i], i));
     }
   }
   if (transpose) {
@@ -84,7 +92,8 @@ Result<ConvParams> read_conv_params(const Attributes& attrs, size_t nspatial,
     KILN_RETURN_IF_ERROR(check_len("output_padding", p.output_padding, nspatial));
     for (size_t i = 0; i < nspatial; ++i) {
       if (p.output_padding[i] < 0) {
-        return invalid_argument(fmt::format("attribute 'output_padding' has {} at {}", p.output_padding[i], i));
+        return invalid_argument(
+            fmt::format("attribute 'output_padding' has {} at {}", p.output_padding[i], i));
       }
     }
     if (attrs.has("output_shape")) {
@@ -93,7 +102,8 @@ Result<ConvParams> read_conv_params(const Attributes& attrs, size_t nspatial,
       if (os.size() == nspatial + 2) os.erase(os.begin(), os.begin() + 2);
       KILN_RETURN_IF_ERROR(check_len("output_shape", os, nspatial));
       for (size_t i = 0; i < nspatial; ++i) {
-        if (os[i] < 0) return invalid_argument(fmt::format("attribute 'output_shape' has {} at {}", os[i], i));
+        if (os[i] < 0)
+          return invalid_argument(fmt::format("attribute 'output_shape' has {} at {}", os[i], i));
       }
       p.output_shape = std::move(os);
     }
@@ -121,7 +131,8 @@ Result<ConvDim> conv_output_dim(const ConvParams& p, size_t i, int64_t in) {
       const int64_t span = in + pb + pe - dk;
       if (span < 0) {
         return invalid_argument(fmt::format(
-            "spatial dim {}: the dilated kernel ({}) is larger than the padded input ({})", i, dk, in + pb + pe));
+            "spatial dim {}: the dilated kernel ({}) is larger than the padded input ({})", i, dk,
+            in + pb + pe));
       }
       d.out = span / s + 1;
       d.pad_begin = pb;
@@ -140,7 +151,8 @@ Result<ConvDim> conv_transpose_output_dim(const ConvParams& p, size_t i, int64_t
   if (!p.output_shape.empty() || same) {
     d.out = !p.output_shape.empty() ? p.output_shape[i] : in * s;
     const int64_t total = natural - d.out;
-    d.pad_begin = p.auto_pad == AutoPad::kSameUpper ? floor_div(total, 2) : total - floor_div(total, 2);
+    d.pad_begin =
+        p.auto_pad == AutoPad::kSameUpper ? floor_div(total, 2) : total - floor_div(total, 2);
     return d;
   }
   const int64_t pb = p.pads[i];
@@ -148,7 +160,8 @@ Result<ConvDim> conv_transpose_output_dim(const ConvParams& p, size_t i, int64_t
   d.out = natural - pb - pe;
   d.pad_begin = pb;
   if (d.out < 0) {
-    return invalid_argument(fmt::format("spatial dim {}: pads {}+{} exceed the output size {}", i, pb, pe, natural));
+    return invalid_argument(
+        fmt::format("spatial dim {}: pads {}+{} exceed the output size {}", i, pb, pe, natural));
   }
   return d;
 }

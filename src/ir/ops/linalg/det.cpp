@@ -12,17 +12,20 @@ void register_det(OpRegistry& r) {
   s.infer = [](InferenceContext& ctx) -> Status {
     KILN_RETURN_IF_ERROR(check_inputs_defined(ctx));
     KILN_RETURN_IF_ERROR(check_input_dtype(
-        ctx, 0, "X", {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16}));
+        ctx, 0, "X",
+        {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16}));
     const MaybeShape& x = ctx.input_shape(0);
     if (!x) {
       ctx.set_output(0, ctx.input_dtype(0), std::nullopt);
       return ok_status();
     }
-    if (x->size() < 2) return ctx.error(fmt::format("input 0 'X' has rank {}, expected >= 2", x->size()));
+    if (x->size() < 2)
+      return ctx.error(fmt::format("input 0 'X' has rank {}, expected >= 2", x->size()));
     const Dim& a = (*x)[x->size() - 2];
     const Dim& b = (*x)[x->size() - 1];
     if (a.is_known() && b.is_known() && a.value != b.value) {
-      return ctx.error(fmt::format("input 0 'X' {} is not made of square matrices", shape_to_string(x)));
+      return ctx.error(
+          fmt::format("input 0 'X' {} is not made of square matrices", shape_to_string(x)));
     }
     ctx.set_output(0, ctx.input_dtype(0), SymShape(x->begin(), x->end() - 2));
     return ok_status();

@@ -14,8 +14,10 @@ namespace {
 Result<Dim> merge_label_dim(const Dim& a, const Dim& b, int label, bool same_operand) {
   if (a.is_known() && b.is_known()) {
     if (a.value == b.value) return a;
-    if (!same_operand && (a.value == 1 || b.value == 1)) return Dim::known(a.value == 1 ? b.value : a.value);
-    return invalid_argument(fmt::format("label '{}' has sizes {} and {}", char(label), a.value, b.value));
+    if (!same_operand && (a.value == 1 || b.value == 1))
+      return Dim::known(a.value == 1 ? b.value : a.value);
+    return invalid_argument(
+        fmt::format("label '{}' has sizes {} and {}", char(label), a.value, b.value));
   }
   if (a.is_known() && a.value != 1) return a;
   if (b.is_known() && b.value != 1) return b;
@@ -33,9 +35,9 @@ Status infer_einsum(InferenceContext& ctx) {
     if (!ctx.has_input(i)) return ctx.error(fmt::format("input {} is missing", i));
     KILN_RETURN_IF_ERROR(check_input_dtype(
         ctx, i, "Inputs",
-        {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16, DataType::kInt8,
-         DataType::kInt16, DataType::kInt32, DataType::kInt64, DataType::kUInt8, DataType::kUInt16,
-         DataType::kUInt32, DataType::kUInt64}));
+        {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16,
+         DataType::kInt8, DataType::kInt16, DataType::kInt32, DataType::kInt64, DataType::kUInt8,
+         DataType::kUInt16, DataType::kUInt32, DataType::kUInt64}));
     const DataType t = ctx.input_dtype(i);
     if (t != DataType::kUndefined) {
       if (dt != DataType::kUndefined && t != dt) return ctx.error("inputs have different dtypes");
@@ -62,16 +64,20 @@ Status infer_einsum(InferenceContext& ctx) {
       continue;
     }
     if (s->size() < nlab || (!has_ell && s->size() != nlab)) {
-      return ctx.error(fmt::format("input {} has rank {} but its term has {} labels", i, s->size(), nlab));
+      return ctx.error(
+          fmt::format("input {} has rank {} but its term has {} labels", i, s->size(), nlab));
     }
     const size_t ne = s->size() - nlab;
     std::map<int, Dim> own;
     size_t d = 0;
     for (int l : labels) {
       if (l == EinsumEquation::kEllipsis) {
-        SymShape part(s->begin() + static_cast<ptrdiff_t>(d), s->begin() + static_cast<ptrdiff_t>(d + ne));
+        SymShape part(s->begin() + static_cast<ptrdiff_t>(d),
+                      s->begin() + static_cast<ptrdiff_t>(d + ne));
         auto b = broadcast_shapes(ell, part);
-        if (!b.ok()) return ctx.error(fmt::format("the '...' dims do not broadcast: {}", b.status().message()));
+        if (!b.ok())
+          return ctx.error(
+              fmt::format("the '...' dims do not broadcast: {}", b.status().message()));
         ell = std::move(b).value();
         d += ne;
         continue;

@@ -16,7 +16,8 @@ Result<std::vector<int>> parse_term(const std::string& t, const std::string& eq)
     const unsigned char c = static_cast<unsigned char>(t[i]);
     if (c == '.') {
       if (t.compare(i, 3, "...") != 0 || ellipsis) {
-        return invalid_argument(fmt::format("equation '{}' has a malformed ellipsis in term '{}'", eq, t));
+        return invalid_argument(
+            fmt::format("equation '{}' has a malformed ellipsis in term '{}'", eq, t));
       }
       ellipsis = true;
       labels.push_back(EinsumEquation::kEllipsis);
@@ -45,7 +46,8 @@ Result<EinsumEquation> parse_einsum(const std::string& eq_in, size_t num_inputs)
   size_t start = 0;
   while (true) {
     const size_t comma = lhs.find(',', start);
-    const std::string term = lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::string term =
+        lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     KILN_ASSIGN_OR_RETURN(std::vector<int> labels, parse_term(term, eq_in));
     e.inputs.push_back(std::move(labels));
     if (comma == std::string::npos) break;
@@ -53,7 +55,8 @@ Result<EinsumEquation> parse_einsum(const std::string& eq_in, size_t num_inputs)
   }
   if (e.inputs.size() != num_inputs) {
     return invalid_argument(
-        fmt::format("equation '{}' has {} operand terms but the node has {} inputs", eq_in, e.inputs.size(), num_inputs));
+        fmt::format("equation '{}' has {} operand terms but the node has {} inputs", eq_in,
+                    e.inputs.size(), num_inputs));
   }
   std::map<int, int> counts;
   bool any_ellipsis = false;
@@ -81,10 +84,12 @@ Result<EinsumEquation> parse_einsum(const std::string& eq_in, size_t num_inputs)
         continue;
       }
       if (++seen[l] > 1) {
-        return invalid_argument(fmt::format("equation '{}' repeats label '{}' in the output", eq_in, char(l)));
+        return invalid_argument(
+            fmt::format("equation '{}' repeats label '{}' in the output", eq_in, char(l)));
       }
       if (!counts.count(l)) {
-        return invalid_argument(fmt::format("equation '{}' has output label '{}' in no input", eq_in, char(l)));
+        return invalid_argument(
+            fmt::format("equation '{}' has output label '{}' in no input", eq_in, char(l)));
       }
     }
   } else {

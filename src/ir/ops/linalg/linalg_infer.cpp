@@ -16,7 +16,8 @@ Status check_input_dtype(const InferenceContext& ctx, size_t i, const char* name
   if (std::find(allowed.begin(), allowed.end(), t) != allowed.end()) return ok_status();
   std::string names;
   for (DataType a : allowed) names += std::string(names.empty() ? "" : ", ") + dtype_name(a);
-  const std::string msg = fmt::format("input {} '{}' has dtype {} (expected {})", i, name, dtype_name(t), names);
+  const std::string msg =
+      fmt::format("input {} '{}' has dtype {} (expected {})", i, name, dtype_name(t), names);
   // Types ONNX allows but kiln tensors cannot hold (float8, int4, string, complex).
   if (!dtype_is_supported(t)) return ctx.unsupported_error(msg);
   return ctx.error(msg);
@@ -26,7 +27,8 @@ Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, size_t a, siz
   const MaybeShape& sa = ctx.input_shape(a);
   const MaybeShape& sb = ctx.input_shape(b);
   if (!sa || !sb) return MaybeShape{};
-  if (sa->empty() || sb->empty()) return ctx.error("MatMul operands must have rank >= 1, got a scalar");
+  if (sa->empty() || sb->empty())
+    return ctx.error("MatMul operands must have rank >= 1, got a scalar");
   SymShape A = *sa, B = *sb;
   const bool a1 = A.size() == 1, b1 = B.size() == 1;
   if (a1) A.insert(A.begin(), Dim::known(1));
@@ -51,11 +53,16 @@ Result<MaybeShape> infer_conv_shape(const InferenceContext& ctx, size_t x, size_
   const MaybeShape& sw = ctx.input_shape(w);
   if (!sx && !sw) return MaybeShape{};
   const size_t rank = sx ? sx->size() : sw->size();
-  if (rank < 3) return ctx.error(fmt::format("input rank is {}, expected >= 3 (N, C, spatial...)", rank));
+  if (rank < 3)
+    return ctx.error(fmt::format("input rank is {}, expected >= 3 (N, C, spatial...)", rank));
   if (sx && sw && sx->size() != sw->size()) {
-    return ctx.error(fmt::format("X {} and W {} have different ranks", shape_to_string(sx), shape_to_string(sw)));
+    return ctx.error(fmt::format("X {} and W {} have different ranks", shape_to_string(sx),
+                                 shape_to_string(sw)));
   }
   const size_t ns = rank - 2;
+  // The reference kernels handle 1-D to 3-D (every conv kiln has met in practice).
+  if (ns > 3)
+    return ctx.unsupported_error(fmt::format("{}-D convolution (at most 3 spatial dims)", ns));
   std::vector<int64_t> wk(ns, -1);
   if (sw) {
     for (size_t i = 0; i < ns; ++i) wk[i] = (*sw)[i + 2].value;
@@ -72,7 +79,8 @@ Result<MaybeShape> infer_conv_shape(const InferenceContext& ctx, size_t x, size_
     }
   }
   if (sw && (*sw)[0].is_known() && (*sw)[0].value % p.group != 0) {
-    return ctx.error(fmt::format("W has {} output channels, not a multiple of group {}", (*sw)[0].value, p.group));
+    return ctx.error(fmt::format("W has {} output channels, not a multiple of group {}",
+                                 (*sw)[0].value, p.group));
   }
   SymShape out(rank, Dim::unknown());
   if (sx) out[0] = (*sx)[0];

@@ -13,8 +13,8 @@ void register_matmul(OpRegistry& r) {
     for (size_t i = 0; i < 2; ++i) {
       KILN_RETURN_IF_ERROR(check_input_dtype(
           ctx, i, i == 0 ? "A" : "B",
-          {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32,
-           DataType::kInt64, DataType::kUInt32, DataType::kUInt64}));
+          {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16,
+           DataType::kInt32, DataType::kInt64, DataType::kUInt32, DataType::kUInt64}));
     }
     if (ctx.input_dtype(0) != DataType::kUndefined && ctx.input_dtype(1) != DataType::kUndefined &&
         ctx.input_dtype(0) != ctx.input_dtype(1)) {

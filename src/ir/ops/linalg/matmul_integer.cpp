@@ -14,12 +14,15 @@ void register_matmul_integer(OpRegistry& r) {
     KILN_RETURN_IF_ERROR(check_inputs_defined(ctx));
     static const char* kNames[] = {"A", "B", "a_zero_point", "b_zero_point"};
     for (size_t i = 0; i < 4; ++i) {
-      KILN_RETURN_IF_ERROR(check_input_dtype(ctx, i, kNames[i], {DataType::kInt8, DataType::kUInt8}));
+      KILN_RETURN_IF_ERROR(
+          check_input_dtype(ctx, i, kNames[i], {DataType::kInt8, DataType::kUInt8}));
     }
     for (size_t i = 0; i < 2; ++i) {
       if (ctx.has_input(i + 2) && ctx.input_dtype(i + 2) != DataType::kUndefined &&
-          ctx.input_dtype(i) != DataType::kUndefined && ctx.input_dtype(i + 2) != ctx.input_dtype(i)) {
-        return ctx.error(std::string("input ") + kNames[i + 2] + " has another dtype than " + kNames[i]);
+          ctx.input_dtype(i) != DataType::kUndefined &&
+          ctx.input_dtype(i + 2) != ctx.input_dtype(i)) {
+        return ctx.error(std::string("input ") + kNames[i + 2] + " has another dtype than " +
+                         kNames[i]);
       }
     }
     KILN_ASSIGN_OR_RETURN(MaybeShape out, infer_matmul_shape(ctx, 0, 1));

@@ -12,8 +12,8 @@ namespace kiln {
 struct QuantLayout {
   enum class Kind { kTensor, kAxis, kBlocked };
   Kind kind = Kind::kTensor;
-  int64_t axis = 0;   // normalized; for kAxis and kBlocked
-  int64_t block = 0;  // for kBlocked
+  int64_t axis = 0;                       // normalized; for kAxis and kBlocked
+  int64_t block = 0;                      // for kBlocked
   int64_t outer = 1, dim = 1, inner = 1;  // x viewed as [outer, dim, inner] around the axis
 
   // The scale/zero-point element that applies to x's element at linear index i.

@@ -16,24 +16,29 @@ void register_quantize_linear(OpRegistry& r) {
   s.infer = [](InferenceContext& ctx) -> Status {
     KILN_RETURN_IF_ERROR(check_inputs_defined(ctx));
     KILN_RETURN_IF_ERROR(check_input_dtype(
-        ctx, 0, "x", {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32}));
+        ctx, 0, "x",
+        {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32}));
     KILN_RETURN_IF_ERROR(check_input_dtype(
-        ctx, 1, "y_scale", {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32}));
+        ctx, 1, "y_scale",
+        {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32}));
     KILN_RETURN_IF_ERROR(check_input_dtype(
-        ctx, 2, "y_zero_point", {DataType::kUInt8, DataType::kInt8, DataType::kUInt16, DataType::kInt16}));
+        ctx, 2, "y_zero_point",
+        {DataType::kUInt8, DataType::kInt8, DataType::kUInt16, DataType::kInt16}));
     const int64_t odt = ctx.opset() >= 21 ? ctx.attrs().get_int("output_dtype", 0) : 0;
     DataType out = DataType::kUInt8;
     if (ctx.has_input(2)) {
       out = ctx.input_dtype(2);
       if (odt != 0 && out != DataType::kUndefined && static_cast<int64_t>(out) != odt) {
-        return ctx.error(fmt::format("attribute 'output_dtype' ({}) differs from y_zero_point's dtype {}", odt,
-                                     dtype_name(out)));
+        return ctx.error(
+            fmt::format("attribute 'output_dtype' ({}) differs from y_zero_point's dtype {}", odt,
+                        dtype_name(out)));
       }
     } else if (odt != 0) {
       out = static_cast<DataType>(odt);
-      if (out != DataType::kUInt8 && out != DataType::kInt8 && out != DataType::kUInt16 && out != DataType::kInt16) {
-        const std::string msg = fmt::format("attribute 'output_dtype' is {} ({}), expected a quantized type", odt,
-                                            dtype_name(out));
+      if (out != DataType::kUInt8 && out != DataType::kInt8 && out != DataType::kUInt16 &&
+          out != DataType::kInt16) {
+        const std::string msg = fmt::format(
+            "attribute 'output_dtype' is {} ({}), expected a quantized type", odt, dtype_name(out));
         if (!dtype_is_supported(out) || dtype_is_float(out)) return ctx.unsupported_error(msg);
         return ctx.error(msg);
       }

@@ -27,7 +27,8 @@ void register_group_normalization(OpRegistry& r) {
       for (size_t i = 1; i < 3; ++i) {
         const MaybeShape& p = ctx.input_shape(i);
         if (!p) continue;
-        if (p->size() != 1 || ((*p)[0].is_known() && (*p)[0].value != per)) {
+        // Opset 18 models that already carry per-channel parameters are accepted too.
+        if (p->size() != 1 || ((*p)[0].is_known() && (*p)[0].value != per && (*p)[0].value != c)) {
           return ctx.error(fmt::format("input {} has shape {}, expected [{}] ({} at opset {})", i, shape_to_string(p), per,
                                        ctx.opset() >= 21 ? "one per channel" : "one per group", ctx.opset()));
         }

@@ -12,7 +12,8 @@ void register_depth_to_space(OpRegistry& r) {
   s.infer = [](InferenceContext& ctx) -> Status {
     KILN_RETURN_IF_ERROR(check_inputs_defined(ctx));
     KILN_ASSIGN_OR_RETURN(int64_t b, with_node_result(ctx, ctx.attrs().require_int("blocksize")));
-    if (b <= 0) return ctx.error(fmt::format("blocksize must be positive, got {}", b));
+    int64_t bb = 0;
+    if (b <= 0 || __builtin_mul_overflow(b, b, &bb)) return ctx.error(fmt::format("blocksize {} is invalid", b));
     const std::string mode = ctx.attrs().get_string("mode", "DCR");
     if (mode != "DCR" && mode != "CRD") return ctx.error(fmt::format("unknown mode '{}'", mode));
     const MaybeShape& in = ctx.input_shape(0);

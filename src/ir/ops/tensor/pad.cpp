@@ -53,7 +53,10 @@ void register_pad(OpRegistry& r) {
         out[i] = Dim::unknown();
         continue;
       }
-      const int64_t v = out[i].value + w[i].first + w[i].second;
+      int64_t v = 0;
+      if (__builtin_add_overflow(out[i].value, w[i].first, &v) || __builtin_add_overflow(v, w[i].second, &v)) {
+        return ctx.error(fmt::format("pads of axis {} are too large", i));
+      }
       if (v < 0) return ctx.error(fmt::format("pads make axis {} negative ({})", i, v));
       if (mode != "constant" && out[i].value == 0 && v > 0) {
         return ctx.error(fmt::format("cannot pad the empty axis {} in mode '{}'", i, mode));

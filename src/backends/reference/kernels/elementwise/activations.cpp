@@ -122,7 +122,8 @@ Status ref_gelu(KernelContext& ctx) {
       return C(0.5) * v * (C(1) + std::tanh(k * (v + C(0.044715) * v * v * v)));
     });
   }
-  return ctx.error(fmt::format("attribute 'approximate' is '{}', expected 'none' or 'tanh'", approximate));
+  return ctx.error(
+      fmt::format("attribute 'approximate' is '{}', expected 'none' or 'tanh'", approximate));
 }
 
 Status ref_thresholded_relu(KernelContext& ctx) {

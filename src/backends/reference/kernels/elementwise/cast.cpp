@@ -97,7 +97,8 @@ Status cast_to(KernelContext& ctx, const Tensor& x, DataType to) {
 
 Status check_dtypes(KernelContext& ctx, DataType from, DataType to) {
   if (!dtype_is_supported(from) || !dtype_is_supported(to)) {
-    return ctx.unsupported_error(fmt::format("cast from {} to {}", dtype_name(from), dtype_name(to)));
+    return ctx.unsupported_error(
+        fmt::format("cast from {} to {}", dtype_name(from), dtype_name(to)));
   }
   return ok_status();
 }

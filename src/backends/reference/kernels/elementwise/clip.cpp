@@ -17,8 +17,8 @@ Result<compute_t<T>> read_bound(KernelContext& ctx, size_t i, DataType dtype, co
   if (b == nullptr) return def;
   const char* name = i == 1 ? "min" : "max";
   if (b->dtype() != dtype) {
-    return ctx.error(fmt::format("input {} '{}' has dtype {}, expected {}", i, name, dtype_name(b->dtype()),
-                                 dtype_name(dtype)));
+    return ctx.error(fmt::format("input {} '{}' has dtype {}, expected {}", i, name,
+                                 dtype_name(b->dtype()), dtype_name(dtype)));
   }
   if (b->numel() != 1) {
     return ctx.error(fmt::format("input {} '{}' has shape {}, expected a scalar", i, name,

@@ -67,7 +67,8 @@ I wrap_mul(I a, I b) {
 
 // A float value converted to an integer type the way numpy's astype does on common hardware:
 // truncation toward zero, then wrap-around to the type's width. Values beyond the int64 range
-// saturate to the type's limits and NaN gives 0 (numpy leaves those undefined; kiln must not invoke C++ UB).
+// saturate to the type's limits and NaN gives 0 (numpy leaves those undefined; kiln must not invoke
+// C++ UB).
 template <typename I>
 I float_to_int(double d) {
   if (std::isnan(d)) return I(0);

@@ -13,8 +13,8 @@ Status ref_prelu(KernelContext& ctx) {
   KILN_ASSIGN_OR_RETURN(const Tensor* slope_ptr, required_input(ctx, 1));
   const Tensor& slope = *slope_ptr;
   if (slope.dtype() != x.dtype()) {
-    return ctx.error(fmt::format("input 1 'slope' has dtype {}, expected {}", dtype_name(slope.dtype()),
-                                 dtype_name(x.dtype())));
+    return ctx.error(fmt::format("input 1 'slope' has dtype {}, expected {}",
+                                 dtype_name(slope.dtype()), dtype_name(x.dtype())));
   }
   // slope must broadcast to x's shape (the output never grows beyond x). Like the ONNX
   // reference, a 1-D slope that does not broadcast but matches exactly one axis of x (a per-channel
@@ -40,8 +40,9 @@ Status ref_prelu(KernelContext& ctx) {
     if (matches == 1) slope_dims = along;
   }
   if (!broadcasts(slope_dims)) {
-    return ctx.error(fmt::format("input 1 'slope' of shape {} does not broadcast to input 0 'X' of shape {}",
-                                 dims_to_string(slope.shape()), dims_to_string(x.shape())));
+    return ctx.error(
+        fmt::format("input 1 'slope' of shape {} does not broadcast to input 0 'X' of shape {}",
+                    dims_to_string(slope.shape()), dims_to_string(x.shape())));
   }
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), x.shape()));
   return dispatch_numeric(x.dtype(), [&](auto tag) {
@@ -50,17 +51,18 @@ Status ref_prelu(KernelContext& ctx) {
     const T* xp = x.data_as<T>();
     const T* sp = slope.data_as<T>();
     T* out = y->data_as<T>();
-    for_each_broadcast(x.shape(), {x.shape(), slope_dims}, [&](int64_t i, const std::vector<int64_t>& offs) {
-      const C v = static_cast<C>(xp[offs[0]]);
-      const C s = static_cast<C>(sp[offs[1]]);
-      if constexpr (std::is_floating_point_v<C>) {
-        out[i] = static_cast<T>(v < C(0) ? s * v : v);
-      } else if constexpr (std::is_signed_v<C>) {
-        out[i] = v < C(0) ? wrap_mul(s, v) : v;
-      } else {
-        out[i] = v;  // never negative
-      }
-    });
+    for_each_broadcast(x.shape(), {x.shape(), slope_dims},
+                       [&](int64_t i, const std::vector<int64_t>& offs) {
+                         const C v = static_cast<C>(xp[offs[0]]);
+                         const C s = static_cast<C>(sp[offs[1]]);
+                         if constexpr (std::is_floating_point_v<C>) {
+                           out[i] = static_cast<T>(v < C(0) ? s * v : v);
+                         } else if constexpr (std::is_signed_v<C>) {
+                           out[i] = v < C(0) ? wrap_mul(s, v) : v;
+                         } else {
+                           out[i] = v;  // never negative
+                         }
+                       });
     return ok_status();
   });
 }

@@ -78,6 +78,10 @@ Status ref_grid_sample(KernelContext& ctx) {
   Dims gdims(grid.shape().begin() + 1, grid.shape().end() - 1);
   Dims od{n_batch, chans};
   od.insert(od.end(), gdims.begin(), gdims.end());
+  for (int64_t d : dims) {
+    // Only zero padding has a value to give when there is no pixel to read.
+    if (d == 0 && pad != Pad::kZeros) return ctx.error(fmt::format("padding_mode '{}' needs a non-empty image", ps));
+  }
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), od));
   if (y->numel() == 0) return ok_status();
   std::vector<double> gv;

@@ -26,7 +26,8 @@ std::vector<double> resize_coeffs(const indexing::ResizeInfo& info, double ratio
     if (ratio == 1.0) return {0.0, 1.0};
     const std::string& m = info.nearest_mode;
     if (m == "round_prefer_ceil") return {ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0};
-    if (m == "floor") return {1.0, 0.0};
+    if (m == "floor" || (m == "simple" && scale >= 1)) return {1.0, 0.0};
+    if (m == "simple") return {0.0, 1.0};
     if (m == "ceil") return {0.0, 1.0};
     return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};  // round_prefer_floor
   }

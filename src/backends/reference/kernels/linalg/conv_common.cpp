@@ -4,14 +4,15 @@
 
 namespace kiln {
 
-Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x, const Dims& w, bool transpose,
-                                Dims& out_dims) {
+Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x, const Dims& w,
+                                bool transpose, Dims& out_dims) {
   if (x.size() < 3 || x.size() != w.size()) {
-    return ctx.error(fmt::format("X [{}] and W [{}] must have the same rank >= 3", dims_to_string(x),
-                                 dims_to_string(w)));
+    return ctx.error(fmt::format("X [{}] and W [{}] must have the same rank >= 3",
+                                 dims_to_string(x), dims_to_string(w)));
   }
   const size_t ns = x.size() - 2;
-  if (ns > 3) return ctx.unsupported_error(fmt::format("{}-D convolution (at most 3 spatial dims)", ns));
+  if (ns > 3)
+    return ctx.unsupported_error(fmt::format("{}-D convolution (at most 3 spatial dims)", ns));
   const std::vector<int64_t> wk(w.begin() + 2, w.end());
   auto params = read_conv_params(ctx.attrs(), ns, wk, transpose);
   if (!params.ok()) return ctx.error(params.status().message());
@@ -22,21 +23,22 @@ Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x, const D
   g.G = p.group;
   if (transpose) {
     if (w[0] != g.C || g.C % g.G != 0) {
-      return ctx.error(fmt::format("X [{}] and W [{}] disagree on input channels (group {})", dims_to_string(x),
-                                   dims_to_string(w), g.G));
+      return ctx.error(fmt::format("X [{}] and W [{}] disagree on input channels (group {})",
+                                   dims_to_string(x), dims_to_string(w), g.G));
     }
     g.M = w[1] * g.G;
   } else {
     if (g.C != w[1] * g.G || w[0] % g.G != 0) {
-      return ctx.error(fmt::format("X [{}] and W [{}] disagree on channels (group {})", dims_to_string(x),
-                                   dims_to_string(w), g.G));
+      return ctx.error(fmt::format("X [{}] and W [{}] disagree on channels (group {})",
+                                   dims_to_string(x), dims_to_string(w), g.G));
     }
     g.M = w[0];
   }
   out_dims = {g.N, g.M};
   const size_t pad = 3 - ns;  // leading size-1 spatial dims
   for (size_t i = 0; i < ns; ++i) {
-    auto d = transpose ? conv_transpose_output_dim(p, i, x[i + 2]) : conv_output_dim(p, i, x[i + 2]);
+    auto d =
+        transpose ? conv_transpose_output_dim(p, i, x[i + 2]) : conv_output_dim(p, i, x[i + 2]);
     if (!d.ok()) return ctx.error(d.status().message());
     g.in[pad + i] = x[i + 2];
     g.out[pad + i] = d->out;
@@ -49,14 +51,14 @@ Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x, const D
   return g;
 }
 
-
 // Conv and ConvTranspose differ only in the loop nest; both convert to double, start from the
 // bias and round once on the store.
 Status run_float_conv(KernelContext& ctx, bool transpose) {
   const Tensor& x = *ctx.input(0);
   const Tensor& w = *ctx.input(1);
   const Tensor* b = ctx.input(2);
-  if (w.dtype() != x.dtype() || (b && b->dtype() != x.dtype())) return ctx.error("inputs have different dtypes");
+  if (w.dtype() != x.dtype() || (b && b->dtype() != x.dtype()))
+    return ctx.error("inputs have different dtypes");
   Dims out_dims;
   KILN_ASSIGN_OR_RETURN(ConvGeom g, make_conv_geom(ctx, x.shape(), w.shape(), transpose, out_dims));
   if (b && (b->rank() != 1 || b->dim(0) != g.M)) {
@@ -88,19 +90,21 @@ Status run_float_conv(KernelContext& ctx, bool transpose) {
 }
 
 // A per-tensor (one value) or per-output-channel ([M]) parameter, as M values.
-Result<std::vector<double>> per_channel(const KernelContext& ctx, const Tensor* t, int64_t M, const char* name,
-                                        bool allow_channels) {
+Result<std::vector<double>> per_channel(const KernelContext& ctx, const Tensor* t, int64_t M,
+                                        const char* name, bool allow_channels) {
   if (!t) return std::vector<double>(static_cast<size_t>(M), 0.0);
   const std::vector<double> v = tensor_as_doubles(*t);
   if (v.size() == 1) return std::vector<double>(static_cast<size_t>(M), v[0]);
   if (allow_channels && t->rank() == 1 && t->dim(0) == M) return v;
-  return ctx.error(fmt::format("input '{}' {} must be a scalar{}", name, t->describe(),
-                               allow_channels ? fmt::format(" or have {} values (one per output channel)", M) : ""));
+  return ctx.error(fmt::format(
+      "input '{}' {} must be a scalar{}", name, t->describe(),
+      allow_channels ? fmt::format(" or have {} values (one per output channel)", M) : ""));
 }
 
 // Runs the integer convolution; x, w: data inputs, xz, wz: their zero points (may be null).
-Result<std::vector<uint64_t>> integer_conv(KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* xz,
-                                           const Tensor* wz, const Tensor* bias, ConvGeom& g, Dims& out_dims) {
+Result<std::vector<uint64_t>> integer_conv(KernelContext& ctx, const Tensor& x, const Tensor& w,
+                                           const Tensor* xz, const Tensor* wz, const Tensor* bias,
+                                           ConvGeom& g, Dims& out_dims) {
   KILN_ASSIGN_OR_RETURN(g, make_conv_geom(ctx, x.shape(), w.shape(), false, out_dims));
   KILN_ASSIGN_OR_RETURN(std::vector<double> xzp, per_channel(ctx, xz, 1, "x_zero_point", false));
   KILN_ASSIGN_OR_RETURN(std::vector<double> wzp, per_channel(ctx, wz, g.M, "w_zero_point", true));
@@ -112,18 +116,21 @@ Result<std::vector<uint64_t>> integer_conv(KernelContext& ctx, const Tensor& x, 
   for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<uint64_t>(xi[i] - x0);
   const int64_t per_m = g.M > 0 ? static_cast<int64_t>(wi.size()) / g.M : 0;
   for (size_t i = 0; i < wv.size(); ++i) {
-    wv[i] = static_cast<uint64_t>(wi[i] - static_cast<int64_t>(wzp[static_cast<size_t>(static_cast<int64_t>(i) / per_m)]));
+    wv[i] = static_cast<uint64_t>(
+        wi[i] - static_cast<int64_t>(wzp[static_cast<size_t>(static_cast<int64_t>(i) / per_m)]));
   }
   std::vector<uint64_t> acc(static_cast<size_t>(element_count(out_dims)), 0);
   if (bias) {
     if (bias->dtype() != DataType::kInt32 || bias->rank() != 1 || bias->dim(0) != g.M) {
-      return ctx.error(fmt::format("input 'B' {} must be int32 with {} values", bias->describe(), g.M));
+      return ctx.error(
+          fmt::format("input 'B' {} must be int32 with {} values", bias->describe(), g.M));
     }
     const int32_t* bp = bias->data_as<int32_t>();
     const int64_t os = g.out_size();
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t m = 0; m < g.M; ++m) {
-        std::fill_n(acc.begin() + (n * g.M + m) * os, os, static_cast<uint64_t>(static_cast<int64_t>(bp[m])));
+        std::fill_n(acc.begin() + (n * g.M + m) * os, os,
+                    static_cast<uint64_t>(static_cast<int64_t>(bp[m])));
       }
     }
   }

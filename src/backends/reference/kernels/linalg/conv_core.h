@@ -24,8 +24,8 @@ struct ConvGeom {
 // Reads the conv attributes for X (x_dims) and W (w_dims), validates channels and groups, and
 // returns the geometry and the output shape. `transpose`: ConvTranspose's layout (W is
 // [C, M/group, k...]).
-Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x_dims, const Dims& w_dims, bool transpose,
-                                Dims& out_dims);
+Result<ConvGeom> make_conv_geom(const KernelContext& ctx, const Dims& x_dims, const Dims& w_dims,
+                                bool transpose, Dims& out_dims);
 
 // Conv (transpose = false) and ConvTranspose on float tensors: double accumulators starting from
 // the bias, rounded once on the store.
@@ -33,17 +33,19 @@ Status run_float_conv(KernelContext& ctx, bool transpose);
 
 // A per-tensor (one value) or, when allow_channels, per-output-channel ([M]) parameter as M values;
 // zeros when t is null.
-Result<std::vector<double>> per_channel(const KernelContext& ctx, const Tensor* t, int64_t M, const char* name,
-                                        bool allow_channels);
+Result<std::vector<double>> per_channel(const KernelContext& ctx, const Tensor* t, int64_t M,
+                                        const char* name, bool allow_channels);
 
 // The integer convolution of (x - xz) and (w - wz) plus an optional int32 bias, in wrapping
 // uint64 accumulators laid out as the output [N, M, out...]; fills g and out_dims.
-Result<std::vector<uint64_t>> integer_conv(KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* xz,
-                                           const Tensor* wz, const Tensor* bias, ConvGeom& g, Dims& out_dims);
+Result<std::vector<uint64_t>> integer_conv(KernelContext& ctx, const Tensor& x, const Tensor& w,
+                                           const Tensor* xz, const Tensor* wz, const Tensor* bias,
+                                           ConvGeom& g, Dims& out_dims);
 
 namespace conv_detail {
 // The range [lo, hi) of positions o in [0, count) with 0 <= o * s + off < bound.
-inline void tap_range(int64_t off, int64_t s, int64_t bound, int64_t count, int64_t& lo, int64_t& hi) {
+inline void tap_range(int64_t off, int64_t s, int64_t bound, int64_t count, int64_t& lo,
+                      int64_t& hi) {
   lo = off >= 0 ? 0 : (-off + s - 1) / s;
   hi = bound - 1 - off < 0 ? 0 : (bound - 1 - off) / s + 1;
   if (hi > count) hi = count;

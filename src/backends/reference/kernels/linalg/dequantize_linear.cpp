@@ -10,8 +10,10 @@ Status ref_dequantize_linear(KernelContext& ctx) {
   const Tensor& scale = *ctx.input(1);
   const Tensor* zp = ctx.input(2);
   if (zp && zp->dtype() != x.dtype()) return ctx.error("x_zero_point has another dtype than x");
-  if (!dtype_is_int(x.dtype())) return ctx.unsupported_error(fmt::format("input 'x' has dtype {}", dtype_name(x.dtype())));
-  KILN_ASSIGN_OR_RETURN(QuantLayout q, quant_layout_for(ctx, x, scale, zp, "x_scale", "x_zero_point"));
+  if (!dtype_is_int(x.dtype()))
+    return ctx.unsupported_error(fmt::format("input 'x' has dtype {}", dtype_name(x.dtype())));
+  KILN_ASSIGN_OR_RETURN(QuantLayout q,
+                        quant_layout_for(ctx, x, scale, zp, "x_scale", "x_zero_point"));
   const std::vector<double> sv = tensor_as_doubles(scale);
   const std::vector<double> zv = zp ? tensor_as_doubles(*zp) : std::vector<double>(sv.size(), 0.0);
   const std::vector<double> xv = tensor_as_doubles(x);

@@ -24,7 +24,9 @@ Status ref_det(KernelContext& ctx) {
     for (int64_t c = 0; c < n && det != 0.0; ++c) {
       int64_t piv = c;
       for (int64_t r = c + 1; r < n; ++r) {
-        if (std::fabs(a[static_cast<size_t>(r * n + c)]) > std::fabs(a[static_cast<size_t>(piv * n + c)])) piv = r;
+        if (std::fabs(a[static_cast<size_t>(r * n + c)]) >
+            std::fabs(a[static_cast<size_t>(piv * n + c)]))
+          piv = r;
       }
       const double pv = a[static_cast<size_t>(piv * n + c)];
       if (pv == 0.0) {
@@ -32,14 +34,16 @@ Status ref_det(KernelContext& ctx) {
         break;
       }
       if (piv != c) {
-        for (int64_t k = 0; k < n; ++k) std::swap(a[static_cast<size_t>(piv * n + k)], a[static_cast<size_t>(c * n + k)]);
+        for (int64_t k = 0; k < n; ++k)
+          std::swap(a[static_cast<size_t>(piv * n + k)], a[static_cast<size_t>(c * n + k)]);
         det = -det;
       }
       det *= pv;
       for (int64_t r = c + 1; r < n; ++r) {
         const double f = a[static_cast<size_t>(r * n + c)] / pv;
         if (f == 0.0) continue;
-        for (int64_t k = c; k < n; ++k) a[static_cast<size_t>(r * n + k)] -= f * a[static_cast<size_t>(c * n + k)];
+        for (int64_t k = c; k < n; ++k)
+          a[static_cast<size_t>(r * n + k)] -= f * a[static_cast<size_t>(c * n + k)];
       }
     }
     dets[static_cast<size_t>(b)] = det;
@@ -47,7 +51,8 @@ Status ref_det(KernelContext& ctx) {
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* out = y->data_as<T>();
-    for (size_t i = 0; i < dets.size(); ++i) out[i] = static_cast<T>(static_cast<compute_t<T>>(dets[i]));
+    for (size_t i = 0; i < dets.size(); ++i)
+      out[i] = static_cast<T>(static_cast<compute_t<T>>(dets[i]));
     return ok_status();
   });
 }

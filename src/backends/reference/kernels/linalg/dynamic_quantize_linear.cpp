@@ -9,7 +9,8 @@ namespace kiln {
 
 Status ref_dynamic_quantize_linear(KernelContext& ctx) {
   const Tensor& x = *ctx.input(0);
-  if (x.dtype() != DataType::kFloat32) return ctx.error(fmt::format("input 'x' {} must be float32", x.describe()));
+  if (x.dtype() != DataType::kFloat32)
+    return ctx.error(fmt::format("input 'x' {} must be float32", x.describe()));
   const float* xp = x.data_as<float>();
   const int64_t n = x.numel();
   float maxx = 0.0f, minx = 0.0f;  // the range always includes 0
@@ -25,7 +26,8 @@ Status ref_dynamic_quantize_linear(KernelContext& ctx) {
   KILN_ASSIGN_OR_RETURN(Tensor * ys, ctx.allocate_output(1, DataType::kFloat32, {}));
   KILN_ASSIGN_OR_RETURN(Tensor * yz, ctx.allocate_output(2, DataType::kUInt8, {}));
   uint8_t* yp = y->data_as<uint8_t>();
-  for (int64_t i = 0; i < n; ++i) yp[i] = saturate_round<uint8_t>(std::nearbyint(xp[i] / scale) + zpi);
+  for (int64_t i = 0; i < n; ++i)
+    yp[i] = saturate_round<uint8_t>(std::nearbyint(xp[i] / scale) + zpi);
   *ys->data_as<float>() = scale;
   *yz->data_as<uint8_t>() = static_cast<uint8_t>(zpi);
   return ok_status();

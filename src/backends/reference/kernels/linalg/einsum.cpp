@@ -37,7 +37,8 @@ Status ref_einsum(KernelContext& ctx) {
     }
     const size_t rank = ins[i]->shape().size();
     if (rank < nlab || (!has_ell && rank != nlab)) {
-      return ctx.error(fmt::format("input {} has rank {} but its term has {} labels", i, rank, nlab));
+      return ctx.error(
+          fmt::format("input {} has rank {} but its term has {} labels", i, rank, nlab));
     }
     ell_rank[i] = rank - nlab;
     E = std::max(E, ell_rank[i]);
@@ -72,7 +73,8 @@ Status ref_einsum(KernelContext& ctx) {
       const size_t a = dim_axis[i][d];
       const int64_t v = ins[i]->shape()[d];
       if (auto it = own.find(a); it != own.end() && it->second != v) {
-        return ctx.error(fmt::format("input {} repeats a label over dims of sizes {} and {}", i, it->second, v));
+        return ctx.error(
+            fmt::format("input {} repeats a label over dims of sizes {} and {}", i, it->second, v));
       }
       own[a] = v;
       if (!seen[a] || size[a] == 1) {

@@ -11,7 +11,8 @@ std::vector<double> tensor_as_doubles(const Tensor& t) {
   (void)dispatch_all(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* p = t.data_as<T>();
-    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(static_cast<compute_t<T>>(p[i]));
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = static_cast<double>(static_cast<compute_t<T>>(p[i]));
     return ok_status();
   });
   return v;
@@ -30,8 +31,8 @@ std::vector<int64_t> tensor_as_int64s(const Tensor& t) {
 
 Result<MatMulShape> matmul_shape(const KernelContext& ctx, const Dims& a, const Dims& b) {
   if (a.empty() || b.empty()) {
-    return ctx.error(fmt::format("operands must have rank >= 1, got [{}] and [{}]", dims_to_string(a),
-                                 dims_to_string(b)));
+    return ctx.error(fmt::format("operands must have rank >= 1, got [{}] and [{}]",
+                                 dims_to_string(a), dims_to_string(b)));
   }
   Dims A = a, B = b;
   if (a.size() == 1) A.insert(A.begin(), 1);
@@ -41,7 +42,8 @@ Result<MatMulShape> matmul_shape(const KernelContext& ctx, const Dims& a, const 
   s.K = A[A.size() - 1];
   s.N = B[B.size() - 1];
   if (B[B.size() - 2] != s.K) {
-    return ctx.error(fmt::format("inner dims differ: A is [{}], B is [{}]", dims_to_string(a), dims_to_string(b)));
+    return ctx.error(fmt::format("inner dims differ: A is [{}], B is [{}]", dims_to_string(a),
+                                 dims_to_string(b)));
   }
   const Dims ba(A.begin(), A.end() - 2), bb(B.begin(), B.end() - 2);
   const size_t r = std::max(ba.size(), bb.size());
@@ -50,8 +52,8 @@ Result<MatMulShape> matmul_shape(const KernelContext& ctx, const Dims& a, const 
     const int64_t x = i < r - ba.size() ? 1 : ba[i - (r - ba.size())];
     const int64_t y = i < r - bb.size() ? 1 : bb[i - (r - bb.size())];
     if (x != y && x != 1 && y != 1) {
-      return ctx.error(fmt::format("batch dims of A [{}] and B [{}] do not broadcast", dims_to_string(a),
-                                   dims_to_string(b)));
+      return ctx.error(fmt::format("batch dims of A [{}] and B [{}] do not broadcast",
+                                   dims_to_string(a), dims_to_string(b)));
     }
     batch[i] = x == 1 ? y : x;
   }
@@ -72,8 +74,8 @@ Result<MatMulShape> matmul_shape(const KernelContext& ctx, const Dims& a, const 
 
 namespace kiln {
 
-Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const Tensor& p, const Dims& x, bool rows,
-                                                const char* name) {
+Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const Tensor& p,
+                                                const Dims& x, bool rows, const char* name) {
   const std::vector<double> v = tensor_as_doubles(p);
   const int64_t n = element_count(x);
   std::vector<double> out(static_cast<size_t>(std::max<int64_t>(n, 0)));
@@ -92,9 +94,10 @@ Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const 
     ok = pd[i] == want || pd[i] == 1;
   }
   if (!ok) {
-    return ctx.error(fmt::format("input '{}' has shape [{}], which does not fit its operand [{}] (expected a scalar, "
-                                 "a 1-D tensor of its {} or a broadcastable shape)",
-                                 name, dims_to_string(p.shape()), dims_to_string(x), rows ? "rows" : "columns"));
+    return ctx.error(fmt::format(
+        "input '{}' has shape [{}], which does not fit its operand [{}] (expected a scalar, "
+        "a 1-D tensor of its {} or a broadcastable shape)",
+        name, dims_to_string(p.shape()), dims_to_string(x), rows ? "rows" : "columns"));
   }
   for_each_broadcast(x, {pd}, [&](int64_t lin, const std::vector<int64_t>& offs) {
     out[static_cast<size_t>(lin)] = v[static_cast<size_t>(offs[0])];
@@ -102,16 +105,17 @@ Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const 
   return out;
 }
 
-
-Result<QuantLayout> quant_layout_for(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zp,
-                               const char* scale_name, const char* zp_name) {
+Result<QuantLayout> quant_layout_for(const KernelContext& ctx, const Tensor& x, const Tensor& scale,
+                                     const Tensor* zp, const char* scale_name,
+                                     const char* zp_name) {
   const int opset = ctx.node().opset;
   const int64_t block = opset >= 21 ? ctx.attrs().get_int("block_size", 0) : 0;
-  auto q = quant_layout(x.shape(), scale.shape(), ctx.attrs().get_int("axis", 1), block, scale_name);
+  auto q =
+      quant_layout(x.shape(), scale.shape(), ctx.attrs().get_int("axis", 1), block, scale_name);
   if (!q.ok()) return ctx.error(q.status().message());
   if (zp && zp->numel() != scale.numel()) {
-    return ctx.error(fmt::format("input '{}' {} and input '{}' {} must have the same shape", zp_name, zp->describe(),
-                                 scale_name, scale.describe()));
+    return ctx.error(fmt::format("input '{}' {} and input '{}' {} must have the same shape",
+                                 zp_name, zp->describe(), scale_name, scale.describe()));
   }
   return q;
 }

@@ -92,7 +92,8 @@ Status dispatch_quant(DataType t, Fn&& fn) {
     case DataType::kInt32:
       return fn(TypeTag<int32_t>{});
     default:
-      return unsupported(std::string("dtype ") + dtype_name(t) + " (expected an 8/16/32-bit integer type)");
+      return unsupported(std::string("dtype ") + dtype_name(t) +
+                         " (expected an 8/16/32-bit integer type)");
   }
 }
 
@@ -107,7 +108,8 @@ Status dispatch_scale(DataType t, Fn&& fn) {
     case DataType::kBFloat16:
       return fn(TypeTag<BFloat16>{});
     default:
-      return unsupported(std::string("dtype ") + dtype_name(t) + " (expected float32, float16 or bfloat16)");
+      return unsupported(std::string("dtype ") + dtype_name(t) +
+                         " (expected float32, float16 or bfloat16)");
   }
 }
 
@@ -126,22 +128,24 @@ struct MatMulShape {
 };
 Result<MatMulShape> matmul_shape(const KernelContext& ctx, const Dims& a, const Dims& b);
 
-// C[M,N] (+)= A[M,K] * B[K,N] over all batches of `s`, in accumulator type A.
-template <typename A>
-void matmul_acc(const MatMulShape& s, const A* a, const A* b, A* c) {
+// C[M,N] = A[M,K] * B[K,N] over all batches of `s`, in accumulator type acc_t<T>; elements are
+// converted as they are read (no widened copies of large weights).
+template <typename T>
+void matmul_acc(const MatMulShape& s, const T* a, const T* b, acc_t<T>* c) {
+  using A = acc_t<T>;
   std::vector<A> row(static_cast<size_t>(s.N));
   for (int64_t bi = 0; bi < s.batch; ++bi) {
-    const A* ap = a + s.a_off[static_cast<size_t>(bi)];
-    const A* bp = b + s.b_off[static_cast<size_t>(bi)];
+    const T* ap = a + s.a_off[static_cast<size_t>(bi)];
+    const T* bp = b + s.b_off[static_cast<size_t>(bi)];
     A* cp = c + bi * s.M * s.N;
     for (int64_t m = 0; m < s.M; ++m) {
       std::fill(row.begin(), row.end(), A(0));
       for (int64_t k = 0; k < s.K; ++k) {
-        const A av = ap[m * s.K + k];
-        const A* brow = bp + k * s.N;
-        for (int64_t n = 0; n < s.N; ++n) row[static_cast<size_t>(n)] += av * brow[n];
+        const A av = to_acc<T>(ap[m * s.K + k]);
+        const T* brow = bp + k * s.N;
+        for (int64_t n = 0; n < s.N; ++n) row[static_cast<size_t>(n)] += av * to_acc<T>(brow[n]);
       }
-      for (int64_t n = 0; n < s.N; ++n) cp[m * s.N + n] = row[static_cast<size_t>(n)];
+      std::copy(row.begin(), row.end(), cp + m * s.N);
     }
   }
 }
@@ -153,12 +157,12 @@ namespace kiln {
 // The value of a per-tensor / per-row (of A) / per-column (of B) quantization parameter `p` for
 // every element of an operand of shape `x`: one element; a 1-D tensor of M (rows, for A) or N
 // (columns, for B) values; or a tensor broadcast (unidirectionally) to x's shape.
-Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const Tensor& p, const Dims& x, bool rows,
-                                                const char* name);
+Result<std::vector<double>> expand_matmul_param(const KernelContext& ctx, const Tensor& p,
+                                                const Dims& x, bool rows, const char* name);
 
 // The scale / zero-point layout of a QuantizeLinear or DequantizeLinear node for x (validated;
 // blocked quantization from opset 21); zp may be null.
-Result<QuantLayout> quant_layout_for(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zp,
-                                     const char* scale_name, const char* zp_name);
+Result<QuantLayout> quant_layout_for(const KernelContext& ctx, const Tensor& x, const Tensor& scale,
+                                     const Tensor* zp, const char* scale_name, const char* zp_name);
 
 }  // namespace kiln

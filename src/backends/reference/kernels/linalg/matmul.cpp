@@ -11,9 +11,8 @@ Status ref_matmul(KernelContext& ctx) {
   return dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = acc_t<T>;
-    const std::vector<A> av = to_acc_vector<T>(a), bv = to_acc_vector<T>(b);
     std::vector<A> c(static_cast<size_t>(y->numel()));
-    matmul_acc(s, av.data(), bv.data(), c.data());
+    matmul_acc<T>(s, a.data_as<T>(), b.data_as<T>(), c.data());
     T* out = y->data_as<T>();
     for (size_t i = 0; i < c.size(); ++i) out[i] = from_acc<T>(c[i]);
     return ok_status();

@@ -7,15 +7,18 @@ Status ref_matmul_integer(KernelContext& ctx) {
   const Tensor& b = *ctx.input(1);
   KILN_ASSIGN_OR_RETURN(MatMulShape s, matmul_shape(ctx, a.shape(), b.shape()));
   // (x - zero_point) for both operands, exactly, as uint64 accumulators (wrapping arithmetic).
-  auto shifted = [&](const Tensor& x, size_t zp_input, bool rows, const char* name) -> Result<std::vector<uint64_t>> {
+  auto shifted = [&](const Tensor& x, size_t zp_input, bool rows,
+                     const char* name) -> Result<std::vector<uint64_t>> {
     const std::vector<int64_t> xv = tensor_as_int64s(x);
     std::vector<double> zp(xv.size(), 0.0);
     if (const Tensor* z = ctx.input(zp_input)) {
-      if (z->dtype() != x.dtype()) return ctx.error(std::string("input '") + name + "' has another dtype than its operand");
+      if (z->dtype() != x.dtype())
+        return ctx.error(std::string("input '") + name + "' has another dtype than its operand");
       KILN_ASSIGN_OR_RETURN(zp, expand_matmul_param(ctx, *z, x.shape(), rows, name));
     }
     std::vector<uint64_t> out(xv.size());
-    for (size_t i = 0; i < xv.size(); ++i) out[i] = static_cast<uint64_t>(xv[i] - static_cast<int64_t>(zp[i]));
+    for (size_t i = 0; i < xv.size(); ++i)
+      out[i] = static_cast<uint64_t>(xv[i] - static_cast<int64_t>(zp[i]));
     return out;
   };
   KILN_ASSIGN_OR_RETURN(std::vector<uint64_t> av, shifted(a, 2, true, "a_zero_point"));

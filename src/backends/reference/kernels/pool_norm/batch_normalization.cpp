@@ -20,7 +20,11 @@ Status ref_batch_normalization(KernelContext& ctx) {
   const int opset = ctx.node().opset;
   const double eps = ctx.attrs().get_float("epsilon", 1e-5f);
   const double momentum = ctx.attrs().get_float("momentum", 0.9f);
-  const bool training = opset >= 14 ? ctx.attrs().get_int("training_mode", 0) != 0 : ctx.num_outputs() > 1;
+  // Before opset 14 training is implied by asking for the statistics outputs (unless is_test).
+  bool wants_stats = false;
+  for (size_t i = 1; i < ctx.num_outputs(); ++i) wants_stats = wants_stats || wants_output(ctx, i);
+  const bool training = opset >= 14 ? ctx.attrs().get_int("training_mode", 0) != 0
+                                     : wants_stats && !(opset < 7 && ctx.attrs().get_int("is_test", 0) != 0);
   const int64_t batch = x.dim(0), channels = x.dim(1);
   const int64_t inner = batch * channels > 0 ? x.numel() / (batch * channels) : 0;
   // Per-channel parameters, or (spatial=0 before opset 9) one per element of a sample.
@@ -85,7 +89,7 @@ Status ref_batch_normalization(KernelContext& ctx) {
     }
     return ok_status();
   }));
-  if (ctx.num_outputs() <= 1) return ok_status();
+  if (!wants_stats) return ok_status();
 
   // Statistics outputs: running mean/var (updated in training, passed through otherwise), then
   // before opset 14 the batch's own mean and variance.
@@ -96,10 +100,15 @@ Status ref_batch_normalization(KernelContext& ctx) {
       run_var[c] = var[c] * momentum + batch_var[c] * (1 - momentum);
     }
   }
+  if (!training) {  // nothing was measured: the saved statistics are the given ones
+    batch_mean = mean;
+    batch_var = var;
+  }
   const DataType stat_dt = opset >= 14 ? ctx.input(3)->dtype() : x.dtype();
   const Dims stat_dims = ctx.input(3)->shape();
   const std::vector<double>* stats[] = {&run_mean, &run_var, &batch_mean, &batch_var};
   for (size_t i = 1; i < ctx.num_outputs() && i < 5; ++i) {
+    if (!wants_output(ctx, i)) continue;
     KILN_RETURN_IF_ERROR(write_float_output(ctx, i, stat_dt, stat_dims, *stats[i - 1]));
   }
   return ok_status();

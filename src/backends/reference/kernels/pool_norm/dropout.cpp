@@ -29,7 +29,7 @@ Status ref_dropout(KernelContext& ctx) {
   }
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), x.shape()));
   if (x.nbytes() > 0) std::memcpy(y->data(), x.data(), x.nbytes());
-  if (ctx.num_outputs() < 2) return ok_status();
+  if (!wants_output(ctx, 1)) return ok_status();
   const DataType mask_dt = opset >= 10 ? DataType::kBool : x.dtype();
   KILN_ASSIGN_OR_RETURN(Tensor * mask, ctx.allocate_output(1, mask_dt, x.shape()));
   return dispatch_all(mask_dt, [&](auto tag) {

@@ -45,18 +45,25 @@ Result<PoolPlan> make_pool_plan(const KernelContext& ctx, const Tensor& x) {
   p.planes = x.dim(0) * x.dim(1);
   p.in_plane = element_count(p.in_spatial);
   p.out_plane = element_count(p.out_spatial);
+  return p;
+}
+
+void build_taps(PoolPlan& p) {
+  if (element_count(p.out_dims) <= 0) return;  // no windows to walk
   p.taps.resize(p.in_spatial.size());
   for (size_t d = 0; d < p.in_spatial.size(); ++d) {
+    const int64_t dil = p.g.dilations[d];
     p.taps[d].resize(static_cast<size_t>(p.out_spatial[d]));
     for (int64_t o = 0; o < p.out_spatial[d]; ++o) {
       const int64_t start = o * p.g.strides[d] - p.g.pad_begin[d];
-      for (int64_t k = 0; k < p.g.kernel[d]; ++k) {
-        const int64_t pos = start + k * p.g.dilations[d];
-        if (pos >= 0 && pos < p.in_spatial[d]) p.taps[d][static_cast<size_t>(o)].push_back(pos);
-      }
+      // First tap j0 with start + j0*dil >= 0, last tap j1 with start + j1*dil < in.
+      const int64_t j0 = start >= 0 ? 0 : (-start + dil - 1) / dil;
+      const int64_t last = p.in_spatial[d] - 1 - start;  // taps need j * dil <= last
+      const int64_t j1 = last < 0 ? -1 : std::min(p.g.kernel[d] - 1, last / dil);
+      const int64_t count = std::max<int64_t>(0, j1 - j0 + 1);
+      p.taps[d][static_cast<size_t>(o)] = {start + j0 * dil, count};
     }
   }
-  return p;
 }
 
 }  // namespace kiln

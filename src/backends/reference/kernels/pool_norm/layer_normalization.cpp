@@ -82,8 +82,8 @@ Status ref_layer_normalization(KernelContext& ctx) {
   }));
   Dims stat_dims(x.shape().begin(), x.shape().begin() + axis);
   stat_dims.resize(static_cast<size_t>(rank), 1);
-  if (ctx.num_outputs() > 1) KILN_RETURN_IF_ERROR(write_float_output(ctx, 1, stash_dt, stat_dims, means));
-  if (ctx.num_outputs() > 2) KILN_RETURN_IF_ERROR(write_float_output(ctx, 2, stash_dt, stat_dims, inv_stds));
+  if (wants_output(ctx, 1)) KILN_RETURN_IF_ERROR(write_float_output(ctx, 1, stash_dt, stat_dims, means));
+  if (wants_output(ctx, 2)) KILN_RETURN_IF_ERROR(write_float_output(ctx, 2, stash_dt, stat_dims, inv_stds));
   return ok_status();
 }
 

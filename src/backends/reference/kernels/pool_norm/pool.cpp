@@ -16,8 +16,9 @@ Status ref_max_pool(KernelContext& ctx) {
   const int64_t order = ctx.attrs().get_int("storage_order", 0);
   if (order != 0 && order != 1) return ctx.error(fmt::format("attribute 'storage_order' is {}, expected 0 or 1", order));
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), p.out_dims));
+  build_taps(p);
   Tensor* ind = nullptr;
-  if (ctx.num_outputs() > 1) {
+  if (wants_output(ctx, 1)) {
     KILN_ASSIGN_OR_RETURN(ind, ctx.allocate_output(1, DataType::kInt64, p.out_dims));
   }
   // Column-major position of a row-major spatial offset (storage_order = 1).
@@ -68,6 +69,7 @@ Status ref_average_pool(KernelContext& ctx) {
   const Tensor& x = *ctx.input(0);
   KILN_ASSIGN_OR_RETURN(PoolPlan p, make_pool_plan(ctx, x));
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), p.out_dims));
+  build_taps(p);
   // count_include_pad counts every window position, including those past the input (explicit
   // pads, SAME pads and the ceil-mode overhang alike): the divisor is the kernel size.
   const bool include_pad = ctx.attrs().get_int("count_include_pad", 0) != 0;
@@ -97,6 +99,7 @@ Status ref_lp_pool(KernelContext& ctx) {
   const double pw = attr_p(ctx.attrs(), 2.0);
   if (!(pw > 0)) return ctx.error(fmt::format("attribute 'p' is {}, expected a positive value", pw));
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), p.out_dims));
+  build_taps(p);
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;

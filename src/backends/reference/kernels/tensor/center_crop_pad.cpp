@@ -26,6 +26,8 @@ Status ref_center_crop_pad(KernelContext& ctx) {
     offset[a] = shape[i] <= out[a] ? (out[a] - shape[i]) / 2 : -((shape[i] - out[a]) / 2);
     out[a] = shape[i];
   }
+  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
+  if (y->numel() == 0) return ok_status();
   std::vector<std::vector<int64_t>> maps(out.size());
   for (size_t d = 0; d < out.size(); ++d) {
     for (int64_t c = 0; c < out[d]; ++c) {
@@ -33,7 +35,6 @@ Status ref_center_crop_pad(KernelContext& ctx) {
       maps[d].push_back(s >= 0 && s < x.dim(static_cast<int64_t>(d)) ? s : -1);
     }
   }
-  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
   gather_by_axis_maps(x.data(), x.shape(), dtype_size(x.dtype()), y->data(), out, maps, nullptr);
   return ok_status();
 }

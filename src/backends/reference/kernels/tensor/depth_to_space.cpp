@@ -11,6 +11,10 @@ Status ref_depth_to_space(KernelContext& ctx) {
   if (b <= 0) return ctx.error(fmt::format("blocksize must be positive, got {}", b));
   const std::string mode = ctx.attrs().get_string("mode", "DCR");
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  int64_t bb = 0, hb = 0, wb = 0;
+  if (__builtin_mul_overflow(b, b, &bb) || __builtin_mul_overflow(h, b, &hb) || __builtin_mul_overflow(w, b, &wb)) {
+    return ctx.error(fmt::format("blocksize {} is too large", b));
+  }
   if (c % (b * b) != 0) return ctx.error(fmt::format("channels {} are not divisible by blocksize^2 = {}", c, b * b));
   const int64_t oc = c / (b * b);
   Dims six;

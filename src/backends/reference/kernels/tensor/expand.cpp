@@ -16,11 +16,12 @@ Status ref_expand(KernelContext& ctx) {
   // View the input with leading 1s so that it has the output's rank.
   Dims in = x.shape();
   in.insert(in.begin(), out.size() - in.size(), 1);
+  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
+  if (y->numel() == 0) return ok_status();
   std::vector<std::vector<int64_t>> maps(out.size());
   for (size_t d = 0; d < out.size(); ++d) {
     for (int64_t c = 0; c < out[d]; ++c) maps[d].push_back(in[d] == 1 ? 0 : c);
   }
-  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
   gather_by_axis_maps(x.data(), in, dtype_size(x.dtype()), y->data(), out, maps, nullptr);
   return ok_status();
 }

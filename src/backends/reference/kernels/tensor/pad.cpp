@@ -60,17 +60,22 @@ Status ref_pad(KernelContext& ctx) {
   }
   KILN_ASSIGN_OR_RETURN(auto w, with_node_result(ctx, pad_widths(pads, axes, x.rank())));
   Dims out = x.shape();
-  std::vector<std::vector<int64_t>> maps(out.size());
   for (size_t d = 0; d < out.size(); ++d) {
     const int64_t n = out[d];
-    out[d] = n + w[d].first + w[d].second;
+    if (__builtin_add_overflow(n, w[d].first, &out[d]) || __builtin_add_overflow(out[d], w[d].second, &out[d])) {
+      return ctx.error(fmt::format("pads of axis {} are too large", d));
+    }
     if (out[d] < 0) return ctx.error(fmt::format("pads make axis {} negative ({})", d, out[d]));
     if (mode != "constant" && n == 0 && out[d] > 0) {
       return ctx.error(fmt::format("cannot pad the empty axis {} in mode '{}'", d, mode));
     }
-    for (int64_t c = 0; c < out[d]; ++c) maps[d].push_back(pad_source(c - w[d].first, n, mode));
   }
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
+  if (y->numel() == 0) return ok_status();
+  std::vector<std::vector<int64_t>> maps(out.size());
+  for (size_t d = 0; d < out.size(); ++d) {
+    for (int64_t c = 0; c < out[d]; ++c) maps[d].push_back(pad_source(c - w[d].first, x.dim(static_cast<int64_t>(d)), mode));
+  }
   gather_by_axis_maps(x.data(), x.shape(), esize, y->data(), out, maps, fill.data());
   return ok_status();
 }

@@ -30,11 +30,12 @@ Status ref_slice(KernelContext& ctx) {
     per[a] = slice_axis(out[a], spec.starts[i], spec.ends[i], spec.steps[i]);
     out[a] = per[a].count;
   }
+  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
+  if (y->numel() == 0) return ok_status();
   std::vector<std::vector<int64_t>> maps(out.size());
   for (size_t d = 0; d < out.size(); ++d) {
     for (int64_t c = 0; c < out[d]; ++c) maps[d].push_back(per[d].start + c * per[d].step);
   }
-  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), out));
   gather_by_axis_maps(x.data(), x.shape(), dtype_size(x.dtype()), y->data(), out, maps, nullptr);
   return ok_status();
 }

@@ -13,7 +13,11 @@ Status ref_space_to_depth(KernelContext& ctx) {
   if (h % b != 0 || w % b != 0) {
     return ctx.error(fmt::format("spatial dims {}x{} are not divisible by blocksize {}", h, w, b));
   }
-  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), {n, c * b * b, h / b, w / b}));
+  int64_t bb = 0, cbb = 0;
+  if (__builtin_mul_overflow(b, b, &bb) || __builtin_mul_overflow(c, bb, &cbb)) {
+    return ctx.error(fmt::format("blocksize {} is too large", b));
+  }
+  KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x.dtype(), {n, cbb, h / b, w / b}));
   transpose_elements(x.data(), {n, c, h / b, b, w / b, b}, dtype_size(x.dtype()), y->data(), {0, 3, 5, 1, 2, 4});
   return ok_status();
 }

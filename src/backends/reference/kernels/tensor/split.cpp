@@ -25,11 +25,11 @@ Status ref_split(KernelContext& ctx) {
   for (size_t i = 0; i < n; ++i) {
     Dims out = x.shape();
     out[static_cast<size_t>(axis)] = sizes[i];
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(i, x.dtype(), out));
     std::vector<std::vector<int64_t>> maps(static_cast<size_t>(rank));
     for (int64_t d = 0; d < rank; ++d) {
       for (int64_t c = 0; c < out[static_cast<size_t>(d)]; ++c) maps[static_cast<size_t>(d)].push_back(d == axis ? pos + c : c);
     }
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(i, x.dtype(), out));
     gather_by_axis_maps(x.data(), x.shape(), esize, y->data(), out, maps, nullptr);
     pos += sizes[i];
   }

@@ -1,0 +1,241 @@
+// The `kiln` command line on malformed input and bad flags: every case must exit with status
+// exactly 1 (never a signal, never a sanitizer's abort), print exactly one line on stderr that
+// starts "kiln: error:", and write nothing: no engine at -o (an existing file there is left as it
+// was, and no temporary beside it), no output directory for `run`.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/npy.h"
+#include "kiln/kiln.h"
+
+extern char** environ;
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kSourceDir = KILN_SOURCE_DIR;
+const char* const kCli = KILN_CLI_PATH;
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_bytes(const fs::path& p, const std::string& b) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+struct Outcome {
+  bool exited = false;
+  int exit_code = -1;
+  int signal = 0;
+  std::string out, err;
+};
+
+// Runs the CLI with `args` in `cwd`, stdout and stderr to files. A sanitizer report would exit 1
+// by default, which this test could mistake for a clean error: give sanitizers their own codes.
+Outcome run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    if (kv.rfind("ASAN_OPTIONS=", 0) == 0 || kv.rfind("UBSAN_OPTIONS=", 0) == 0) continue;
+    env_strings.push_back(kv);
+  }
+  auto with = [](const char* name, const std::string& extra) {
+    const char* v = std::getenv(name);
+    return std::string(name) + "=" + (v && *v ? std::string(v) + ":" : "") + extra;
+  };
+  env_strings.push_back(with("ASAN_OPTIONS", "exitcode=86"));
+  env_strings.push_back(with("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1"));
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> argv_s = {kCli};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  const fs::path out_path = cwd / ".cli_stdout", err_path = cwd / ".cli_stderr";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  // The child runs in `cwd` so a stray default output (kiln_outputs/) would land where we look.
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, kCli, &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  Outcome o;
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn " << kCli << ": " << std::strerror(rc);
+    return o;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  o.exited = WIFEXITED(status);
+  o.exit_code = o.exited ? WEXITSTATUS(status) : -1;
+  o.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  o.out = read_bytes(out_path);
+  o.err = read_bytes(err_path);
+  fs::remove(out_path);
+  fs::remove(err_path);
+  return o;
+}
+
+class CliMalformed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("kiln-cli-malformed-" + std::to_string(rd()) + "-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    // The corpus: a good model and engine, and damaged ones derived from them.
+    const std::string add = read_bytes(kSourceDir / "conformance-data/node/test_add/model.onnx");
+    ASSERT_FALSE(add.empty());
+    write_bytes(dir_ / "model.onnx", add);
+    BuilderConfig config;
+    config.show_progress = false;
+    auto engine = Builder(config).build_from_bytes(add, "model.onnx");
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    ASSERT_TRUE(engine->save((dir_ / "model.kiln").string()).ok());
+    const std::string kiln = read_bytes(dir_ / "model.kiln");
+    const std::string squeeze = read_bytes(kSourceDir / "conformance-data/light/test_squeezenet/model.onnx");
+    write_bytes(dir_ / "truncated.onnx", add.substr(0, add.size() / 2));
+    write_bytes(dir_ / "squeeze_truncated.onnx", squeeze.substr(0, squeeze.size() * 2 / 3));
+    std::string flipped_onnx = squeeze;
+    flipped_onnx[10] = static_cast<char>(flipped_onnx[10] ^ 0x80);
+    flipped_onnx[11] = static_cast<char>(flipped_onnx[11] ^ 0x07);
+    write_bytes(dir_ / "squeeze_flipped.onnx", flipped_onnx);
+    write_bytes(dir_ / "empty.onnx", "");
+    write_bytes(dir_ / "garbage.onnx", std::string("\xff\xff\xff\xff\x0f garbage that is not a protobuf", 36));
+    write_bytes(dir_ / "truncated.kiln", kiln.substr(0, kiln.size() - 7));
+    write_bytes(dir_ / "short.kiln", kiln.substr(0, 40));
+    std::string bad = kiln;
+    bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x10);
+    write_bytes(dir_ / "bad.kiln", bad);
+    std::string v2 = kiln;
+    const uint32_t version = 2;
+    std::memcpy(v2.data() + 8, &version, 4);
+    write_bytes(dir_ / "v2.kiln", v2);
+    std::string bad_magic = kiln;
+    bad_magic[0] = 'X';
+    write_bytes(dir_ / "bad_magic.kiln", bad_magic);
+    ASSERT_TRUE(write_npy((dir_ / "good.npy").string(), *Tensor::allocate(DataType::kFloat32, {3, 4, 5})).ok());
+    ASSERT_TRUE(write_npy((dir_ / "wrong_shape.npy").string(), *Tensor::allocate(DataType::kFloat32, {3, 4, 6})).ok());
+    ASSERT_TRUE(write_npy((dir_ / "wrong_rank.npy").string(), *Tensor::allocate(DataType::kFloat32, {60})).ok());
+    ASSERT_TRUE(write_npy((dir_ / "wrong_dtype.npy").string(), *Tensor::allocate(DataType::kInt64, {3, 4, 5})).ok());
+    const std::string npy = read_bytes(dir_ / "good.npy");
+    write_bytes(dir_ / "truncated.npy", npy.substr(0, npy.size() - 9));
+    write_bytes(dir_ / "garbage.npy", "\x93NUMPY\x01\x00\xff\xff{'descr': nonsense");
+    write_bytes(dir_ / "existing.kiln", "precious bytes");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Runs one case and checks the contract. `output` is the path the command would write (an -o
+  // file or an --output-dir); `preexisting` says it exists before and must be left unchanged.
+  void expect_clean_failure(const std::vector<std::string>& args, const std::string& output = "",
+                            bool preexisting = false) {
+    std::string cmd = "kiln";
+    for (const auto& a : args) cmd += " " + a;
+    SCOPED_TRACE(cmd);
+    const std::string before = preexisting ? read_bytes(dir_ / output) : "";
+    const Outcome o = run_cli(args, dir_);
+    EXPECT_TRUE(o.exited) << "killed by signal " << o.signal << "; stderr: " << o.err;
+    EXPECT_EQ(o.exit_code, 1) << "stderr: " << o.err;
+    ASSERT_FALSE(o.err.empty());
+    EXPECT_EQ(o.err.rfind("kiln: error:", 0), 0u) << o.err;
+    EXPECT_EQ(o.err.back(), '\n') << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    if (!output.empty()) {
+      if (preexisting) EXPECT_EQ(read_bytes(dir_ / output), before) << output << " was changed";
+      else EXPECT_FALSE(fs::exists(dir_ / output)) << output << " was created";
+      EXPECT_FALSE(fs::exists(dir_ / (output + ".tmp"))) << output << ".tmp was left behind";
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "kiln_outputs")) << "the default output directory was created";
+    ++cases_;
+  }
+
+  fs::path dir_;
+  int cases_ = 0;
+};
+
+TEST_F(CliMalformed, BuildFailuresWriteNothing) {
+  expect_clean_failure({"build", "missing.onnx", "-o", "out.kiln"}, "out.kiln");
+  expect_clean_failure({"build", "truncated.onnx", "-o", "out.kiln"}, "out.kiln");
+  expect_clean_failure({"build", "truncated.onnx", "-o", "existing.kiln"}, "existing.kiln", true);
+  expect_clean_failure({"build", "squeeze_truncated.onnx", "-o", "out.kiln"}, "out.kiln");
+  expect_clean_failure({"build", "empty.onnx", "-o", "out.kiln"}, "out.kiln");
+  expect_clean_failure({"build", "garbage.onnx", "-o", "existing.kiln"}, "existing.kiln", true);
+  expect_clean_failure({"build", ".", "-o", "out.kiln"}, "out.kiln");  // a directory
+  expect_clean_failure({"build", "model.kiln", "-o", "out.kiln"}, "out.kiln");  // an engine, not ONNX
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--opt-level", "9"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--opt-level", "two"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--min-shapes", "x:1xq"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--max-shapes", "x"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--fp16", "--bf16"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--backend", "no-such-backend"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--no-such-flag"}, "out.kiln");
+  expect_clean_failure({"build", "model.onnx"});  // -o is required
+  expect_clean_failure({"build", "model.onnx", "-o", "no/such/dir/out.kiln"});
+  EXPECT_EQ(cases_, 17);
+}
+
+TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {
+  expect_clean_failure({"run", "bad.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "truncated.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "short.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "v2.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "bad_magic.kiln", "--output-dir", "od"}, "od");  // then read as ONNX
+  expect_clean_failure({"run", "squeeze_flipped.onnx", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "missing.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=missing.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=wrong_shape.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=wrong_rank.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=wrong_dtype.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=truncated.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x=garbage.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "zz=good.npy", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--input", "x", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--shapes", "x:3x", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--iterations", "0", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.onnx", "--opt-level", "9", "--output-dir", "od"}, "od");
+  expect_clean_failure({"inspect", "bad.kiln"});
+  expect_clean_failure({"inspect", "truncated.kiln", "--json"});
+  expect_clean_failure({"--no-such-flag"});
+  expect_clean_failure({"frobnicate", "model.kiln"});
+  EXPECT_EQ(cases_, 22);
+}
+
+// The good corpus members work, so the failures above are about the damage, not the set-up.
+TEST_F(CliMalformed, GoodInputsStillWork) {
+  const Outcome build = run_cli({"build", "model.onnx", "-o", "ok.kiln"}, dir_);
+  EXPECT_EQ(build.exit_code, 0) << build.err;
+  EXPECT_TRUE(fs::exists(dir_ / "ok.kiln"));
+  const Outcome run = run_cli({"run", "ok.kiln", "--input", "x=good.npy", "--output-dir", "od"}, dir_);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(dir_ / "od"));
+}
+
+}  // namespace
+}  // namespace kiln

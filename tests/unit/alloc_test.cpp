@@ -1,0 +1,194 @@
+// Zero allocation: after one warm-up run at a shape, ExecutionContext::run with its outputs bound
+// performs no heap allocation at all. Its own executable (kiln_alloc_test): it replaces the global
+// operator new/delete and interposes malloc and friends for the whole process.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "unit/test_util.h"
+
+namespace {
+// Counting is off except inside a measured region, so gtest's own allocations do not count.
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_news{0};
+std::atomic<long> g_mallocs{0};
+}  // namespace
+
+#ifndef KILN_UNDER_SANITIZER
+// glibc's real allocator entry points: the interposed malloc family below forwards to them.
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void __libc_free(void*);
+
+void* malloc(size_t n) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_malloc(n);
+}
+void* calloc(size_t n, size_t s) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_calloc(n, s);
+}
+void* realloc(void* p, size_t n) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(size_t a, size_t n) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_memalign(a, n);
+}
+void* memalign(size_t a, size_t n) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, size_t a, size_t n) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_mallocs;
+  void* p = __libc_memalign(a, n);
+  if (!p) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+void free(void* p) noexcept { __libc_free(p); }
+}
+
+void* operator new(size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_news;
+  if (void* p = __libc_malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, std::align_val_t a) {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_news;
+  const size_t al = static_cast<size_t>(a);
+  if (void* p = __libc_memalign(al, n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n, std::align_val_t a) { return operator new(n, a); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_news;
+  return __libc_malloc(n ? n : 1);
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
+#endif
+
+namespace kiln {
+namespace {
+
+struct Counts {
+  long news, mallocs;
+};
+
+template <typename Fn>
+Counts count_allocations(Fn&& fn) {
+  g_news = 0;
+  g_mallocs = 0;
+  g_counting = true;
+  fn();
+  g_counting = false;
+  return {g_news.load(), g_mallocs.load()};
+}
+
+void skip_under_sanitizers() {
+#ifdef KILN_UNDER_SANITIZER
+  GTEST_SKIP() << "allocation counting is off in sanitizer builds: the sanitizer owns malloc and operator new";
+#endif
+}
+
+// The counters must see allocations, or "zero" proves nothing.
+TEST(Alloc, CountersSeeAllocations) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  // Through a volatile sink, so the compiler cannot elide the allocation pairs.
+  static void* volatile sink = nullptr;
+  Counts c = count_allocations([] {
+    auto* v = new std::vector<int>(100);
+    sink = v;
+    delete v;
+  });
+  EXPECT_GE(c.news, 2);
+  c = count_allocations([] {
+    auto t = Tensor::allocate(DataType::kFloat32, {16});  // std::aligned_alloc
+    EXPECT_TRUE(t.ok());
+  });
+  EXPECT_GE(c.mallocs, 1);
+  c = count_allocations([] {
+    sink = std::malloc(10);
+    std::free(sink);
+  });
+  EXPECT_EQ(c.mallocs, 1);
+}
+
+// x -> Relu -> Relu -> Sigmoid (+ a constant Add), built as a Graph in code.
+Engine chain_engine(const SymShape& shape) {
+  auto g = test::new_graph();
+  Value* x = test::input(*g, "x", DataType::kFloat32, shape);
+  Value* bias = g->add_constant("bias", test::f32({16}, {0.5f, -0.25f}));
+  Value* a = g->add_value("a");
+  Value* b = g->add_value("b");
+  Value* c = g->add_value("c");
+  Value* y = g->add_value("y");
+  test::op(*g, "Relu", {x}, {a}, "relu1");
+  test::op(*g, "Add", {a, bias}, {b}, "add");
+  test::op(*g, "Relu", {b}, {c}, "relu2");
+  test::op(*g, "Sigmoid", {c}, {y}, "sig");
+  g->add_output(y);
+  auto e = test::build(std::move(g));
+  if (!e.ok()) {
+    ADD_FAILURE() << e.status().message();
+    std::abort();
+  }
+  return *e;
+}
+
+void expect_zero_alloc_runs(const Engine& e, const Dims& dims) {
+  auto ctx = e.create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> vals;
+  for (int64_t i = 0; i < element_count(dims); ++i) vals.push_back(static_cast<float>(i % 11) - 5.0f);
+  NamedTensors in{{"x", test::f32(dims, vals)}};
+  NamedTensors out;
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());  // warm-up: plans, allocates the arena and the output
+  const Tensor first = *out.at("y").clone();
+  const void* bound = out.at("y").data();
+  Status s;
+  const Counts c = count_allocations([&] {
+    for (int i = 0; i < 3; ++i) s = (*ctx)->run(in, &out);
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.news, 0) << "operator new calls in ExecutionContext::run at " << dims_to_string(dims);
+  EXPECT_EQ(c.mallocs, 0) << "malloc calls in ExecutionContext::run at " << dims_to_string(dims);
+  EXPECT_EQ(out.at("y").data(), bound) << "the bound output must be written in place";
+  EXPECT_TRUE(test::same_bits(out.at("y"), first));
+  // Sigmoid(Relu(Relu(x) + bias)) for the first element: x = -5, bias 0.5 -> sigmoid(0.5).
+  EXPECT_NEAR(out.at("y").data_as<float>()[0], 1 / (1 + std::exp(-0.5f)), 1e-6);
+}
+
+TEST(Alloc, BoundRunAllocatesNothingFixedShape) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  expect_zero_alloc_runs(chain_engine(sym_shape({8, 16})), {8, 16});
+}
+
+TEST(Alloc, BoundRunAllocatesNothingSymbolicShape) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  const Engine e = chain_engine(SymShape{Dim::sym("batch"), Dim::known(16)});
+  expect_zero_alloc_runs(e, {3, 16});
+  expect_zero_alloc_runs(e, {32, 16});
+}
+
+}  // namespace
+}  // namespace kiln
