@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 KILN := $(BUILD)/kiln
 DEMO_MODEL := conformance-data/light/test_squeezenet/model.onnx
-DEMO_INPUT := conformance-data/light/test_squeezenet/test_data_set_0/input_0.pb
+DEMO_DATA := conformance-data/light/test_squeezenet/test_data_set_0
 FLOOR := $(shell cat tests/conformance_floor.txt 2>/dev/null || echo 0)
 
 .PHONY: all setup build demo test unit conformance asan fuzz clean
@@ -19,12 +19,13 @@ build: setup
 	@ninja -C $(BUILD) -j $(JOBS)
 
 # Build an engine for a bundled model (SqueezeNet from the onnx package's light models),
-# inspect it and run it.
+# inspect it, run it on the model's test input and compare with its reference output.
 demo: build
 	@mkdir -p demo-out
 	$(KILN) build $(DEMO_MODEL) -o demo-out/squeezenet.kiln
-	$(KILN) inspect demo-out/squeezenet.kiln | head -n 12
-	$(KILN) run demo-out/squeezenet.kiln --output-dir demo-out/outputs
+	$(KILN) inspect demo-out/squeezenet.kiln --summary
+	$(KILN) run demo-out/squeezenet.kiln --output-dir demo-out/outputs \
+	  --input data_0=$(DEMO_DATA)/input_0.pb --expect softmaxout_1=$(DEMO_DATA)/output_0.pb
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

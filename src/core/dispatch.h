@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/float16.h"
+#include "core/float8.h"
 #include "kiln/dtype.h"
 #include "kiln/status.h"
 
@@ -66,6 +67,31 @@ Status dispatch_all(DataType t, Fn&& fn) {
   return dispatch_numeric(t, fn);
 }
 
+// The float8 family and int4/uint4 (one byte per element, see core/float8.h). Deliberately not
+// part of dispatch_float/dispatch_numeric/dispatch_all: these types have no arithmetic, so ops
+// that do not name them keep refusing them as unsupported. Their C++ types convert explicitly to
+// and from float.
+template <typename Fn>
+Status dispatch_lowbit(DataType t, Fn&& fn) {
+  switch (t) {
+    KILN_DTYPE_CASE_(kFloat8E4M3FN, Float8E4M3FN)
+    KILN_DTYPE_CASE_(kFloat8E4M3FNUZ, Float8E4M3FNUZ)
+    KILN_DTYPE_CASE_(kFloat8E5M2, Float8E5M2)
+    KILN_DTYPE_CASE_(kFloat8E5M2FNUZ, Float8E5M2FNUZ)
+    KILN_DTYPE_CASE_(kInt4, Int4)
+    KILN_DTYPE_CASE_(kUInt4, UInt4)
+    default:
+      return unsupported(std::string("dtype ") + dtype_name(t) + " (expected a float8 or 4-bit type)");
+  }
+}
+
+inline bool dtype_is_float8(DataType t) {
+  return t == DataType::kFloat8E4M3FN || t == DataType::kFloat8E4M3FNUZ ||
+         t == DataType::kFloat8E5M2 || t == DataType::kFloat8E5M2FNUZ;
+}
+inline bool dtype_is_int4(DataType t) { return t == DataType::kInt4 || t == DataType::kUInt4; }
+inline bool dtype_is_lowbit(DataType t) { return dtype_is_float8(t) || dtype_is_int4(t); }
+
 #undef KILN_DTYPE_CASE_
 
 // The DataType of a C++ element type.
@@ -84,6 +110,12 @@ template <> constexpr DataType dtype_of<uint16_t>() { return DataType::kUInt16; 
 template <> constexpr DataType dtype_of<uint32_t>() { return DataType::kUInt32; }
 template <> constexpr DataType dtype_of<uint64_t>() { return DataType::kUInt64; }
 template <> constexpr DataType dtype_of<bool>() { return DataType::kBool; }
+template <> constexpr DataType dtype_of<Float8E4M3FN>() { return DataType::kFloat8E4M3FN; }
+template <> constexpr DataType dtype_of<Float8E4M3FNUZ>() { return DataType::kFloat8E4M3FNUZ; }
+template <> constexpr DataType dtype_of<Float8E5M2>() { return DataType::kFloat8E5M2; }
+template <> constexpr DataType dtype_of<Float8E5M2FNUZ>() { return DataType::kFloat8E5M2FNUZ; }
+template <> constexpr DataType dtype_of<Int4>() { return DataType::kInt4; }
+template <> constexpr DataType dtype_of<UInt4>() { return DataType::kUInt4; }
 
 // The type reference kernels compute in: float for the 16-bit floats, the type itself otherwise.
 template <typename T>

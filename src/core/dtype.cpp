@@ -30,12 +30,14 @@ constexpr std::array<DtypeRow, 23> kDtypes = {{
     {DataType::kComplex64, "complex64", 0},
     {DataType::kComplex128, "complex128", 0},
     {DataType::kBFloat16, "bfloat16", 2},
-    {DataType::kFloat8E4M3FN, "float8e4m3fn", 0},
-    {DataType::kFloat8E4M3FNUZ, "float8e4m3fnuz", 0},
-    {DataType::kFloat8E5M2, "float8e5m2", 0},
-    {DataType::kFloat8E5M2FNUZ, "float8e5m2fnuz", 0},
-    {DataType::kUInt4, "uint4", 0},
-    {DataType::kInt4, "int4", 0},
+    // float8 is one byte; int4/uint4 are held unpacked, one element per byte (packed two per byte
+    // only in ONNX TensorProtos), so every byte-moving code path handles them unchanged.
+    {DataType::kFloat8E4M3FN, "float8e4m3fn", 1},
+    {DataType::kFloat8E4M3FNUZ, "float8e4m3fnuz", 1},
+    {DataType::kFloat8E5M2, "float8e5m2", 1},
+    {DataType::kFloat8E5M2FNUZ, "float8e5m2fnuz", 1},
+    {DataType::kUInt4, "uint4", 1},
+    {DataType::kInt4, "int4", 1},
 }};
 
 const DtypeRow* row(DataType t) {

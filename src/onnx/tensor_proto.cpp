@@ -59,6 +59,44 @@ void copy_cast(const Src& src, Dst* dst) {
   for (int i = 0; i < src.size(); ++i) dst[i] = static_cast<Dst>(src.Get(i));
 }
 
+// INT4/UINT4: ONNX packs two elements per byte (the first in the low nibble, an odd count padded)
+// in raw_data, external data and int32_data (one packed byte per int32). kiln holds them unpacked,
+// one element per byte: int4 sign-extended into an int8, uint4 in a uint8.
+Result<Tensor> int4_from_proto(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what,
+                               DataType dtype, const Dims& dims, int64_t n) {
+  const size_t packed = static_cast<size_t>((n + 1) / 2);
+  std::string bytes;
+  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+    KILN_ASSIGN_OR_RETURN(Tensor raw, read_external(p, base_dir, what, packed, DataType::kUInt8,
+                                                    Dims{static_cast<int64_t>(packed)}));
+    bytes.assign(static_cast<const char*>(raw.data()), packed);
+  } else if (p.has_raw_data()) {
+    if (p.raw_data().size() != packed) {
+      return corrupt(fmt::format("{}: raw_data has {} bytes, shape {} of {} needs {} (two elements per byte)", what,
+                                 p.raw_data().size(), dims_to_string(dims), dtype_name(dtype), packed));
+    }
+    bytes = p.raw_data();
+  } else {
+    if (static_cast<size_t>(p.int32_data_size()) != packed) {
+      return corrupt(fmt::format("{}: has {} int32_data values, shape {} of {} needs {} (two elements per value)",
+                                 what, p.int32_data_size(), dims_to_string(dims), dtype_name(dtype), packed));
+    }
+    bytes.resize(packed);
+    for (size_t i = 0; i < packed; ++i) bytes[i] = static_cast<char>(p.int32_data(static_cast<int>(i)) & 0xff);
+  }
+  KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, dims));
+  auto* out = static_cast<uint8_t*>(t.data());
+  const bool is_signed = dtype == DataType::kInt4;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto byte = static_cast<uint8_t>(bytes[static_cast<size_t>(i / 2)]);
+    const int nibble = (i % 2 == 0) ? (byte & 0x0f) : (byte >> 4);
+    // int4: two's complement in 4 bits, so 8..15 are -8..-1.
+    const int v = is_signed ? ((nibble ^ 0x08) - 0x08) : nibble;
+    out[i] = static_cast<uint8_t>(static_cast<int8_t>(v));
+  }
+  return t;
+}
+
 }  // namespace
 
 Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& base_dir, const std::string& what) {
@@ -78,6 +116,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
   const size_t esize = dtype_size(dtype);
   const size_t want = static_cast<size_t>(n) * esize;
 
+  if (dtype == DataType::kInt4 || dtype == DataType::kUInt4) return int4_from_proto(p, base_dir, what, dtype, dims, n);
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
     return read_external(p, base_dir, what, want, dtype, dims);
   }
@@ -149,6 +188,10 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
       copy_cast(p.int32_data(), t.data_as<uint16_t>());
       break;
     case DataType::kUInt8:
+    case DataType::kFloat8E4M3FN:
+    case DataType::kFloat8E4M3FNUZ:
+    case DataType::kFloat8E5M2:
+    case DataType::kFloat8E5M2FNUZ:  // 8-bit patterns stored in int32_data
       if (p.int32_data_size() != n) return count_error(p.int32_data_size());
       copy_cast(p.int32_data(), t.data_as<uint8_t>());
       break;

@@ -329,6 +329,29 @@ void add_quantize(std::vector<Case>& cases) {
   cases.push_back(
       make("QuantizeLinear", "output_dtype_uint16", {in(f, {4, 5}), vals(f, {}, {0.0001})}, 21,
            [](Attributes& a) { a.set_int("output_dtype", static_cast<int64_t>(DT::kUInt16)); }));
+  // float8 and int4/uint4 outputs, chosen by output_dtype (a zero point of those types would be
+  // an input, and the harness fills inputs only for dispatch_all's types).
+  for (DT q : {DT::kFloat8E4M3FN, DT::kFloat8E4M3FNUZ, DT::kFloat8E5M2, DT::kFloat8E5M2FNUZ,
+               DT::kInt4, DT::kUInt4}) {
+    for (int saturate : {1, 0}) {
+      cases.push_back(make("QuantizeLinear", "output_dtype_" + tn(q) + (saturate ? "" : "_no_saturate"),
+                           {in(f, {5, 7, 11}), vals(f, {}, {0.002})}, 21,
+                           [q, saturate](Attributes& a) {
+                             a.set_int("output_dtype", static_cast<int64_t>(q));
+                             a.set_int("saturate", saturate);
+                           }));
+    }
+    cases.push_back(make("QuantizeLinear", "per_axis_" + tn(q),
+                         {in(f, {3, 4, 5}), vals(f, {4}, {0.001, 0.1, 0.5, 2.0})}, 21,
+                         [q](Attributes& a) { a.set_int("output_dtype", static_cast<int64_t>(q)); }));
+    cases.push_back(make("QuantizeLinear", "blocked_" + tn(q),
+                         {in(DT::kFloat16, {3, 7}), vals(DT::kFloat16, {3, 3}, {0.01, 0.1, 0.3})},
+                         21, [q](Attributes& a) {
+                           a.set_int("output_dtype", static_cast<int64_t>(q));
+                           a.set_int("axis", 1);
+                           a.set_int("block_size", 3);
+                         }));
+  }
   cases.push_back(make(
       "DequantizeLinear", "per_axis_uint8",
       {in(DT::kUInt8, {2, 3, 4}), vals(f, {3}, {0.1, 0.2, 0.3}), vals(DT::kUInt8, {3}, {1, 2, 3})},

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "backends/backend.h"
 #include "engine/engine_file.h"
 #include "unit/onnx_models.h"
 #include "unit/test_util.h"

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <type_traits>
 
 #include "builder_flags.h"
 #include "cli_common.h"
@@ -75,8 +76,26 @@ std::vector<fs::path> sorted_files(const fs::path& dir, const std::string& prefi
   return out;
 }
 
+// Element i of a tensor as a double, for every dtype a kiln tensor holds (float8 and int4 through
+// their explicit conversion to float, which is exact).
+template <typename T>
+double element_as_double(const Tensor& t, int64_t i) {
+  if constexpr (std::is_same_v<compute_t<T>, T> && !std::is_arithmetic_v<T>) {
+    return static_cast<double>(static_cast<float>(t.data_as<T>()[i]));
+  } else {
+    return static_cast<double>(static_cast<compute_t<T>>(t.data_as<T>()[i]));
+  }
+}
+
+template <typename Fn>
+Status dispatch_any(DataType t, Fn&& fn) {
+  return dtype_is_lowbit(t) ? dispatch_lowbit(t, fn) : dispatch_all(t, fn);
+}
+
 // Tolerances of onnx's own backend-test runner (rtol 1e-3), with an absolute floor that allows
 // for float32 arithmetic where numpy computed in float64, and looser bounds for 16-bit floats.
+// float8 has no absolute floor: adjacent float8 values differ by far more than rtol, so a float8
+// result must match exactly (+0 and -0 compare equal); int4 compares exactly like the integers.
 Status compare(const Tensor& got, const Tensor& want, const std::string& name) {
   if (got.dtype() != want.dtype()) {
     return invalid_argument(fmt::format("output {}: dtype {}, expected {}", name, dtype_name(got.dtype()), dtype_name(want.dtype())));
@@ -87,15 +106,14 @@ Status compare(const Tensor& got, const Tensor& want, const std::string& name) {
   double rtol = 1e-3, atol = 1e-5;
   if (got.dtype() == DataType::kFloat16) atol = 1e-3;
   if (got.dtype() == DataType::kBFloat16) rtol = atol = 1e-2;
+  if (dtype_is_float8(got.dtype())) atol = 0;
   int64_t bad = 0, first = -1;
   double worst = 0;
-  Status s = dispatch_all(got.dtype(), [&](auto tag) {
+  Status s = dispatch_any(got.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* a = got.data_as<T>();
-    const T* b = want.data_as<T>();
     for (int64_t i = 0; i < got.numel(); ++i) {
-      const double x = static_cast<double>(static_cast<compute_t<T>>(a[i]));
-      const double y = static_cast<double>(static_cast<compute_t<T>>(b[i]));
+      const double x = element_as_double<T>(got, i);
+      const double y = element_as_double<T>(want, i);
       bool ok;
       if (std::isnan(y)) ok = std::isnan(x);
       else if (std::isinf(y)) ok = x == y;
@@ -112,10 +130,10 @@ Status compare(const Tensor& got, const Tensor& want, const std::string& name) {
   if (!s.ok()) return s;
   if (bad) {
     double x = 0, y = 0;
-    (void)dispatch_all(got.dtype(), [&](auto tag) {
+    (void)dispatch_any(got.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      x = static_cast<double>(static_cast<compute_t<T>>(got.data_as<T>()[first]));
-      y = static_cast<double>(static_cast<compute_t<T>>(want.data_as<T>()[first]));
+      x = element_as_double<T>(got, first);
+      y = element_as_double<T>(want, first);
       return ok_status();
     });
     return invalid_argument(fmt::format("output {}: {} of {} values differ (first at {}: {} vs expected {}; max abs diff {:.3g})", name,

@@ -23,10 +23,12 @@ Command add_inspect_command(CLI::App& app) {
   struct Opts {
     std::string model;
     bool json = false;
+    bool summary = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("engine", o->model, "Engine file (.kiln); an ONNX model is built in memory")->required();
   cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->add_flag("--summary", o->summary, "Leave out the per-layer table");
   return [o]() -> int {
     BuilderConfig config;
     config.show_progress = false;
@@ -57,7 +59,7 @@ Command add_inspect_command(CLI::App& app) {
     for (const IoInfo& io : info.outputs) std::printf("output    %-28s %s[%s]\n", io.name.c_str(), dtype_name(io.dtype), io.shape_string().c_str());
     std::printf("layers: %zu (from %zu ONNX nodes)\n", info.layers.size(), info.onnx_nodes);
     size_t i = 0;
-    for (const LayerInfo& l : info.layers) {
+    for (const LayerInfo& l : o->summary ? std::vector<LayerInfo>{} : info.layers) {
       std::string outs;
       for (const auto& t : l.output_types) outs += (outs.empty() ? "" : ", ") + t;
       std::string from;

@@ -1,5 +1,6 @@
 // kiln run model.(kiln|onnx) [--input name=file.npy] — runs once, writes outputs as .npy and
 // prints their shapes and a summary.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "core/dispatch.h"
 #include "core/npy.h"
 #include "fmt/format.h"
+#include "onnx/importer.h"
 
 namespace kiln::cli {
 
@@ -54,6 +56,36 @@ std::string summarize(const Tensor& t) {
                      t.numel() > 4 ? ", ..." : "");
 }
 
+// An input or expected-output file: .npy, or an ONNX TensorProto (.pb, as in ONNX test data).
+Result<Tensor> read_tensor_file(const std::string& path) {
+  if (path.size() > 3 && path.substr(path.size() - 3) == ".pb") {
+    KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+    return tensor_from_proto_bytes(bytes, fmt::format("'{}'", path));
+  }
+  return read_npy(path);
+}
+
+// Largest absolute and relative difference between two tensors of one dtype and shape.
+Result<std::pair<double, double>> max_difference(const Tensor& got, const Tensor& want, const std::string& name) {
+  if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
+    return invalid_argument(fmt::format("--expect {}: expected {}, the engine gave {}", name, want.describe(), got.describe()));
+  }
+  double abs_diff = 0, rel_diff = 0;
+  Status s = dispatch_all(got.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const double a = static_cast<double>(static_cast<compute_t<T>>(got.data_as<T>()[i]));
+      const double b = static_cast<double>(static_cast<compute_t<T>>(want.data_as<T>()[i]));
+      const double d = std::fabs(a - b);
+      abs_diff = std::max(abs_diff, d);
+      rel_diff = std::max(rel_diff, d / std::max(std::fabs(b), 1e-12));
+    }
+    return ok_status();
+  });
+  if (!s.ok()) return s;
+  return std::make_pair(abs_diff, rel_diff);
+}
+
 std::string file_name_for(const std::string& name) {
   std::string s = name;
   for (char& c : s) {
@@ -68,14 +100,15 @@ Command add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run an engine (or an ONNX model, built in memory) once");
   struct Opts {
     std::string model, shapes, output_dir = "kiln_outputs";
-    std::vector<std::string> inputs;
+    std::vector<std::string> inputs, expects;
     uint64_t seed = 0;
     int iterations = 1;
     BuilderFlags flags;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("model", o->model, "Engine file (.kiln) or ONNX model")->required();
-  cmd->add_option("--input", o->inputs, "NAME=FILE.npy (inputs not given are random, seeded)");
+  cmd->add_option("--input", o->inputs, "NAME=FILE (.npy or TensorProto .pb; inputs not given are random, seeded)");
+  cmd->add_option("--expect", o->expects, "NAME=FILE: print the largest difference from this expected output");
   cmd->add_option("--shapes", o->shapes, "Shapes for random inputs with symbolic dims, e.g. x:1x3x224x224");
   cmd->add_option("--output-dir", o->output_dir, "Where to write the outputs as .npy");
   cmd->add_option("--seed", o->seed, "Seed for random inputs");
@@ -93,8 +126,8 @@ Command add_run_command(CLI::App& app) {
     NamedTensors inputs;
     for (const std::string& spec : o->inputs) {
       const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) return fail(invalid_argument(fmt::format("--input '{}' is not NAME=FILE.npy", spec)));
-      auto t = read_npy(spec.substr(eq + 1));
+      if (eq == std::string::npos || eq == 0) return fail(invalid_argument(fmt::format("--input '{}' is not NAME=FILE", spec)));
+      auto t = read_tensor_file(spec.substr(eq + 1));
       if (!t.ok()) return fail(t.status());
       inputs[spec.substr(0, eq)] = std::move(*t);
     }
@@ -115,6 +148,18 @@ Command add_run_command(CLI::App& app) {
       auto t = random_tensor(io, dims, rng);
       if (!t.ok()) return fail(t.status());
       inputs[io.name] = std::move(*t);
+    }
+    NamedTensors expected;
+    for (const std::string& spec : o->expects) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0) return fail(invalid_argument(fmt::format("--expect '{}' is not NAME=FILE", spec)));
+      const std::string name = spec.substr(0, eq);
+      bool known = false;
+      for (const IoInfo& io : engine->outputs()) known |= io.name == name;
+      if (!known) return fail(invalid_argument(fmt::format("--expect: the engine has no output '{}'", name)));
+      auto t = read_tensor_file(spec.substr(eq + 1));
+      if (!t.ok()) return fail(t.status());
+      expected[name] = std::move(*t);
     }
     auto ctx = engine->create_execution_context();
     if (!ctx.ok()) return fail(ctx.status());
@@ -140,6 +185,11 @@ Command add_run_command(CLI::App& app) {
       const std::string path = (std::filesystem::path(o->output_dir) / file_name_for(io.name)).string();
       if (Status s = write_npy(path, t); !s.ok()) return fail(s);
       std::printf("  output %-24s %s  %s -> %s\n", io.name.c_str(), t.describe().c_str(), summarize(t).c_str(), path.c_str());
+    }
+    for (const auto& [name, want] : expected) {
+      auto d = max_difference(outputs.at(name), want, name);
+      if (!d.ok()) return fail(d.status());
+      std::printf("  check  %-24s max abs diff %.3g, max rel diff %.3g against the expected output\n", name.c_str(), d->first, d->second);
     }
     return 0;
   };

@@ -1,6 +1,7 @@
 // Cast (to = attribute) and CastLike (to = input 1's dtype): same shape, new dtype. Every
-// conversion between kiln dtypes is supported; string, float8, 4-bit and complex are not kiln
-// tensors and are reported as unsupported. 'saturate' (opset 19+) only affects float8.
+// conversion between kiln dtypes is supported, float8 and int4/uint4 included; string and complex
+// are not kiln tensors and are reported as unsupported. 'saturate' (opset 19+) only affects
+// float8 results.
 #include "fmt/format.h"
 #include "ir/ops/elementwise/elementwise_ops.h"
 #include "ir/ops/infer_util.h"

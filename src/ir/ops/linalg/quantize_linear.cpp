@@ -1,6 +1,7 @@
 // QuantizeLinear: y = saturate(round_half_even(x / y_scale) + y_zero_point). Opset 10: per tensor;
-// 13: per axis; 19: float16/bfloat16 x and scale, float8 outputs (not kiln tensors), saturate;
-// 21: blocked quantization, int16/uint16 (and int4) outputs, output_dtype.
+// 13: per axis; 19: float16/bfloat16 x and scale, float8 outputs, saturate; 21: blocked
+// quantization, int16/uint16 and int4/uint4 outputs, output_dtype.
+#include "core/dispatch.h"
 #include "fmt/format.h"
 #include "ir/ops/infer_util.h"
 #include "ir/ops/linalg/linalg_ops.h"
@@ -23,7 +24,9 @@ void register_quantize_linear(OpRegistry& r) {
         {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32}));
     KILN_RETURN_IF_ERROR(check_input_dtype(
         ctx, 2, "y_zero_point",
-        {DataType::kUInt8, DataType::kInt8, DataType::kUInt16, DataType::kInt16}));
+        {DataType::kUInt8, DataType::kInt8, DataType::kUInt16, DataType::kInt16, DataType::kUInt4,
+         DataType::kInt4, DataType::kFloat8E4M3FN, DataType::kFloat8E4M3FNUZ,
+         DataType::kFloat8E5M2, DataType::kFloat8E5M2FNUZ}));
     const int64_t odt = ctx.opset() >= 21 ? ctx.attrs().get_int("output_dtype", 0) : 0;
     DataType out = DataType::kUInt8;
     if (ctx.has_input(2)) {
@@ -36,7 +39,7 @@ void register_quantize_linear(OpRegistry& r) {
     } else if (odt != 0) {
       out = static_cast<DataType>(odt);
       if (out != DataType::kUInt8 && out != DataType::kInt8 && out != DataType::kUInt16 &&
-          out != DataType::kInt16) {
+          out != DataType::kInt16 && !dtype_is_lowbit(out)) {
         const std::string msg = fmt::format(
             "attribute 'output_dtype' is {} ({}), expected a quantized type", odt, dtype_name(out));
         if (!dtype_is_supported(out) || dtype_is_float(out)) return ctx.unsupported_error(msg);

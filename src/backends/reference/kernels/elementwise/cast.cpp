@@ -1,7 +1,10 @@
-// Cast and CastLike between every pair of kiln dtypes.
+// Cast and CastLike between every pair of kiln dtypes. float8 and int4/uint4 convert through
+// float (see cast_lowbit); 'saturate' (opset 19+) decides what out-of-range values become in
+// float8.
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "backends/reference/kernels/elementwise/elementwise_kernels.h"
 #include "backends/reference/kernels/elementwise/elementwise_util.h"
@@ -13,6 +16,12 @@ namespace {
 
 template <typename T>
 constexpr bool kIsHalf = std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
+template <typename T>
+constexpr bool kIsInt4 = std::is_same_v<T, Int4> || std::is_same_v<T, UInt4>;
+template <typename T>
+constexpr bool kIsLowbit = kIsInt4<T> || std::is_same_v<T, Float8E4M3FN> ||
+                           std::is_same_v<T, Float8E4M3FNUZ> || std::is_same_v<T, Float8E5M2> ||
+                           std::is_same_v<T, Float8E5M2FNUZ>;
 template <typename T>
 constexpr bool kIsFloatLike = std::is_floating_point_v<T> || kIsHalf<T>;
 
@@ -77,11 +86,59 @@ To convert(From v) {
   }
 }
 
+// Casts from or to a float8 or 4-bit type pass through float, as the ONNX reference does: every
+// float8 and int4 value is exact in float, and a float8 or int4 result is encoded from the source
+// converted to float32 first (so a double source rounds twice, as in the reference). Integer
+// sources into int4/uint4 clamp to the 4-bit range like floats do, rather than wrapping: that is
+// what the reference (float32 -> clip -> round half to even) does.
+Status cast_lowbit(const Tensor& x, Tensor* y, DataType to, bool saturate) {
+  std::vector<float> v(static_cast<size_t>(x.numel()));
+  auto read = [&](auto from_tag) {
+    using From = typename decltype(from_tag)::type;
+    const From* in = x.data_as<From>();
+    for (size_t i = 0; i < v.size(); ++i) {
+      if constexpr (kIsLowbit<From>) {
+        v[i] = static_cast<float>(in[i]);
+      } else {
+        v[i] = convert<float>(in[i]);
+      }
+    }
+    return ok_status();
+  };
+  KILN_RETURN_IF_ERROR(dtype_is_lowbit(x.dtype()) ? dispatch_lowbit(x.dtype(), read)
+                                                  : dispatch_all(x.dtype(), read));
+  if (dtype_is_lowbit(to)) {
+    return dispatch_lowbit(to, [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      To* out = y->data_as<To>();
+      for (size_t i = 0; i < v.size(); ++i) {
+        if constexpr (kIsInt4<To>) {
+          out[i] = To(v[i]);
+        } else {
+          out[i] = To(v[i], saturate);
+        }
+      }
+      return ok_status();
+    });
+  }
+  return dispatch_all(to, [&](auto to_tag) {
+    using To = typename decltype(to_tag)::type;
+    To* out = y->data_as<To>();
+    for (size_t i = 0; i < v.size(); ++i) out[i] = convert<To>(v[i]);
+    return ok_status();
+  });
+}
+
 Status cast_to(KernelContext& ctx, const Tensor& x, DataType to) {
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, to, x.shape()));
   if (x.dtype() == to) {
     if (x.nbytes() > 0) std::memcpy(y->data(), x.data(), x.nbytes());
     return ok_status();
+  }
+  if (dtype_is_lowbit(x.dtype()) || dtype_is_lowbit(to)) {
+    // 'saturate' appeared with the float8 types (opset 19); default 1.
+    const bool saturate = ctx.node().opset < 19 || ctx.attrs().get_int("saturate", 1) != 0;
+    return cast_lowbit(x, y, to, saturate);
   }
   return dispatch_all(x.dtype(), [&](auto from_tag) {
     using From = typename decltype(from_tag)::type;
