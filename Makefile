@@ -2,6 +2,8 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
+# Lets ccache reuse objects across checkouts in different directories (CI clones afresh).
+export CCACHE_BASEDIR := $(CURDIR)
 KILN := $(BUILD)/kiln
 DEMO_MODEL := conformance-data/light/test_squeezenet/model.onnx
 DEMO_DATA := conformance-data/light/test_squeezenet/test_data_set_0

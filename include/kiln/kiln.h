@@ -114,6 +114,7 @@ class Builder {
                                   const std::string& name = "<memory>") const;
 
  private:
+  Result<Engine> build_unguarded(const std::string& onnx_bytes, const std::string& name) const;
   BuilderConfig config_;
 };
 
@@ -134,6 +135,7 @@ class ExecutionContext {
   explicit ExecutionContext(std::unique_ptr<ContextState> state);
 
  private:
+  Status run_unguarded(const NamedTensors& inputs, NamedTensors* outputs);
   std::unique_ptr<ContextState> state_;
 };
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "backends/backend.h"
+#include "core/guard.h"
 #include "core/progress.h"
 #include "core/sha256.h"
 #include "fmt/format.h"
@@ -135,6 +136,10 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
 Builder::Builder(BuilderConfig config) : config_(std::move(config)) {}
 
 Result<Engine> Builder::build_from_bytes(const std::string& onnx_bytes, const std::string& name) const {
+  return guard(name, [&]() -> Result<Engine> { return build_unguarded(onnx_bytes, name); });
+}
+
+Result<Engine> Builder::build_unguarded(const std::string& onnx_bytes, const std::string& name) const {
   const std::string dir = std::filesystem::path(name).parent_path().string();
   KILN_ASSIGN_OR_RETURN(ImportedModel m, import_onnx_bytes(onnx_bytes, name, dir));
   BuildInput in;

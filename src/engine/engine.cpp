@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include "backends/backend.h"
+#include "core/guard.h"
 #include "engine/engine_file.h"
 #include "fmt/format.h"
 #include "ir/inference.h"
@@ -76,8 +77,10 @@ Result<std::shared_ptr<EngineState>> make_engine_state(std::shared_ptr<Graph> gr
 Engine::Engine(std::shared_ptr<const EngineState> state) : state_(std::move(state)) {}
 
 Result<Engine> Engine::load(const std::string& path) {
-  KILN_ASSIGN_OR_RETURN(auto s, load_engine_file(path));
-  return Engine(std::move(s));
+  return guard(path, [&]() -> Result<Engine> {
+    KILN_ASSIGN_OR_RETURN(auto s, load_engine_file(path));
+    return Engine(std::move(s));
+  });
 }
 
 Result<Engine> Engine::load_from_memory(const std::string& bytes) {
@@ -86,8 +89,10 @@ Result<Engine> Engine::load_from_memory(const std::string& bytes) {
   if (!p) return out_of_memory("cannot allocate engine buffer");
   std::memcpy(p, bytes.data(), bytes.size());
   std::shared_ptr<const void> storage(p, [](const void* q) { std::free(const_cast<void*>(q)); });
-  KILN_ASSIGN_OR_RETURN(auto s, deserialize_engine(p, bytes.size(), storage, "engine (in memory)"));
-  return Engine(std::move(s));
+  return guard("engine (in memory)", [&]() -> Result<Engine> {
+    KILN_ASSIGN_OR_RETURN(auto s, deserialize_engine(p, bytes.size(), storage, "engine (in memory)"));
+    return Engine(std::move(s));
+  });
 }
 
 Result<std::string> Engine::serialize() const { return serialize_engine(*state_); }

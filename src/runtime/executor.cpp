@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "backends/reference/reference_backend.h"
+#include "core/guard.h"
 #include "fmt/format.h"
 #include "ir/inference.h"
 #include "runtime/engine_state.h"
@@ -101,7 +102,7 @@ Result<std::vector<Tensor>> run_graph_on_heap(const EngineState* engine, const G
     KILN_ASSIGN_OR_RETURN(const Kernel* k, kernel_for(engine, n, owned));
     std::vector<Tensor> outs;
     HeapKernelContext ctx(engine, n, get, outs, inner_lookup);
-    KILN_RETURN_IF_ERROR(k->run(ctx));
+    KILN_RETURN_IF_ERROR(guard(n.describe(), [&] { return k->run(ctx); }));
     for (size_t i = 0; i < n.num_outputs(); ++i) {
       if (!n.output(i)) continue;
       if (!outs[i].defined()) return internal_error(fmt::format("{}: output {} was not produced", n.describe(), i));
@@ -143,7 +144,7 @@ Result<std::optional<std::vector<Tensor>>> evaluate_node(const Node& n, const st
     return nullptr;
   };
   HeapKernelContext ctx(nullptr, n, get, outs, nullptr);
-  KILN_RETURN_IF_ERROR((*k)->run(ctx));
+  KILN_RETURN_IF_ERROR(guard(n.describe(), [&] { return (*k)->run(ctx); }));
   return std::optional<std::vector<Tensor>>(std::move(outs));
 }
 
@@ -241,8 +242,20 @@ class MainKernelContext final : public KernelContext {
 constexpr int64_t kPlanFoldLimit = 1 << 16;
 
 Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
-  std::map<std::string, int64_t> symbols;
-  for (const IoInfo& io : e.inputs) {
+  // The first dim (input, dim) that bound each symbol is found by a scan over the inputs checked
+  // so far rather than kept in a map: run() must not allocate once planned.
+  auto first_binding = [&](const std::string& sym, size_t upto_input, size_t upto_dim) -> std::pair<int64_t, bool> {
+    for (size_t j = 0; j <= upto_input; ++j) {
+      const IoInfo& prev = e.inputs[j];
+      const size_t end = j == upto_input ? upto_dim : prev.dims.size();
+      for (size_t k = 0; k < end; ++k) {
+        if (prev.dims[k] < 0 && prev.symbols[k] == sym) return {inputs.at(prev.name).dim(static_cast<int64_t>(k)), true};
+      }
+    }
+    return {0, false};
+  };
+  for (size_t ii = 0; ii < e.inputs.size(); ++ii) {
+    const IoInfo& io = e.inputs[ii];
     auto it = inputs.find(io.name);
     if (it == inputs.end()) {
       return invalid_argument(fmt::format("missing input '{}' ({}[{}])", io.name, dtype_name(io.dtype), io.shape_string()));
@@ -262,10 +275,10 @@ Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
                                             dims_to_string(t.shape()), io.shape_string(), d, t.dim(static_cast<int64_t>(d)), io.dims[d]));
       }
       if (io.dims[d] < 0 && !io.symbols[d].empty()) {
-        auto [s, inserted] = symbols.emplace(io.symbols[d], t.dim(static_cast<int64_t>(d)));
-        if (!inserted && s->second != t.dim(static_cast<int64_t>(d))) {
+        const auto [bound, found] = first_binding(io.symbols[d], ii, d);
+        if (found && bound != t.dim(static_cast<int64_t>(d))) {
           return invalid_argument(fmt::format("input '{}' dim {} ('{}') is {}, but another input set '{}' to {}", io.name, d,
-                                              io.symbols[d], t.dim(static_cast<int64_t>(d)), io.symbols[d], s->second));
+                                              io.symbols[d], t.dim(static_cast<int64_t>(d)), io.symbols[d], bound));
         }
       }
     }
@@ -421,6 +434,10 @@ ExecutionContext::ExecutionContext(std::unique_ptr<ContextState> state) : state_
 ExecutionContext::~ExecutionContext() = default;
 
 Status ExecutionContext::run(const NamedTensors& inputs, NamedTensors* outputs) {
+  return guard("run", [&] { return run_unguarded(inputs, outputs); });
+}
+
+Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors* outputs) {
   if (!outputs) return invalid_argument("run: outputs must not be null");
   ContextState& cs = *state_;
   const EngineState& e = *cs.engine;

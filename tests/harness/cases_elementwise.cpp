@@ -247,12 +247,13 @@ void add_elementwise_cases(std::vector<Case>& cases) {
   // Casts into float8 and int4/uint4. Only as outputs: the harness fills inputs through
   // dispatch_all, which (deliberately) has no float8/int4 types. Values cover rounding ties,
   // overflow (saturate on and off), NaN, infinities and signed zeros.
-  const std::vector<double> lowbit_vals = {0.0,    -0.0,    0.4789, 1.5,    2.5,  -2.5, 7.6,   -8.6,
-                                           15.5,   448.0,   464.0,  465.0,  1e6,  -1e6, 1e-7,  -1e-7,
-                                           240.0,  57344.0, 61440.0, 3.14159, NAN, INFINITY, -INFINITY};
+  const std::vector<double> lowbit_vals = {
+      0.0,  -0.0, 0.4789, 1.5,  2.5,   -2.5,  7.6,     -8.6,    15.5, 448.0, 464.0,    465.0,
+      1e6,  -1e6, 1e-7,   -1e-7, 240.0, 57344.0, 61440.0, 3.14159, NAN,  INFINITY, -INFINITY};
   for (DataType to : {DataType::kFloat8E4M3FN, DataType::kFloat8E4M3FNUZ, DataType::kFloat8E5M2,
                       DataType::kFloat8E5M2FNUZ, DataType::kInt4, DataType::kUInt4}) {
-    for (DataType from : {DataType::kFloat32, DataType::kFloat16, DataType::kFloat64, DataType::kInt32}) {
+    for (DataType from :
+         {DataType::kFloat32, DataType::kFloat16, DataType::kFloat64, DataType::kInt32}) {
       for (int saturate : {1, 0}) {
         if (saturate == 0 && (to == DataType::kInt4 || to == DataType::kUInt4)) continue;
         Case c;
@@ -260,8 +261,9 @@ void add_elementwise_cases(std::vector<Case>& cases) {
                  (saturate ? "" : "_no_saturate");
         c.op_type = "Cast";
         c.opset = 21;
-        const std::vector<double> v =
-            from == DataType::kInt32 ? std::vector<double>{0, 1, -1, 7, 8, -9, 100, 20000} : lowbit_vals;
+        const std::vector<double> v = from == DataType::kInt32
+                                          ? std::vector<double>{0, 1, -1, 7, 8, -9, 100, 20000}
+                                          : lowbit_vals;
         c.inputs = {input(from, {3, 23}, Fill::kValues, v)};
         c.attrs = [to, saturate](Attributes& a) {
           a.set_int("to", static_cast<int64_t>(to));

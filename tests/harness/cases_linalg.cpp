@@ -334,8 +334,8 @@ void add_quantize(std::vector<Case>& cases) {
   for (DT q : {DT::kFloat8E4M3FN, DT::kFloat8E4M3FNUZ, DT::kFloat8E5M2, DT::kFloat8E5M2FNUZ,
                DT::kInt4, DT::kUInt4}) {
     for (int saturate : {1, 0}) {
-      cases.push_back(make("QuantizeLinear", "output_dtype_" + tn(q) + (saturate ? "" : "_no_saturate"),
-                           {in(f, {5, 7, 11}), vals(f, {}, {0.002})}, 21,
+      const std::string suffix = "output_dtype_" + tn(q) + (saturate ? "" : "_no_saturate");
+      cases.push_back(make("QuantizeLinear", suffix, {in(f, {5, 7, 11}), vals(f, {}, {0.002})}, 21,
                            [q, saturate](Attributes& a) {
                              a.set_int("output_dtype", static_cast<int64_t>(q));
                              a.set_int("saturate", saturate);
@@ -343,7 +343,9 @@ void add_quantize(std::vector<Case>& cases) {
     }
     cases.push_back(make("QuantizeLinear", "per_axis_" + tn(q),
                          {in(f, {3, 4, 5}), vals(f, {4}, {0.001, 0.1, 0.5, 2.0})}, 21,
-                         [q](Attributes& a) { a.set_int("output_dtype", static_cast<int64_t>(q)); }));
+                         [q](Attributes& a) {
+                           a.set_int("output_dtype", static_cast<int64_t>(q));
+                         }));
     cases.push_back(make("QuantizeLinear", "blocked_" + tn(q),
                          {in(DT::kFloat16, {3, 7}), vals(DT::kFloat16, {3, 3}, {0.01, 0.1, 0.3})},
                          21, [q](Attributes& a) {

@@ -120,9 +120,17 @@ class CliMalformed : public ::testing::Test {
     const std::string squeeze = read_bytes(kSourceDir / "conformance-data/light/test_squeezenet/model.onnx");
     write_bytes(dir_ / "truncated.onnx", add.substr(0, add.size() / 2));
     write_bytes(dir_ / "squeeze_truncated.onnx", squeeze.substr(0, squeeze.size() * 2 / 3));
-    std::string flipped_onnx = squeeze;
-    flipped_onnx[10] = static_cast<char>(flipped_onnx[10] ^ 0x80);
-    flipped_onnx[11] = static_cast<char>(flipped_onnx[11] ^ 0x07);
+    // A bit flip that damages the model (many flips leave a valid one: a weight, a name): the
+    // first of a fixed sequence of bit positions whose flip the library refuses as corrupt.
+    std::string flipped_onnx;
+    for (size_t i = 1; i < 1000 && flipped_onnx.empty(); ++i) {
+      std::string b = squeeze;
+      const size_t bit = (i * 7919) % (b.size() * 8);
+      b[bit / 8] = static_cast<char>(b[bit / 8] ^ (1 << (bit % 8)));
+      auto e = Builder(config).build_from_bytes(b, "squeeze.onnx");
+      if (!e.ok() && e.status().code() == StatusCode::kCorrupt) flipped_onnx = b;
+    }
+    ASSERT_FALSE(flipped_onnx.empty());
     write_bytes(dir_ / "squeeze_flipped.onnx", flipped_onnx);
     write_bytes(dir_ / "empty.onnx", "");
     write_bytes(dir_ / "garbage.onnx", std::string("\xff\xff\xff\xff\x0f garbage that is not a protobuf", 36));

@@ -91,7 +91,8 @@ TEST(DType, NamesAndSizes) {
   EXPECT_EQ(dtype_size(DataType::kBool), 1u);
   EXPECT_EQ(dtype_size(DataType::kString), 0u);
   EXPECT_EQ(dtype_size(DataType::kComplex64), 0u);
-  EXPECT_EQ(dtype_size(DataType::kInt4), 0u);
+  EXPECT_EQ(dtype_size(DataType::kComplex128), 0u);
+  EXPECT_EQ(dtype_size(DataType::kFloat8E5M2), 1u);
   EXPECT_STREQ(dtype_name(DataType::kFloat32), "float32");
   EXPECT_STREQ(dtype_name(DataType::kFloat16), "float16");
   EXPECT_STREQ(dtype_name(DataType::kBFloat16), "bfloat16");

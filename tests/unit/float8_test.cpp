@@ -1,5 +1,7 @@
 // float8 (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ) and int4/uint4: conversions to and from float against
 // the ONNX spec, and the unpacking of 4-bit TensorProtos.
+#include "core/float8.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "core/dispatch.h"
-#include "core/float8.h"
 #include "kiln/dtype.h"
 #include "onnx/tensor_proto.h"
 
@@ -21,20 +22,28 @@ constexpr Float8Kind kKinds[] = {Float8Kind::kE4M3FN, Float8Kind::kE4M3FNUZ, Flo
 
 const char* kind_name(Float8Kind k) {
   switch (k) {
-    case Float8Kind::kE4M3FN: return "E4M3FN";
-    case Float8Kind::kE4M3FNUZ: return "E4M3FNUZ";
-    case Float8Kind::kE5M2: return "E5M2";
-    case Float8Kind::kE5M2FNUZ: return "E5M2FNUZ";
+    case Float8Kind::kE4M3FN:
+      return "E4M3FN";
+    case Float8Kind::kE4M3FNUZ:
+      return "E4M3FNUZ";
+    case Float8Kind::kE5M2:
+      return "E5M2";
+    case Float8Kind::kE5M2FNUZ:
+      return "E5M2FNUZ";
   }
   return "?";
 }
 
 uint8_t max_bits(Float8Kind k) {
   switch (k) {
-    case Float8Kind::kE4M3FN: return 0x7e;
-    case Float8Kind::kE4M3FNUZ: return 0x7f;
-    case Float8Kind::kE5M2: return 0x7b;
-    case Float8Kind::kE5M2FNUZ: return 0x7f;
+    case Float8Kind::kE4M3FN:
+      return 0x7e;
+    case Float8Kind::kE4M3FNUZ:
+      return 0x7f;
+    case Float8Kind::kE5M2:
+      return 0x7b;
+    case Float8Kind::kE5M2FNUZ:
+      return 0x7f;
   }
   return 0;
 }
@@ -83,8 +92,11 @@ TEST(Float8, AllBitPatternsRoundTrip) {
 TEST(Float8, OrderedAndSymmetric) {
   for (Float8Kind k : kKinds) {
     for (int i = 1; i <= max_bits(k); ++i) {
-      EXPECT_LT(dec(static_cast<uint8_t>(i - 1), k), dec(static_cast<uint8_t>(i), k)) << kind_name(k) << " " << i;
-      if (!is_uz(k)) EXPECT_EQ(dec(static_cast<uint8_t>(i | 0x80), k), -dec(static_cast<uint8_t>(i), k));
+      EXPECT_LT(dec(static_cast<uint8_t>(i - 1), k), dec(static_cast<uint8_t>(i), k))
+          << kind_name(k) << " " << i;
+      if (!is_uz(k)) {
+        EXPECT_EQ(dec(static_cast<uint8_t>(i | 0x80), k), -dec(static_cast<uint8_t>(i), k));
+      }
     }
   }
 }
@@ -188,7 +200,8 @@ TEST(Float8, Saturation) {
   EXPECT_EQ(enc(465.0f, Float8Kind::kE4M3FN, true), 0x7e);
   EXPECT_TRUE(float8_is_nan(enc(465.0f, Float8Kind::kE4M3FN, false), Float8Kind::kE4M3FN));
   EXPECT_EQ(enc(61439.0f, Float8Kind::kE5M2, false), 0x7b);
-  EXPECT_EQ(enc(61440.0f, Float8Kind::kE5M2, false), 0x7c);  // halfway: the even neighbour is 2^16, past the range
+  EXPECT_EQ(enc(61440.0f, Float8Kind::kE5M2, false),
+            0x7c);  // halfway: the even neighbour is 2^16, past the range
   EXPECT_EQ(enc(61440.0f, Float8Kind::kE5M2, true), 0x7b);
   EXPECT_EQ(enc(250.0f, Float8Kind::kE4M3FNUZ, true), 0x7f);
   EXPECT_EQ(enc(250.0f, Float8Kind::kE4M3FNUZ, false), 0x80);
@@ -241,7 +254,8 @@ TEST(LowBitDtypes, AreOneByteTensorTypes) {
     EXPECT_TRUE(dispatch_lowbit(t, [](auto) { return ok_status(); }).ok());
     // The arithmetic dispatchers keep refusing them.
     EXPECT_EQ(dispatch_all(t, [](auto) { return ok_status(); }).code(), StatusCode::kUnsupported);
-    EXPECT_EQ(dispatch_numeric(t, [](auto) { return ok_status(); }).code(), StatusCode::kUnsupported);
+    EXPECT_EQ(dispatch_numeric(t, [](auto) { return ok_status(); }).code(),
+              StatusCode::kUnsupported);
     EXPECT_EQ(dispatch_float(t, [](auto) { return ok_status(); }).code(), StatusCode::kUnsupported);
   }
   EXPECT_EQ(dispatch_lowbit(DataType::kFloat32, [](auto) { return ok_status(); }).code(),
@@ -253,8 +267,10 @@ TEST(LowBitDtypes, AreOneByteTensorTypes) {
 std::vector<int> int4_values(const Tensor& t) {
   std::vector<int> v;
   for (int64_t i = 0; i < t.numel(); ++i) {
-    if (t.dtype() == DataType::kInt4) v.push_back(t.data_as<Int4>()[i].get());
-    else v.push_back(t.data_as<UInt4>()[i].get());
+    if (t.dtype() == DataType::kInt4)
+      v.push_back(t.data_as<Int4>()[i].get());
+    else
+      v.push_back(t.data_as<UInt4>()[i].get());
   }
   return v;
 }

@@ -1,6 +1,8 @@
 // kiln: build, run, inspect and test inference engines from ONNX models.
 #include <cstdio>
+#include <exception>
 #include <map>
+#include <new>
 
 #include "CLI/CLI.hpp"
 #include "commands.h"
@@ -38,7 +40,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (auto& [name, cmd] : commands) {
-    if (app.got_subcommand(name)) return cmd();
+    if (!app.got_subcommand(name)) continue;
+    // The library reports errors as values; this only catches what escapes from below it.
+    try {
+      return cmd();
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "kiln: error: out of memory\n");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    }
+    return 1;
   }
   std::printf("%s", app.help().c_str());
   return 0;
