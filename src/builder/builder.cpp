@@ -153,7 +153,9 @@ Result<Engine> Builder::build_unguarded(const std::string& onnx_bytes, const std
 
 Result<Engine> Builder::build_from_file(const std::string& onnx_path) const {
   KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(onnx_path));
-  return build_from_bytes(bytes, onnx_path);
+  // External data resolves against the model's directory, "." for a bare file name.
+  const bool bare = std::filesystem::path(onnx_path).parent_path().empty();
+  return build_from_bytes(bytes, bare ? "./" + onnx_path : onnx_path);
 }
 
 }  // namespace kiln
