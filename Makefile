@@ -9,7 +9,7 @@ DEMO_MODEL := conformance-data/light/test_squeezenet/model.onnx
 DEMO_DATA := conformance-data/light/test_squeezenet/test_data_set_0
 FLOOR := $(shell cat tests/conformance_floor.txt 2>/dev/null || echo 0)
 
-.PHONY: all setup build demo test unit conformance asan fuzz clean
+.PHONY: all setup build demo test unit conformance models asan fuzz clean
 
 all: build
 
@@ -35,6 +35,10 @@ unit: build
 conformance: build
 	@$(KILN) conformance conformance-data --quiet --json $(BUILD)/conformance.json --min-passed $(FLOOR)
 
+# The generated architectures (small variants) against ONNX Runtime on the same inputs.
+models: build
+	@.venv/bin/python tests/models/test_models.py --kiln $(KILN)
+
 # The unit tests and the malformed-input corpus again under AddressSanitizer + UBSan (clang).
 asan: setup
 	@CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON > /dev/null
@@ -48,7 +52,7 @@ fuzz: setup
 		-DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option > /dev/null
 	@ninja -C build-fuzz -j $(JOBS) fuzz_onnx_import fuzz_engine_load
 
-test: unit conformance asan
+test: unit conformance models asan
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz demo-out kiln_outputs
