@@ -17,7 +17,7 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_TESTS=ON > /dev/null
 	@ninja -C $(BUILD) -j $(JOBS)
 
 # Build an engine for a bundled model (SqueezeNet from the onnx package's light models),
@@ -41,7 +41,7 @@ models: build
 
 # The unit tests and the malformed-input corpus again under AddressSanitizer + UBSan (clang).
 asan: setup
-	@CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON > /dev/null
+	@CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON -DKILN_TESTS=ON > /dev/null
 	@ninja -C $(ASAN_BUILD) -j $(JOBS) kiln_tests kiln_cli
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 

@@ -33,7 +33,8 @@ enum class DataType : int32_t {
   kInt4 = 22,
 };
 
-// Bytes per element; 0 for types kiln cannot hold in a tensor (string, complex, 4-bit).
+// Bytes per element; 0 for types kiln cannot hold in a tensor (string, complex). int4/uint4 are
+// held unpacked, one element per byte, and packed two per byte only in ONNX files.
 size_t dtype_size(DataType t);
 // The ONNX spelling: "float32", "float16", "int64", "bool", ...
 const char* dtype_name(DataType t);

@@ -129,7 +129,10 @@ class ExecutionContext {
   // Runs the engine. Every engine input must be given, with its dtype and a shape that fits the
   // engine (symbolic dims consistent, inside the profile). Outputs already present in `outputs`
   // with the right dtype and shape are written in place (no allocation); the others are
-  // allocated. After the first call at a shape, a run with bound outputs allocates nothing.
+  // allocated. After the first call at a shape, with outputs bound, the runtime allocates
+  // nothing: every intermediate lives in the context's planned arena (kiln_alloc_test proves it).
+  // Reference-backend kernels may still use scratch memory of their own (broadcast index tables,
+  // sort buffers); the optimized backends' kernels do not.
   Status run(const NamedTensors& inputs, NamedTensors* outputs);
 
   explicit ExecutionContext(std::unique_ptr<ContextState> state);

@@ -22,6 +22,7 @@ using json = nlohmann::json;
 constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
 constexpr size_t kPreambleSize = 80;
 constexpr size_t kBlobAlign = 64;
+constexpr int kMaxSubgraphDepth = 64;
 
 struct Preamble {
   char magic[8];
@@ -167,6 +168,10 @@ class Reader {
   }
 
   Result<std::unique_ptr<Graph>> graph(const json& j, Graph* parent) {
+    // Subgraphs recurse: bound the depth so a damaged file cannot exhaust the stack.
+    int depth = 0;
+    for (const Graph* q = parent; q; q = q->parent) ++depth;
+    if (depth > kMaxSubgraphDepth) return bad("subgraphs are nested too deeply");
     auto g = std::make_unique<Graph>();
     g->name = j.at("name").get<std::string>();
     g->parent = parent;
@@ -303,6 +308,35 @@ class Reader {
   std::string what_;
 };
 
+// kiln never writes control characters in names (the importer refuses them), and names are echoed
+// in messages that must stay on one line: a string with one in a loaded file is damage. Iterative,
+// so a deeply nested (damaged) document cannot exhaust the stack.
+bool has_control_char(const std::string& s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool strings_are_printable(const json& root) {
+  std::vector<const json*> todo = {&root};
+  while (!todo.empty()) {
+    const json* j = todo.back();
+    todo.pop_back();
+    if (j->is_string() && has_control_char(j->get_ref<const std::string&>())) return false;
+    if (j->is_object()) {
+      for (auto it = j->begin(); it != j->end(); ++it) {
+        if (has_control_char(it.key())) return false;
+        todo.push_back(&it.value());
+      }
+    } else if (j->is_array()) {
+      for (const json& v : *j) todo.push_back(&v);
+    }
+  }
+  return true;
+}
+
 std::vector<InputRange> profile_from_json(const json& j) {
   std::vector<InputRange> p;
   for (const json& r : j) {
@@ -389,6 +423,7 @@ Result<std::shared_ptr<EngineState>> deserialize_engine(const void* data, size_t
   } catch (const std::exception& ex) {
     return corrupt(fmt::format("{} is damaged: header: {}", what, ex.what()));
   }
+  if (!strings_are_printable(header)) return corrupt(fmt::format("{} is damaged: header: a string has a control character", what));
   auto state = std::make_shared<EngineState>();
   try {
     state->meta.producer = header.at("producer").get<std::string>();
@@ -417,6 +452,7 @@ Result<std::shared_ptr<EngineState>> deserialize_engine(const void* data, size_t
   std::unique_ptr<Graph> graph;
   try {
     const json gj = json::from_cbor(bytes + p.graph_offset, bytes + p.graph_offset + p.graph_size);
+    if (!strings_are_printable(gj)) return corrupt(fmt::format("{} is damaged: graph: a name has a control character", what));
     KILN_ASSIGN_OR_RETURN(graph, reader.graph(gj, nullptr));
   } catch (const std::exception& ex) {
     return corrupt(fmt::format("{} is damaged: graph: {}", what, ex.what()));

@@ -157,7 +157,6 @@ class Graph {
   std::vector<std::unique_ptr<Value>> values_;
   std::map<std::string, Value*> by_name_;
   std::vector<Value*> inputs_, outputs_, outer_refs_;
-  size_t name_counter_ = 0;
 };
 
 }  // namespace kiln

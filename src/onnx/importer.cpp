@@ -1,7 +1,9 @@
 #include "onnx/importer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -128,6 +130,11 @@ class Importer {
           continue;
         }
         KILN_ASSIGN_OR_RETURN(Value * v, resolve(*g, in, node_desc));
+        // A node reading its own output is a cycle of one; topological_sort does not see it and
+        // the engine would then fail to load (found by fuzz_onnx_import).
+        if (std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end()) {
+          return invalid_argument(fmt::format("{}: input '{}' is its own output (a cycle)", node_desc, in));
+        }
         inputs.push_back(v);
       }
       // Trailing omitted inputs carry no information.
@@ -308,9 +315,83 @@ class Importer {
   std::map<std::string, int> opsets_;
 };
 
+// --- names fit for one-line messages ---------------------------------------------------------
+// ONNX asks for C90 identifiers; kiln accepts more (exporters write '/', ':', '.'), but not control
+// characters: no exporter writes them, and a name echoed in an error must not break the message
+// over lines (or send escape sequences to a terminal), e.g. from a bit-flipped file.
+
+bool has_control_char(const std::string& s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+std::string escape_control_chars(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += ch;
+  }
+  return out;
+}
+
+std::optional<std::string> bad_name(const char* what, const std::string& s) {
+  if (!has_control_char(s)) return std::nullopt;
+  return fmt::format("{} \"{}\" contains a control character", what, escape_control_chars(s));
+}
+
+std::optional<std::string> bad_value_info(const onnx::ValueInfoProto& vi) {
+  if (auto b = bad_name("value", vi.name())) return b;
+  if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape()) {
+    for (const auto& d : vi.type().tensor_type().shape().dim()) {
+      if (auto b = bad_name("symbolic dim", d.dim_param())) return b;
+    }
+  }
+  return std::nullopt;
+}
+
+// The first name in `g` (and its subgraphs) that would be echoed in messages and is not printable.
+std::optional<std::string> find_bad_name(const onnx::GraphProto& g) {
+  if (auto b = bad_name("graph name", g.name())) return b;
+  for (const auto& t : g.initializer()) {
+    if (auto b = bad_name("initializer", t.name())) return b;
+  }
+  for (const auto* list : {&g.input(), &g.output(), &g.value_info()}) {
+    for (const auto& vi : *list) {
+      if (auto b = bad_value_info(vi)) return b;
+    }
+  }
+  for (const auto& n : g.node()) {
+    if (auto b = bad_name("node name", n.name())) return b;
+    if (auto b = bad_name("op type", n.op_type())) return b;
+    if (auto b = bad_name("domain", n.domain())) return b;
+    for (const auto* list : {&n.input(), &n.output()}) {
+      for (const auto& v : *list) {
+        if (auto b = bad_name("value", v)) return b;
+      }
+    }
+    for (const auto& a : n.attribute()) {
+      if (auto b = bad_name("attribute name", a.name())) return b;
+      if (a.has_g()) {
+        if (auto b = find_bad_name(a.g())) return b;
+      }
+      for (const auto& sg : a.graphs()) {
+        if (auto b = find_bad_name(sg)) return b;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-Result<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& name, const std::string& base_dir) {
+namespace {
+
+Result<ImportedModel> import_onnx_bytes_impl(const std::string& bytes, const std::string& name, const std::string& base_dir) {
   onnx::ModelProto model;
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
     return unsupported(fmt::format("'{}' is {} bytes: ONNX files over 2 GiB must keep weights as external data", name, bytes.size()));
@@ -353,6 +434,10 @@ Result<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::str
   if (model.functions_size() > 0) {
     // Only used if a node calls one; the node's op lookup then fails with its name.
   }
+  for (const auto& op : model.opset_import()) {
+    if (auto b = bad_name("opset domain", op.domain())) return invalid_argument(fmt::format("'{}': {}", name, *b));
+  }
+  if (auto b = find_bad_name(model.graph())) return invalid_argument(fmt::format("'{}': {}", name, *b));
   const std::string model_name = std::filesystem::path(name).filename().string();
   Importer importer(model_name, base_dir, opsets);
   KILN_ASSIGN_OR_RETURN(auto graph, importer.import_graph(model.graph(), nullptr));
@@ -362,6 +447,18 @@ Result<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::str
   m.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
   m.onnx_nodes = static_cast<size_t>(model.graph().node_size());
   return m;
+}
+
+}  // namespace
+
+Result<ImportedModel> import_onnx_bytes(const std::string& bytes, const std::string& name, const std::string& base_dir) {
+  auto r = import_onnx_bytes_impl(bytes, name, base_dir);
+  // Strings from the file that are not names (an external data location, the file name itself)
+  // may still reach a message: keep every error on one line.
+  if (!r.ok() && has_control_char(r.status().message())) {
+    return Status(r.status().code(), escape_control_chars(r.status().message()));
+  }
+  return r;
 }
 
 Result<ImportedModel> import_onnx_file(const std::string& path) {

@@ -42,12 +42,22 @@ class HeapKernelContext final : public KernelContext {
   size_t num_outputs() const override { return node_.num_outputs(); }
   Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) override {
     if (i >= outs_.size()) return error(fmt::format("output {} does not exist", i));
+    if (max_output_elements_ >= 0 && element_count(dims) > max_output_elements_) {
+      output_too_large_ = true;
+      return out_of_memory(fmt::format("output {} ({}) is too large to evaluate ahead of a run", i, dims_to_string(dims)));
+    }
     KILN_ASSIGN_OR_RETURN(outs_[i], Tensor::allocate(dtype, dims));
     return &outs_[i];
   }
   Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) override;
 
+  // For one-off evaluation (folding, shape arithmetic): refuse outputs above `n` elements.
+  void limit_outputs(int64_t n) { max_output_elements_ = n; }
+  bool output_too_large() const { return output_too_large_; }
+
  private:
+  int64_t max_output_elements_ = -1;  // -1: no limit
+  bool output_too_large_ = false;
   const EngineState* engine_;
   const Node& node_;
   std::function<const Tensor*(const Value*)> get_;
@@ -131,6 +141,10 @@ bool has_subgraph(const Node& n) {
 
 }  // namespace
 
+// The largest output evaluate_node computes: what constant folding keeps (fold_constants.cpp's
+// kMaxFoldedElements), so no folding result changes.
+constexpr int64_t kMaxEvaluatedElements = int64_t{1} << 22;
+
 Result<std::optional<std::vector<Tensor>>> evaluate_node(const Node& n, const std::vector<const Tensor*>& inputs) {
   if (has_subgraph(n) || (n.schema && !n.schema->deterministic)) return std::optional<std::vector<Tensor>>();
   std::unique_ptr<Kernel> owned;
@@ -144,7 +158,14 @@ Result<std::optional<std::vector<Tensor>>> evaluate_node(const Node& n, const st
     return nullptr;
   };
   HeapKernelContext ctx(nullptr, n, get, outs, nullptr);
-  KILN_RETURN_IF_ERROR(guard(n.describe(), [&] { return (*k)->run(ctx); }));
+  // Callers bound the size of a node's inputs, but outputs can be far larger (ConstantOfShape,
+  // Expand, Tile, Range): a tiny damaged model could otherwise make the build fill gigabytes
+  // (found by fuzz_onnx_import). Outputs larger than anything constant folding keeps are not
+  // evaluated ahead of time; the runtime computes them if it ever runs.
+  ctx.limit_outputs(kMaxEvaluatedElements);
+  Status s = guard(n.describe(), [&] { return (*k)->run(ctx); });
+  if (ctx.output_too_large()) return std::optional<std::vector<Tensor>>();
+  KILN_RETURN_IF_ERROR(s);
   return std::optional<std::vector<Tensor>>(std::move(outs));
 }
 

@@ -85,7 +85,7 @@ void add_recurrent(std::vector<Case>& cases, const std::string& op, int64_t gate
       const std::string dir = v.direction;
       const int64_t layout = v.layout;
       cases.push_back(make(op + "_" + dtype_name(t) + "_" + v.suffix, op, in, layout ? 14 : 7,
-                           [dir, layout, H](Attributes& a) {
+                           [dir, layout](Attributes& a) {
                              a.set_string("direction", dir);
                              a.set_int("hidden_size", H);
                              if (layout) a.set_int("layout", layout);

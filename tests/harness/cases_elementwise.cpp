@@ -115,7 +115,9 @@ void add_elementwise_cases(std::vector<Case>& cases) {
     cases.push_back(unary("IsNaN", t, {15}, Fill::kValues, kSpecial));
     cases.push_back(unary("IsInf", t, {15}, Fill::kValues, kSpecial));
   }
-  for (auto [neg, pos] : {std::pair{0, 1}, std::pair{1, 0}}) {
+  for (auto flags : {std::pair{0, 1}, std::pair{1, 0}}) {
+    // Plain copies: clang 14 cannot capture structured bindings in a lambda.
+    const int neg = flags.first, pos = flags.second;
     Case c = unary("IsInf", DataType::kFloat32, {15}, Fill::kValues, kSpecial);
     c.name += "_neg" + std::to_string(neg) + "_pos" + std::to_string(pos);
     c.attrs = [neg, pos](Attributes& a) {
