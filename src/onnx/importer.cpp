@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "ir/op_schema.h"
+#include "onnx/attribute_kinds.h"
 #include "onnx/onnx-ml.pb.h"
 #include "onnx/tensor_proto.h"
 #include "onnx/wire_check.h"
@@ -155,6 +156,7 @@ class Importer {
       n->fused_from = {p.name};
       for (const auto& ap : np.attribute()) {
         KILN_ASSIGN_OR_RETURN(Attribute a, convert_attribute(ap, *g, node_desc));
+        KILN_RETURN_IF_ERROR(check_attribute_kind(ap.name(), a, node_desc));
         n->attrs.set(ap.name(), std::move(a));
       }
     }
@@ -238,6 +240,20 @@ class Importer {
       }
     }
     return invalid_argument(fmt::format("{}: input '{}' is not defined", who, name));
+  }
+
+  // An attribute whose kind differs from the one ONNX defines for its name. An int where a
+  // float is expected is accepted (and read as a float), as onnxruntime does.
+  static Status check_attribute_kind(const std::string& name, Attribute& a, const std::string& who) {
+    const auto want = expected_attribute_kind(name);
+    if (!want || *want == a.kind) return ok_status();
+    if (*want == Attribute::Kind::kFloat && a.kind == Attribute::Kind::kInt) {
+      a.kind = Attribute::Kind::kFloat;
+      a.f = static_cast<float>(a.i);
+      return ok_status();
+    }
+    return invalid_argument(fmt::format("{}: attribute '{}' is {}, expected {}", who, name, attribute_kind_name(a.kind),
+                                        attribute_kind_name(*want)));
   }
 
   Result<Attribute> convert_attribute(const onnx::AttributeProto& ap, Graph& g, const std::string& who) {

@@ -548,7 +548,7 @@ std::string conv_with_string_strides() {
 // mismatch, src/ir/attribute.h), although that header says the importer checks kinds against the
 // schema: OpSchema declares no attribute kinds and import_graph does not check them. So this
 // model builds and runs as a stride-1 Conv. Enable when op schemas declare attribute kinds.
-TEST(MalformedCorpus, DISABLED_AttributeOfTheWrongKindIsAnError) {
+TEST(MalformedCorpus, AttributeOfTheWrongKindIsAnError) {
   auto e = Builder(quiet_config()).build_from_bytes(conv_with_string_strides(), "handmade.onnx");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(bad_error(e.status(), {StatusCode::kInvalidArgument, StatusCode::kUnsupported}), "");
