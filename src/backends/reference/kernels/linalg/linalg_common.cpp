@@ -8,6 +8,15 @@ namespace kiln {
 
 std::vector<double> tensor_as_doubles(const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(std::max<int64_t>(t.numel(), 0)));
+  if (dtype_is_lowbit(t.dtype())) {  // float8 and int4/uint4: exact in float
+    (void)dispatch_lowbit(t.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* p = t.data_as<T>();
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(static_cast<float>(p[i]));
+      return ok_status();
+    });
+    return v;
+  }
   (void)dispatch_all(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* p = t.data_as<T>();

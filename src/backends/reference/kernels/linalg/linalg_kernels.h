@@ -114,6 +114,7 @@ Status dispatch_scale(DataType t, Fn&& fn) {
 }
 
 // A tensor's elements as doubles (any kiln dtype).
+// Every element as a double; float8 and int4/uint4 included.
 std::vector<double> tensor_as_doubles(const Tensor& t);
 // A tensor's integer elements as int64 (integer dtypes; others give zeros).
 std::vector<int64_t> tensor_as_int64s(const Tensor& t);

@@ -10,24 +10,6 @@
 
 namespace kiln {
 
-namespace {
-
-// Element values as doubles, the float8 and 4-bit types included (tensor_as_doubles only covers
-// dispatch_all's types).
-std::vector<double> values_as_doubles(const Tensor& t) {
-  if (!dtype_is_lowbit(t.dtype())) return tensor_as_doubles(t);
-  std::vector<double> v(static_cast<size_t>(std::max<int64_t>(t.numel(), 0)));
-  (void)dispatch_lowbit(t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* p = t.data_as<T>();
-    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(static_cast<float>(p[i]));
-    return ok_status();
-  });
-  return v;
-}
-
-}  // namespace
-
 Status ref_quantize_linear(KernelContext& ctx) {
   const Tensor& x = *ctx.input(0);
   const Tensor& scale = *ctx.input(1);
@@ -42,7 +24,7 @@ Status ref_quantize_linear(KernelContext& ctx) {
   KILN_ASSIGN_OR_RETURN(QuantLayout q,
                         quant_layout_for(ctx, x, scale, zp, "y_scale", "y_zero_point"));
   const std::vector<double> sv = tensor_as_doubles(scale);
-  const std::vector<double> zv = zp ? values_as_doubles(*zp) : std::vector<double>(sv.size(), 0.0);
+  const std::vector<double> zv = zp ? tensor_as_doubles(*zp) : std::vector<double>(sv.size(), 0.0);
   const std::vector<double> xv = tensor_as_doubles(x);
   const bool int_x = x.dtype() == DataType::kInt32;
   if (!int_x && x.dtype() != DataType::kFloat32 && x.dtype() != DataType::kFloat16 &&
