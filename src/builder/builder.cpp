@@ -72,6 +72,7 @@ Status apply_profile(Graph& g, const std::vector<InputRange>& profile) {
 Status infer_and_annotate(Graph& g) {
   ValueStates states = initial_states(g);
   InferenceOptions opts;
+  opts.name_unknown_dims = true;
   opts.evaluate = [](const Node& n, const std::vector<const Tensor*>& ins) -> Result<std::optional<std::vector<Tensor>>> {
     int64_t total = 0;
     for (const Tensor* t : ins) total += t ? t->numel() : 0;

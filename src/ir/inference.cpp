@@ -1,5 +1,8 @@
 #include "ir/inference.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "fmt/format.h"
 
 namespace kiln {
@@ -32,7 +35,106 @@ MaybeShape merge_shapes(const MaybeShape& inferred, const MaybeShape& declared) 
 Result<std::vector<ValueState>> infer_subgraph(const Graph& g, const std::vector<ValueState>& inputs,
                                                const ValueStates& outer, const InferenceOptions& options);
 
+// Shape arithmetic on symbolic dims: tracks the elements of small int tensors computed from
+// Shape through the ops exporters use to build Reshape targets, so a target made of
+// Shape(x)[0], Shape(x)[1], 12, 64 gives [batch, seq, 12, 64] rather than four unknowns.
+constexpr size_t kMaxTrackedElems = 64;
+
+std::optional<ShapeElems> track_elems(const Node& n, const InferenceContext& ctx) {
+  const std::string& op = n.op_type;
+  if (!n.domain.empty() || ctx.num_outputs() == 0) return std::nullopt;
+  if (op == "Shape") {
+    const MaybeShape& in = ctx.input_shape(0);
+    if (!in) return std::nullopt;
+    const int64_t r = static_cast<int64_t>(in->size());
+    auto clamp = [r](int64_t v) { return std::clamp(v < 0 ? v + r : v, int64_t{0}, r); };
+    const int64_t start = clamp(ctx.attrs().get_int("start", 0));
+    const int64_t end = clamp(ctx.attrs().get_int("end", r));
+    ShapeElems e;
+    for (int64_t i = start; i < end; ++i) e.push_back(ShapeElem::of_dim((*in)[static_cast<size_t>(i)]));
+    return e;
+  }
+  if (op == "Identity" || op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" || op == "Flatten") {
+    return ctx.input_elems(0);
+  }
+  if (op == "Cast") {
+    const int64_t to = ctx.attrs().get_int("to", 0);
+    if (to != static_cast<int64_t>(DataType::kInt64) && to != static_cast<int64_t>(DataType::kInt32)) return std::nullopt;
+    return ctx.input_elems(0);
+  }
+  if (op == "Concat") {
+    ShapeElems e;
+    for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+      auto part = ctx.input_elems(i);
+      if (!part) return std::nullopt;
+      e.insert(e.end(), part->begin(), part->end());
+    }
+    return e;
+  }
+  if (op == "Gather") {
+    auto data = ctx.input_elems(0);
+    auto idx = ctx.input_elems(1);
+    const MaybeShape& ds = ctx.input_shape(0);
+    if (!data || !idx || !ds || ds->size() != 1) return std::nullopt;
+    ShapeElems e;
+    const int64_t len = static_cast<int64_t>(data->size());
+    for (const ShapeElem& i : *idx) {
+      if (!i.number) return std::nullopt;
+      const int64_t k = *i.number < 0 ? *i.number + len : *i.number;
+      if (k < 0 || k >= len) return std::nullopt;  // the schema or kernel reports it
+      e.push_back((*data)[static_cast<size_t>(k)]);
+    }
+    return e;
+  }
+  if (op == "Slice" && n.opset >= 10) {
+    auto data = ctx.input_elems(0);
+    auto starts = ctx.input_elems(1), ends = ctx.input_elems(2);
+    if (!data || !starts || !ends || starts->size() != 1 || ends->size() != 1 || !(*starts)[0].number ||
+        !(*ends)[0].number) {
+      return std::nullopt;
+    }
+    if (ctx.has_input(4)) {  // only unit steps
+      auto st = ctx.input_elems(4);
+      if (!st || st->size() != 1 || !(*st)[0].number || *(*st)[0].number != 1) return std::nullopt;
+    }
+    const int64_t len = static_cast<int64_t>(data->size());
+    auto clamp = [len](int64_t v) { return std::clamp(v < 0 ? v + len : v, int64_t{0}, len); };
+    const int64_t b = clamp(*(*starts)[0].number), en = clamp(*(*ends)[0].number);
+    ShapeElems e;
+    for (int64_t i = b; i < en; ++i) e.push_back((*data)[static_cast<size_t>(i)]);
+    return e;
+  }
+  return std::nullopt;
+}
+
+// Names unknown dims "?N" (see InferenceOptions::name_unknown_dims).
+class DimNamer {
+ public:
+  explicit DimNamer(const Graph& g) {
+    auto scan = [&](const MaybeShape& s) {
+      if (!s) return;
+      for (const Dim& d : *s) {
+        if (d.symbol.size() > 1 && d.symbol[0] == '?') {
+          next_ = std::max(next_, std::strtoll(d.symbol.c_str() + 1, nullptr, 10) + 1);
+        }
+      }
+    };
+    for (const auto& v : g.values()) scan(v->shape);
+  }
+  void name(MaybeShape& s) {
+    if (!s) return;
+    for (Dim& d : *s) {
+      if (!d.is_known() && d.symbol.empty()) d = Dim::sym("?" + std::to_string(next_++));
+    }
+  }
+
+ private:
+  long long next_ = 1;
+};
+
 Status infer_nodes(const Graph& g, ValueStates& states, const InferenceOptions& options) {
+  std::optional<DimNamer> namer;
+  if (options.name_unknown_dims) namer.emplace(g);
   for (const auto& np : g.nodes()) {
     const Node& n = *np;
     if (!n.schema) return internal_error(fmt::format("{} has no schema", n.describe()));
@@ -54,7 +156,7 @@ Status infer_nodes(const Graph& g, ValueStates& states, const InferenceOptions& 
       // shape only its data decides) is not an error yet: its kernels report real faults when
       // they run. Fall back to what the body declares.
       std::vector<ValueState> declared;
-      for (const Value* o : sg.outputs()) declared.push_back(ValueState{o->dtype, o->shape, std::nullopt});
+      for (const Value* o : sg.outputs()) declared.push_back(ValueState{o->dtype, o->shape, std::nullopt, std::nullopt});
       return declared;
     };
     if (n.schema->infer) KILN_RETURN_IF_ERROR(n.schema->infer(ctx));
@@ -74,6 +176,10 @@ Status infer_nodes(const Graph& g, ValueStates& states, const InferenceOptions& 
         }
       }
     }
+    if (!ctx.outputs().empty() && !ctx.outputs()[0].value) {
+      auto e = track_elems(n, ctx);
+      if (e && e->size() <= kMaxTrackedElems) ctx.mutable_outputs()[0].elems = std::move(e);
+    }
     for (size_t i = 0; i < n.num_outputs(); ++i) {
       Value* o = n.output(i);
       if (!o) continue;
@@ -83,6 +189,7 @@ Status infer_nodes(const Graph& g, ValueStates& states, const InferenceOptions& 
         s.shape = merge_shapes(s.shape, prev->second.shape);
         if (s.dtype == DataType::kUndefined) s.dtype = prev->second.dtype;
       }
+      if (namer) namer->name(s.shape);
       states[o] = std::move(s);
     }
   }

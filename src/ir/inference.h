@@ -23,6 +23,11 @@ struct InferenceOptions {
   // when the result would be large). Errors stop inference.
   std::function<Result<std::optional<std::vector<Tensor>>>(const Node&, const std::vector<const Tensor*>&)>
       evaluate;
+  // Give each dim inference cannot size a fresh name ("?1", "?2", ...), so values derived from
+  // one unknown dim share it: a head split's Reshape target, read from Shape(x), then matches
+  // x's own dims. Names continue after the largest one already in the graph. The builder sets
+  // this; per-run inference (all dims known) does not need it.
+  bool name_unknown_dims = false;
 };
 
 // States for the graph's constants (their contents) and, for the other values, what the graph

@@ -27,6 +27,19 @@ const Tensor* InferenceContext::input_value(size_t i) const {
   return has_input(i) && inputs_[i]->value ? &*inputs_[i]->value : nullptr;
 }
 
+std::optional<ShapeElems> InferenceContext::input_elems(size_t i) const {
+  if (!has_input(i)) return std::nullopt;
+  if (const Tensor* v = input_value(i)) {
+    if (v->dtype() != DataType::kInt64 && v->dtype() != DataType::kInt32) return std::nullopt;
+    ShapeElems e;
+    for (int64_t k = 0; k < v->numel(); ++k) {
+      e.push_back(ShapeElem::literal(v->dtype() == DataType::kInt64 ? v->data_as<int64_t>()[k] : v->data_as<int32_t>()[k]));
+    }
+    return e;
+  }
+  return inputs_[i]->elems;
+}
+
 void InferenceContext::set_output(size_t i, DataType dtype, MaybeShape shape) {
   if (i >= outputs_.size()) return;
   outputs_[i].dtype = dtype;

@@ -21,6 +21,9 @@ struct ValueState {
   DataType dtype = DataType::kUndefined;
   MaybeShape shape;
   std::optional<Tensor> value;
+  // For a small int tensor whose contents are not all known but derive from shapes: its
+  // elements (see ShapeElem). Unset when unknown or when `value` is set.
+  std::optional<ShapeElems> elems;
 };
 
 class InferenceContext {
@@ -38,6 +41,9 @@ class InferenceContext {
   size_t input_rank(size_t i) const;  // only when input_shape(i) is known
   // The input's contents when known ahead (constant or folded), else nullptr.
   const Tensor* input_value(size_t i) const;
+  // The input's elements as shape arithmetic knows them: from its contents when known (an int
+  // tensor), else from symbolic tracking; nullopt when neither.
+  std::optional<ShapeElems> input_elems(size_t i) const;
 
   size_t num_outputs() const { return outputs_.size(); }
   void set_output(size_t i, DataType dtype, MaybeShape shape);

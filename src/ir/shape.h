@@ -47,6 +47,18 @@ inline Dims static_dims(const SymShape& s) {
   for (const Dim& x : s) d.push_back(x.value);
   return d;
 }
-std::string shape_to_string(const MaybeShape& s);  // "[batch,3,224,224]" or "[?]" for unknown rank
+std::string shape_to_string(const MaybeShape& s);
+
+// One element of a small integer tensor computed from shapes, as exporters write dynamic
+// reshapes (Shape -> Gather -> Unsqueeze -> Concat -> Reshape): a literal number (which may be
+// 0 or -1, as Reshape reads them) or, when not a literal, a dim (the size of a named dim, or
+// unknown). Inference tracks these so a Reshape to [batch, seq, 12, 64] keeps its symbols.
+struct ShapeElem {
+  std::optional<int64_t> number;
+  Dim dim;  // when number is unset
+  static ShapeElem literal(int64_t v) { return ShapeElem{v, Dim::unknown()}; }
+  static ShapeElem of_dim(const Dim& d) { return d.is_known() ? literal(d.value) : ShapeElem{std::nullopt, d}; }
+};
+using ShapeElems = std::vector<ShapeElem>;  // "[batch,3,224,224]" or "[?]" for unknown rank
 
 }  // namespace kiln

@@ -35,6 +35,11 @@ void register_constant_of_shape(OpRegistry& r) {
     }
     const DataType dt = fill->dtype();
     KILN_ASSIGN_OR_RETURN(IntsOperand op, ints_operand(ctx, 0, "input"));
+    if (!op.known && op.elems) {
+      KILN_ASSIGN_OR_RETURN(SymShape shape, shape_from_elems(ctx, *op.elems, 0));
+      ctx.set_output(0, dt, shape);
+      return ok_status();
+    }
     if (!op.known) {
       ctx.set_output(0, dt, op.length ? MaybeShape(unknown_dims(static_cast<size_t>(*op.length))) : std::nullopt);
       return ok_status();

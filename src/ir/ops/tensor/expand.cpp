@@ -15,6 +15,13 @@ void register_expand(OpRegistry& r) {
     const DataType dt = ctx.input_dtype(0);
     const MaybeShape& in = ctx.input_shape(0);
     KILN_ASSIGN_OR_RETURN(IntsOperand op, ints_operand(ctx, 1, "shape"));
+    if (!op.known && op.elems && in) {
+      KILN_ASSIGN_OR_RETURN(SymShape target, shape_from_elems(ctx, *op.elems, 1));
+      auto b = broadcast_shapes(*in, target);
+      if (!b.ok()) return ctx.error(b.status().message());
+      ctx.set_output(0, dt, *b);
+      return ok_status();
+    }
     if (!op.known) {
       if (!in || !op.length) {
         ctx.set_output(0, dt, std::nullopt);

@@ -39,6 +39,13 @@ void register_range(OpRegistry& r) {
     const Tensor* b = ctx.input_value(1);
     const Tensor* c = ctx.input_value(2);
     if (!a || !b || !c) {
+      // Range(0, n, 1) with n a dim read from a shape (GPT-2's position ids): exactly n long.
+      auto start = ctx.input_elems(0), limit = ctx.input_elems(1), delta = ctx.input_elems(2);
+      if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1 &&
+          (*start)[0].number == 0 && (*delta)[0].number == 1 && !(*limit)[0].number && !(*limit)[0].dim.symbol.empty()) {
+        ctx.set_output(0, dt, SymShape{(*limit)[0].dim});
+        return ok_status();
+      }
       ctx.set_output(0, dt, unknown_dims(1));
       return ok_status();
     }

@@ -22,6 +22,12 @@ void register_reshape(OpRegistry& r) {
     } else {
       if (!ctx.has_input(1)) return ctx.error("input 1 'shape' is required");
       KILN_ASSIGN_OR_RETURN(IntsOperand op, ints_operand(ctx, 1, "shape"));
+      if (!op.known && op.elems && ctx.input_shape(0)) {
+        auto out = reshape_output_shape(*ctx.input_shape(0), *op.elems, allowzero);
+        if (!out.ok()) return ctx.error(out.status().message());
+        ctx.set_output(0, dt, *out);
+        return ok_status();
+      }
       if (!op.known) {
         if (op.length) ctx.set_output(0, dt, unknown_dims(static_cast<size_t>(*op.length)));
         else ctx.set_output(0, dt, std::nullopt);

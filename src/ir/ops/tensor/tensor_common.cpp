@@ -31,16 +31,40 @@ Result<IntsOperand> ints_operand(const InferenceContext& ctx, size_t i, const ch
   const MaybeShape& s = ctx.input_shape(i);
   if (s && s->size() == 1 && (*s)[0].is_known()) op.length = (*s)[0].value;
   if (s && s->empty()) op.length = 1;
+  op.elems = ctx.input_elems(i);
   return op;
 }
 
+Result<SymShape> shape_from_elems(const InferenceContext& ctx, const ShapeElems& elems, size_t input) {
+  SymShape s;
+  for (const ShapeElem& e : elems) {
+    if (e.number && *e.number < 0) return ctx.error(fmt::format("input {} has a negative dim {}", input, *e.number));
+    s.push_back(e.number ? Dim::known(*e.number) : e.dim);
+  }
+  return s;
+}
+
 Result<SymShape> reshape_output_shape(const SymShape& in, const std::vector<int64_t>& shape, bool allowzero) {
+  ShapeElems target;
+  target.reserve(shape.size());
+  for (int64_t v : shape) target.push_back(ShapeElem::literal(v));
+  return reshape_output_shape(in, target, allowzero);
+}
+
+Result<SymShape> reshape_output_shape(const SymShape& in, const ShapeElems& shape, bool allowzero) {
   SymShape out;
   out.reserve(shape.size());
   int64_t infer_at = -1;
   bool has_zero = false;
   for (size_t i = 0; i < shape.size(); ++i) {
-    const int64_t v = shape[i];
+    if (!shape[i].number) {
+      // A dim read from a shape: its size at run time. A named dim is taken as that size; an
+      // unnamed one could even be 0 (copy the input dim), so nothing is decided.
+      if (!shape[i].dim.is_known() && shape[i].dim.symbol.empty()) return SymShape(shape.size(), Dim::unknown());
+      out.push_back(shape[i].dim);
+      continue;
+    }
+    const int64_t v = *shape[i].number;
     if (v == -1) {
       if (infer_at >= 0) return invalid_argument("shape has more than one -1");
       infer_at = static_cast<int64_t>(i);

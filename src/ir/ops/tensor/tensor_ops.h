@@ -54,6 +54,8 @@ Result<T> with_node_result(const Ctx& ctx, Result<T> r) {
 // Reshape: the output shape for `shape` (0 copies the input dim unless allowzero, one -1 is
 // inferred). Symbols cancel when -1 must be inferred from symbolic dims.
 Result<SymShape> reshape_output_shape(const SymShape& in, const std::vector<int64_t>& shape, bool allowzero);
+// The same with a target whose elements may be symbolic dims (from shape arithmetic).
+Result<SymShape> reshape_output_shape(const SymShape& in, const ShapeElems& shape, bool allowzero);
 
 // Transpose: perm (empty: reversed) checked against rank.
 Result<std::vector<int64_t>> transpose_perm(const std::vector<int64_t>& perm, size_t rank);
