@@ -13,6 +13,7 @@ std::vector<Case> all_cases() {
   add_tensor_cases(cases);
   add_indexing_cases(cases);
   add_control_cases(cases);
+  add_fused_cases(cases);
   return cases;
 }
 

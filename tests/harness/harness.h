@@ -32,7 +32,8 @@ struct CaseInput {
 struct Case {
   std::string name;  // unique, e.g. "Add_f32_bcast_5x7x11x13"
   std::string op_type;
-  int opset = 17;
+  std::string domain;  // "" is ai.onnx; "kiln" for kiln's fused ops
+  int opset = 17;      // of `domain`
   std::function<void(Attributes&)> attrs;  // may be empty
   std::vector<CaseInput> inputs;
   size_t num_outputs = 1;
@@ -48,6 +49,7 @@ void add_pool_norm_cases(std::vector<Case>& cases);
 void add_tensor_cases(std::vector<Case>& cases);
 void add_indexing_cases(std::vector<Case>& cases);
 void add_control_cases(std::vector<Case>& cases);
+void add_fused_cases(std::vector<Case>& cases);  // the kiln domain (docs/fused_ops.md)
 
 std::vector<Case> all_cases();
 

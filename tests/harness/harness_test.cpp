@@ -121,7 +121,7 @@ std::string output_name(size_t i) { return fmt::format("out{}", i); }
 Result<std::unique_ptr<Graph>> make_graph(const Case& c, const CaseData& data, NamedTensors* feeds) {
   auto g = std::make_unique<Graph>();
   g->name = c.name;
-  g->opset_imports[""] = c.opset;
+  g->opset_imports[c.domain] = c.opset;
   std::vector<Value*> ins;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     if (!data[i]) {
@@ -140,12 +140,12 @@ Result<std::unique_ptr<Graph>> make_graph(const Case& c, const CaseData& data, N
   }
   std::vector<Value*> outs;
   for (size_t i = 0; i < c.num_outputs; ++i) outs.push_back(g->add_value(output_name(i)));
-  Node* n = g->add_node(c.op_type, ins, outs, "node_" + c.name);
+  Node* n = g->add_node(c.op_type, ins, outs, "node_" + c.name, c.domain);
   n->opset = c.opset;
   n->fused_from = {n->name};
-  n->schema = OpRegistry::global().find("", c.op_type, c.opset);
+  n->schema = OpRegistry::global().find(c.domain, c.op_type, c.opset);
   if (!n->schema) {
-    return internal_error(OpRegistry::global().knows("", c.op_type)
+    return internal_error(OpRegistry::global().knows(c.domain, c.op_type)
                               ? fmt::format("op {} has no schema at opset {}", c.op_type, c.opset)
                               : fmt::format("op {} is unknown to kiln (its op family is missing)", c.op_type));
   }
@@ -676,7 +676,8 @@ TEST(HarnessTable, CasesAreWellFormed) {
     ops.insert(c.op_type);
   }
   EXPECT_GT(cases().size(), 100u);
-  for (const char* op : {"Add", "Relu", "ReduceSum", "MatMul", "Conv", "MaxPool", "Reshape", "Gather", "If", "LSTM"}) {
+  for (const char* op : {"Add", "Relu", "ReduceSum", "MatMul", "Conv", "MaxPool", "Reshape", "Gather", "If", "LSTM",
+                         "FusedConv", "FusedMatMul", "FusedPointwise", "Attention", "RMSNormalization"}) {
     EXPECT_TRUE(ops.count(op)) << "no harness case for " << op;
   }
 }

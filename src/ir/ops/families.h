@@ -13,4 +13,5 @@ void register_pool_norm_ops(OpRegistry& r);
 void register_tensor_ops(OpRegistry& r);
 void register_indexing_ops(OpRegistry& r);
 void register_control_ops(OpRegistry& r);
+void register_fused_ops(OpRegistry& r);  // the kiln domain: what the optimizer fuses
 }  // namespace kiln

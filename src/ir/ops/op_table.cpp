@@ -12,6 +12,7 @@ void register_all_ops(OpRegistry& r) {
   register_tensor_ops(r);
   register_indexing_ops(r);
   register_control_ops(r);
+  register_fused_ops(r);
 }
 
 }  // namespace kiln

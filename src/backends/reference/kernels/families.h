@@ -13,4 +13,5 @@ void register_pool_norm_kernels(KernelTable& t);
 void register_tensor_kernels(KernelTable& t);
 void register_indexing_kernels(KernelTable& t);
 void register_control_kernels(KernelTable& t);
+void register_fused_kernels(KernelTable& t);  // the kiln domain
 }  // namespace kiln

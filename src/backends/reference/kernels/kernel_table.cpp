@@ -12,6 +12,7 @@ void register_reference_kernels(KernelTable& t) {
   register_tensor_kernels(t);
   register_indexing_kernels(t);
   register_control_kernels(t);
+  register_fused_kernels(t);
 }
 
 }  // namespace kiln

@@ -24,8 +24,10 @@ Status check_input_dtype(const InferenceContext& ctx, size_t i, const char* name
 }
 
 Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, size_t a, size_t b) {
-  const MaybeShape& sa = ctx.input_shape(a);
-  const MaybeShape& sb = ctx.input_shape(b);
+  return infer_matmul_shape(ctx, ctx.input_shape(a), ctx.input_shape(b));
+}
+
+Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, const MaybeShape& sa, const MaybeShape& sb) {
   if (!sa || !sb) return MaybeShape{};
   if (sa->empty() || sb->empty())
     return ctx.error("MatMul operands must have rank >= 1, got a scalar");

@@ -34,6 +34,8 @@ Status check_input_dtype(const InferenceContext& ctx, size_t i, const char* name
 // The numpy matmul shape of inputs a and b (1-D operands promoted then squeezed; batch dims
 // broadcast); nullopt when either rank is unknown.
 Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, size_t a, size_t b);
+// The same for operand shapes given directly (FusedMatMul passes them transposed).
+Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, const MaybeShape& sa, const MaybeShape& sb);
 
 // Shape inference shared by Conv, ConvInteger and QLinearConv: x and w are input indices.
 Result<MaybeShape> infer_conv_shape(const InferenceContext& ctx, size_t x, size_t w);

@@ -7,19 +7,15 @@
 
 #include "backends/reference/kernels/elementwise/elementwise_kernels.h"
 #include "backends/reference/kernels/elementwise/elementwise_util.h"
+#include "core/activation.h"
 #include "fmt/format.h"
 
 namespace kiln {
 
 namespace {
 
-// lo <= v <= hi, leaving NaN as NaN (std::clamp and std::min/max would not).
-template <typename C>
-C clamp_keep_nan(C v, C lo, C hi) {
-  if (v < lo) v = lo;
-  if (v > hi) v = hi;
-  return v;
-}
+// The fused ops' activations (core/activation.h) share these, so fused and unfused agree.
+using activation_detail::clamp_keep_nan;
 
 // log(1 + exp(v)) without overflow for large v.
 template <typename C>
@@ -70,11 +66,7 @@ Status ref_celu(KernelContext& ctx) {
 
 Status ref_sigmoid(KernelContext& ctx) {
   return map_float(ctx, [](auto v) {
-    using C = decltype(v);
-    // Both branches keep exp's argument <= 0 so it cannot overflow.
-    if (v >= C(0)) return C(1) / (C(1) + std::exp(-v));
-    const C e = std::exp(v);
-    return e / (C(1) + e);
+    return activation_detail::sigmoid(v);
   });
 }
 

@@ -1,0 +1,14 @@
+#include "backends/reference/kernels/families.h"
+#include "backends/reference/kernels/fused/fused_kernels.h"
+
+namespace kiln {
+
+void register_fused_kernels(KernelTable& t) {
+  t.add("FusedConv", ref_fused_conv, kKilnDomain);
+  t.add("FusedMatMul", ref_fused_matmul, kKilnDomain);
+  t.add("FusedPointwise", ref_fused_pointwise, kKilnDomain);
+  t.add("Attention", ref_attention, kKilnDomain);
+  t.add("RMSNormalization", ref_rms_normalization, kKilnDomain);
+}
+
+}  // namespace kiln

@@ -1,0 +1,89 @@
+// kiln.Attention: multi-head scaled dot-product attention on Q [B, Sq, H*Dh], K [B, Sk, H*Dh],
+// V [B, Sk, H*Dv] with an optional additive mask broadcastable to [B, H, Sq, Sk]; the heads are
+// split from and merged back into the last dim, so Y is [B, Sq, H*Dv].
+#include "fmt/format.h"
+#include "ir/ops/fused/fused_util.h"
+#include "ir/ops/infer_util.h"
+
+namespace kiln {
+
+void register_attention(OpRegistry& r) {
+  OpSchema s;
+  s.domain = kKilnDomain;
+  s.op_type = "Attention";
+  s.since_version = 1;
+  s.min_inputs = 3;
+  s.max_inputs = 4;
+  s.infer = [](InferenceContext& ctx) -> Status {
+    KILN_RETURN_IF_ERROR(check_inputs_defined(ctx));
+    static const char* kNames[] = {"Q", "K", "V", "mask"};
+    for (size_t i = 0; i < 3; ++i) {
+      if (!ctx.has_input(i)) return ctx.error(fmt::format("input {} '{}' is required", i, kNames[i]));
+    }
+    KILN_RETURN_IF_ERROR(check_float_inputs(ctx, {"Q", "K", "V", "mask"}));
+    auto heads = ctx.attrs().require_int("num_heads");
+    if (!heads.ok()) return ctx.error(heads.status().message());
+    const int64_t H = *heads;
+    if (H < 1) return ctx.error(fmt::format("attribute 'num_heads' is {}, expected >= 1", H));
+    if (const Attribute* a = ctx.attrs().find("scale"); a && a->kind != Attribute::Kind::kFloat) {
+      return ctx.error(fmt::format("attribute 'scale' is {} (expected {})", attribute_kind_name(a->kind),
+                                   attribute_kind_name(Attribute::Kind::kFloat)));
+    }
+    const int64_t causal = ctx.attrs().get_int("causal", 0);
+    if (causal != 0 && causal != 1) return ctx.error(fmt::format("attribute 'causal' is {}, expected 0 or 1", causal));
+
+    for (size_t i = 0; i < 3; ++i) {
+      const MaybeShape& sh = ctx.input_shape(i);
+      if (sh && sh->size() != 3) {
+        return ctx.error(fmt::format("input {} '{}' has shape {}, expected rank 3 [batch, sequence, heads * head size]",
+                                     i, kNames[i], shape_to_string(sh)));
+      }
+      if (sh && (*sh)[2].is_known() && (*sh)[2].value % H != 0) {
+        return ctx.error(fmt::format("input {} '{}' has shape {}: its last dim {} is not divisible by num_heads {}", i,
+                                     kNames[i], shape_to_string(sh), (*sh)[2].value, H));
+      }
+    }
+    const MaybeShape& q = ctx.input_shape(0);
+    const MaybeShape& k = ctx.input_shape(1);
+    const MaybeShape& v = ctx.input_shape(2);
+    // Dims that must agree: (input a, dim, input b, dim, what).
+    struct Same {
+      size_t a, da, b, db;
+      const char* what;
+    };
+    for (const Same& p : {Same{0, 0, 1, 0, "batch size"}, Same{0, 0, 2, 0, "batch size"},
+                          Same{1, 1, 2, 1, "key sequence length"}, Same{0, 2, 1, 2, "hidden size (num_heads * head size)"}}) {
+      const MaybeShape& sa = ctx.input_shape(p.a);
+      const MaybeShape& sb = ctx.input_shape(p.b);
+      if (!sa || !sb) continue;
+      const Dim& x = (*sa)[p.da];
+      const Dim& y = (*sb)[p.db];
+      if (x.is_known() && y.is_known() && x.value != y.value) {
+        return ctx.error(fmt::format("input {} '{}' {} and input {} '{}' {} disagree on the {}", p.a, kNames[p.a],
+                                     shape_to_string(sa), p.b, kNames[p.b], shape_to_string(sb), p.what));
+      }
+    }
+    // Where Q's batch dim is unknown, K's or V's may name it.
+    Dim batch = q ? (*q)[0] : Dim::unknown();
+    for (const MaybeShape* o : {&k, &v}) {
+      if (!batch.is_known() && *o && ((*o)->at(0).is_known() || batch.symbol.empty())) batch = (*o)->at(0);
+    }
+    const Dim sq = q ? (*q)[1] : Dim::unknown();
+    const Dim sk = k ? (*k)[1] : (v ? (*v)[1] : Dim::unknown());
+    if (ctx.has_input(3)) {
+      const MaybeShape& m = ctx.input_shape(3);
+      if (m && m->size() > 4) {
+        return ctx.error(fmt::format("input 3 'mask' has shape {}, expected rank <= 4 (broadcastable to "
+                                     "[batch, num_heads, query length, key length])",
+                                     shape_to_string(m)));
+      }
+      KILN_RETURN_IF_ERROR(
+          check_broadcasts_into(ctx, m, SymShape{batch, Dim::known(H), sq, sk}, "input 3 'mask' (to [B, H, Sq, Sk])"));
+    }
+    ctx.set_output(0, ctx.input_dtype(0), SymShape{batch, sq, v ? (*v)[2] : Dim::unknown()});
+    return ok_status();
+  };
+  r.add(std::move(s));
+}
+
+}  // namespace kiln
