@@ -37,7 +37,7 @@ struct InputRange {
 struct BuilderConfig {
   std::string backend = "reference";  // see available_backends()
   std::string precision = "fp32";     // fp32 | fp16 | bf16 (where the backend supports it)
-  int opt_level = 1;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout
+  int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;
   std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims
   bool show_progress = true;        // a progress line on a terminal (never when not a tty)
@@ -54,12 +54,14 @@ struct IoInfo {
 
 struct LayerInfo {
   std::string name;
-  std::string op;
+  std::string op;      // "Conv" for ai.onnx ops, "kiln.FusedConv" (domain.op) for others
+  std::string detail;  // what a fused op folded in: "bias+add+Relu", "Mul>Add>Relu", "heads=12 mask"
   std::string backend;
   std::string kernel;
   std::vector<std::string> fused_from;  // the ONNX nodes this layer came from
-  std::vector<std::string> inputs, outputs;
-  std::vector<std::string> input_types, output_types;  // "float32[1x64x56x56]" or symbolic
+  std::vector<std::string> inputs, outputs;  // value names; "" for an optional input left out
+  std::vector<std::string> input_types, output_types;  // "float32[1,64,56,56]" or symbolic
+  std::vector<bool> input_is_weight;  // per input: a constant stored in the engine (weights)
 };
 
 struct EngineInfo {

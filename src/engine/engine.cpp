@@ -4,6 +4,7 @@
 #include "backends/backend.h"
 #include "core/guard.h"
 #include "engine/engine_file.h"
+#include "engine/layer_detail.h"
 #include "fmt/format.h"
 #include "ir/inference.h"
 #include "kiln/kiln.h"
@@ -141,13 +142,15 @@ EngineInfo Engine::info() const {
     const Node& n = *np;
     LayerInfo l;
     l.name = n.name;
-    l.op = n.domain.empty() ? n.op_type : n.domain + ":" + n.op_type;
+    l.op = layer_op_name(n);
+    l.detail = layer_detail(n);
     l.backend = n.backend.empty() ? e.meta.backend : n.backend;
     l.kernel = n.kernel;
     l.fused_from = n.fused_from;
     for (const Value* v : n.inputs()) {
       l.inputs.push_back(v ? v->name() : "");
       l.input_types.push_back(v ? v->type_string() : "");
+      l.input_is_weight.push_back(v && v->is_constant());
     }
     for (const Value* v : n.outputs()) {
       l.outputs.push_back(v ? v->name() : "");

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,10 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "core/npy.h"
 #include "kiln/kiln.h"
+#include "nlohmann/json.hpp"
 
 extern char** environ;
 
@@ -49,11 +53,17 @@ struct Outcome {
 
 // Runs the CLI with `args` in `cwd`, stdout and stderr to files. A sanitizer report would exit 1
 // by default, which this test could mistake for a clean error: give sanitizers their own codes.
-Outcome run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
-  std::vector<std::string> env_strings;
+// `env` entries ("NAME=value") replace the variable of that name in the child's environment.
+Outcome run_cli(const std::vector<std::string>& args, const fs::path& cwd, const std::vector<std::string>& env = {}) {
+  auto overridden = [&env](const std::string& kv) {
+    return std::any_of(env.begin(), env.end(), [&kv](const std::string& e) {
+      return kv.compare(0, e.find('=') + 1, e, 0, e.find('=') + 1) == 0;
+    });
+  };
+  std::vector<std::string> env_strings = env;
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
-    if (kv.rfind("ASAN_OPTIONS=", 0) == 0 || kv.rfind("UBSAN_OPTIONS=", 0) == 0) continue;
+    if (kv.rfind("ASAN_OPTIONS=", 0) == 0 || kv.rfind("UBSAN_OPTIONS=", 0) == 0 || overridden(kv)) continue;
     env_strings.push_back(kv);
   }
   auto with = [](const char* name, const std::string& extra) {
@@ -162,13 +172,15 @@ class CliMalformed : public ::testing::Test {
 
   // Runs one case and checks the contract. `output` is the path the command would write (an -o
   // file or an --output-dir); `preexisting` says it exists before and must be left unchanged.
+  // `env` as for run_cli.
   void expect_clean_failure(const std::vector<std::string>& args, const std::string& output = "",
-                            bool preexisting = false) {
+                            bool preexisting = false, const std::vector<std::string>& env = {}) {
     std::string cmd = "kiln";
     for (const auto& a : args) cmd += " " + a;
     SCOPED_TRACE(cmd);
     const std::string before = preexisting ? read_bytes(dir_ / output) : "";
-    const Outcome o = run_cli(args, dir_);
+    const Outcome o = run_cli(args, dir_, env);
+    last_error_ = o.err;
     EXPECT_TRUE(o.exited) << "killed by signal " << o.signal << "; stderr: " << o.err;
     EXPECT_EQ(o.exit_code, 1) << "stderr: " << o.err;
     ASSERT_FALSE(o.err.empty());
@@ -186,6 +198,7 @@ class CliMalformed : public ::testing::Test {
 
   fs::path dir_;
   int cases_ = 0;
+  std::string last_error_;  // stderr of the last expect_clean_failure
 };
 
 TEST_F(CliMalformed, BuildFailuresWriteNothing) {
@@ -233,6 +246,106 @@ TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {
   expect_clean_failure({"--no-such-flag"});
   expect_clean_failure({"frobnicate", "model.kiln"});
   EXPECT_EQ(cases_, 22);
+}
+
+// `inspect --graph` refuses a file type it cannot write and a place it cannot write to, and
+// leaves nothing behind (neither the file nor its temporary) when Graphviz's dot is missing.
+TEST_F(CliMalformed, InspectGraphFailuresWriteNothing) {
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "graph.pdf"}, "graph.pdf");
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "graph"}, "graph");  // no extension
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "no/such/dir/graph.dot"}, "no/such/dir/graph.dot");
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "no/such/dir/graph.svg"}, "no/such/dir/graph.svg");
+  EXPECT_NE(last_error_.find("no/such/dir/graph.svg"), std::string::npos) << "the error names the path: " << last_error_;
+  // A regular file where a directory should be: unwritable even for root.
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "existing.kiln/graph.dot"});
+  // The target is a directory: the rename over it fails and the temporary is removed.
+  fs::create_directory(dir_ / "taken.dot");
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "taken.dot"});
+  EXPECT_TRUE(fs::is_directory(dir_ / "taken.dot"));
+  EXPECT_FALSE(fs::exists(dir_ / "taken.dot.tmp")) << "taken.dot.tmp was left behind";
+  // Without dot on PATH (an empty directory as PATH), .svg and .png fail with the install hint.
+  fs::create_directory(dir_ / "empty_path");
+  const std::vector<std::string> no_dot = {"PATH=" + (dir_ / "empty_path").string()};
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "graph.svg"}, "graph.svg", false, no_dot);
+  EXPECT_EQ(last_error_, "kiln: error: --graph needs Graphviz's 'dot' (apt-get install graphviz)\n");
+  expect_clean_failure({"inspect", "model.kiln", "--graph", "graph.png"}, "graph.png", false, no_dot);
+  int expected = 8;
+  // A read-only directory; root writes there regardless, so the case only means something to others.
+  if (::geteuid() != 0) {
+    fs::create_directory(dir_ / "read_only");
+    ::chmod((dir_ / "read_only").c_str(), 0555);
+    expect_clean_failure({"inspect", "model.kiln", "--graph", "read_only/graph.dot"}, "read_only/graph.dot");
+    ::chmod((dir_ / "read_only").c_str(), 0755);
+    ++expected;
+  }
+  EXPECT_EQ(cases_, expected);
+}
+
+bool dot_on_path() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  for (std::string d; std::getline(dirs, d, ':');) {
+    if (!d.empty() && ::access((fs::path(d) / "dot").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// `inspect --graph g.dot` draws one box per layer, the graph inputs and outputs, and nothing for
+// weights; its edges are the layers' non-weight inputs. The expectations are counted from
+// `inspect --json`, a separate code path from the DOT writer.
+TEST_F(CliMalformed, InspectGraphDrawsEveryLayer) {
+  const std::string model = (kSourceDir / "conformance-data/light/test_squeezenet/model.onnx").string();
+  const Outcome json_run = run_cli({"inspect", model, "--json"}, dir_);
+  ASSERT_EQ(json_run.exit_code, 0) << json_run.err;
+  const nlohmann::json info = nlohmann::json::parse(json_run.out);
+  const auto& layers = info.at("layers");
+  ASSERT_GT(layers.size(), 10u);
+  size_t expected_edges = info.at("outputs").size();  // one into each graph output
+  for (const auto& l : layers) {
+    std::set<std::string> read;  // a value read twice by one layer is one edge
+    const auto& names = l.at("inputs");
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!names[i].get<std::string>().empty() && !l.at("input_is_weight")[i].get<bool>()) read.insert(names[i].get<std::string>());
+    }
+    expected_edges += read.size();
+  }
+
+  const Outcome dot_run = run_cli({"inspect", model, "--summary", "--graph", "graph.dot"}, dir_);
+  ASSERT_EQ(dot_run.exit_code, 0) << dot_run.err;
+  EXPECT_FALSE(fs::exists(dir_ / "graph.dot.tmp"));
+  const std::string dot = read_bytes(dir_ / "graph.dot");
+  ASSERT_EQ(dot.rfind("digraph", 0), 0u) << dot.substr(0, 200);
+  std::set<size_t> layer_nodes;
+  size_t nodes = 0, edges = 0;
+  const std::regex node_re(R"(^  (\w+) \[)"), layer_re(R"(^L(\d+)$)"), edge_re(R"(^  \w+ -> \w+ \[)");
+  std::stringstream lines(dot);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, edge_re)) {
+      ++edges;
+    } else if (std::regex_search(line, m, node_re) && m[1] != "graph" && m[1] != "node" && m[1] != "edge") {
+      ++nodes;
+      const std::string id = m[1];
+      std::smatch lm;
+      if (std::regex_match(id, lm, layer_re)) {
+        EXPECT_TRUE(layer_nodes.insert(std::stoul(lm[1])).second) << "layer drawn twice: " << line;
+      }
+    }
+  }
+  EXPECT_EQ(layer_nodes.size(), layers.size());
+  if (!layer_nodes.empty()) {
+    EXPECT_EQ(*layer_nodes.rbegin(), layers.size() - 1);
+  }
+  // Layers, graph inputs and graph outputs, and no node for any weight.
+  EXPECT_EQ(nodes, layers.size() + info.at("inputs").size() + info.at("outputs").size());
+  EXPECT_EQ(edges, expected_edges);
+
+  if (!dot_on_path()) GTEST_SKIP() << "Graphviz's dot is not installed: the .svg output is not checked";
+  const Outcome svg_run = run_cli({"inspect", model, "--summary", "--graph", "graph.svg"}, dir_);
+  ASSERT_EQ(svg_run.exit_code, 0) << svg_run.err;
+  const std::string svg = read_bytes(dir_ / "graph.svg");
+  EXPECT_TRUE(svg.rfind("<?xml", 0) == 0 || svg.rfind("<svg", 0) == 0) << svg.substr(0, 200);
+  EXPECT_FALSE(fs::exists(dir_ / "graph.svg.tmp"));
 }
 
 // The good corpus members work, so the failures above are about the damage, not the set-up.
