@@ -125,6 +125,17 @@ void Graph::set_input(Node* n, size_t i, Value* v) {
   if (v) v->uses_.push_back({n, i});
 }
 
+void Graph::set_output(Node* n, size_t i, Value* v) {
+  if (i >= n->outputs_.size()) n->outputs_.resize(i + 1, nullptr);
+  Value* old = n->outputs_[i];
+  if (old && old != v && old->producer_ == n) old->producer_ = nullptr;
+  n->outputs_[i] = v;
+  if (v) {
+    v->producer_ = n;
+    v->producer_output_ = i;
+  }
+}
+
 void Graph::replace_all_uses(Value* from, Value* to) {
   std::vector<Use> uses = from->uses_;
   for (const Use& u : uses) set_input(u.node, u.input_index, to);

@@ -136,6 +136,10 @@ class Graph {
   size_t num_nodes() const { return nodes_.size(); }
 
   void set_input(Node* n, size_t i, Value* v);
+  // Makes n produce v as its output i instead of its current output there (which loses its
+  // producer). v takes n as its producer, so a pass can hand a value that must keep its name (a
+  // graph output, a name a subgraph reads) to an earlier node before removing v's old producer.
+  void set_output(Node* n, size_t i, Value* v);
   // Points every use of `from` (and the graph output slot, if any) at `to`.
   void replace_all_uses(Value* from, Value* to);
   // Drops values with no producer, no use and no role (not input, output or constant in use).

@@ -22,14 +22,37 @@ class Pass {
   virtual Result<bool> run(Graph& g) = 0;
 };
 
+// Level 1: cleanup and folding (src/passes/<name>.cpp, one pass per file).
 std::unique_ptr<Pass> make_fold_constants_pass();
 std::unique_ptr<Pass> make_eliminate_dead_code_pass();
+std::unique_ptr<Pass> make_resolve_shape_reads_pass();
+std::unique_ptr<Pass> make_remove_identity_ops_pass();
+std::unique_ptr<Pass> make_eliminate_common_subexpressions_pass();
+// Level 2: fusions (kiln's fused ops are described in docs/fused_ops.md).
+std::unique_ptr<Pass> make_fold_batchnorm_pass();
+std::unique_ptr<Pass> make_recognize_gelu_pass();
+std::unique_ptr<Pass> make_recognize_layernorm_pass();
+std::unique_ptr<Pass> make_recognize_rmsnorm_pass();
+std::unique_ptr<Pass> make_fuse_attention_pass();
+std::unique_ptr<Pass> make_merge_qkv_projections_pass();
+std::unique_ptr<Pass> make_fold_transpose_into_matmul_pass();
+std::unique_ptr<Pass> make_fuse_matmul_epilogue_pass();
+std::unique_ptr<Pass> make_fuse_conv_epilogue_pass();
+std::unique_ptr<Pass> make_fuse_pointwise_chains_pass();
+
+#ifdef NDEBUG
+inline constexpr bool kVerifyPassesByDefault = false;
+#else
+inline constexpr bool kVerifyPassesByDefault = true;
+#endif
 
 struct PassOptions {
   int opt_level = 1;
   std::vector<std::string> disabled;
   std::string dump_after;                                 // a pass name
   std::function<void(const std::string&)> dump;          // receives the text IR
+  // Check the graph's structure after every pass (on in debug builds and in the pass tests).
+  bool verify = kVerifyPassesByDefault;
 };
 
 // Every pass kiln has, in the order they run.

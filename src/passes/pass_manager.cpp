@@ -9,7 +9,23 @@ namespace kiln {
 std::vector<std::unique_ptr<Pass>> all_passes() {
   std::vector<std::unique_ptr<Pass>> p;
   p.push_back(make_fold_constants_pass());
+  p.push_back(make_resolve_shape_reads_pass());
+  p.push_back(make_remove_identity_ops_pass());
+  p.push_back(make_eliminate_common_subexpressions_pass());
   p.push_back(make_eliminate_dead_code_pass());
+  p.push_back(make_fold_batchnorm_pass());
+  // Level 2, in this order: recognizers first (so GELU can be an epilogue activation),
+  // attention before transpose folding (which would take its Transposes), QKV merging before
+  // epilogue fusion (which would take the biases), pointwise chains last (what no layer took).
+  p.push_back(make_recognize_gelu_pass());
+  p.push_back(make_recognize_layernorm_pass());
+  p.push_back(make_recognize_rmsnorm_pass());
+  p.push_back(make_fuse_attention_pass());
+  p.push_back(make_merge_qkv_projections_pass());
+  p.push_back(make_fold_transpose_into_matmul_pass());
+  p.push_back(make_fuse_matmul_epilogue_pass());
+  p.push_back(make_fuse_conv_epilogue_pass());
+  p.push_back(make_fuse_pointwise_chains_pass());
   return p;
 }
 
@@ -43,9 +59,9 @@ Status run_passes(Graph& g, const PassOptions& options) {
       if (std::find(options.disabled.begin(), options.disabled.end(), p->name()) != options.disabled.end()) continue;
       KILN_ASSIGN_OR_RETURN(bool c, p->run(g));
       changed |= c;
-#ifndef NDEBUG
-      if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
-#endif
+      if (options.verify) {
+        if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
+      }
       if (round == 0 && p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
     }
     if (!changed) break;

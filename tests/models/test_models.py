@@ -113,6 +113,47 @@ def kiln_run(kiln: str, path: str, inputs: dict, work: str, engine: bool,
             if f.endswith(".npy")}
 
 
+def inspect_layers(kiln: str, path: str) -> list[dict]:
+    """The optimized engine's layers (kiln inspect --json, default --opt-level 3)."""
+    import json
+    r = subprocess.run([kiln, "inspect", path, "--json"], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"kiln inspect failed: {(r.stderr or r.stdout).strip()[-2000:]}")
+    return json.loads(r.stdout)["layers"]
+
+
+# Ops the optimizer must leave no trace of, per model family.
+GONE = {
+    "cnn": ["BatchNormalization", "Relu", "Clip", "Min", "Max", "Add"],
+    "transformer": ["Erf", "Tanh", "Pow", "ReduceMean", "Sqrt", "Softmax", "Transpose", "Div"],
+}
+
+
+def structure_problems(name: str, size: str, layers: list[dict]) -> list[str]:
+    """What the optimizer failed to fuse: every BatchNormalization folded and activation fused
+    in CNNs; one Attention, two LayerNormalization, a GELU in a MatMul epilogue and Q/K/V as
+    one MatMul per transformer layer."""
+    import collections
+    ops = collections.Counter(l["op"] for l in layers)
+    family = "cnn" if name in ("resnet50", "mobilenetv2") else "transformer"
+    allowed = {"Transpose": 1} if name == "vit" else {}  # ViT's patch flatten [B,C,N] -> [B,N,C]
+    probs = [f"{ops[o]} {o} left" for o in GONE[family] if ops[o] > allowed.get(o, 0)]
+    if name == "resnet50" and size == "full" and len(layers) > 60:
+        probs.append(f"{len(layers)} layers (at most 60)")
+    if family == "transformer":
+        n = getattr(models, name).CONFIGS[size]["layers"]
+        gelus = sum(1 for l in layers if "Gelu" in l.get("detail", ""))
+        want = {"kiln.Attention": n, "LayerNormalization": 2 * n + 1}
+        if name in ("bert", "vit"):  # separate Q/K/V projections merged into one MatMul + Split
+            want["Split"] = n
+        for op, k in want.items():
+            if ops[op] != k:
+                probs.append(f"{ops[op]} {op} (want {k})")
+        if gelus != n:
+            probs.append(f"{gelus} layers with a fused GELU (want {n})")
+    return probs
+
+
 def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
     ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
     if not np.all(np.isfinite(got64)):
@@ -158,6 +199,9 @@ def run_case(case, kiln: str = DEFAULT_KILN, keep: str | None = None,
             worst = max(worst, e)
             ok = ok and e <= TOLERANCE
             parts.append(f"{n}{list(r.shape)} {e:.2e}")
+        probs = structure_problems(name, "small", inspect_layers(kiln, path))
+        if probs:
+            return False, "not fused as expected: " + ", ".join(probs)
         return ok, f"max rel err {worst:.2e} ({'; '.join(parts)})"
     finally:
         if tmp is not None:
@@ -184,12 +228,29 @@ def main(argv=None) -> int:
     ap.add_argument("--kiln-arg", action="append", default=[], metavar="ARG",
                     help="extra argument for kiln build/run, e.g. --kiln-arg=--opt-level=3")
     ap.add_argument("--keep", help="keep models, inputs and outputs under this directory")
+    ap.add_argument("--full-structure", action="store_true",
+                    help="also build the full-size models and check what the optimizer fused")
     args = ap.parse_args(argv)
     if not os.path.exists(args.kiln):
         print(f"models: kiln binary not found at {args.kiln}")
         return 2
     passed = failed = 0
     t_all = time.perf_counter()
+    if args.full_structure:
+        for name in ("resnet50", "mobilenetv2", "bert", "vit", "gpt2"):
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix=f"kiln-full-{name}-") as d:
+                path = os.path.join(d, "model.onnx")
+                m = models.build(name, size="full")
+                onnx.save_model(m, path)
+                layers = inspect_layers(args.kiln, path)
+                probs = structure_problems(name, "full", layers)
+            ok = not probs
+            msg = f"{len(layers)} layers from {len(m.graph.node)} nodes" + (": " + ", ".join(probs) if probs else "")
+            print(f"{'PASS' if ok else 'FAIL'} {name + '-full-structure':36s} {time.perf_counter() - t0:6.2f}s  {msg}",
+                  flush=True)
+            passed += ok
+            failed += not ok
     for case in CASES:
         if args.k not in case[0]:
             continue

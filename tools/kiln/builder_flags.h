@@ -11,7 +11,7 @@ namespace kiln::cli {
 
 struct BuilderFlags {
   std::string backend = "reference";
-  int opt_level = 1;
+  int opt_level = 3;
   bool fp16 = false, bf16 = false;
   std::vector<std::string> disabled_passes;
   std::string min_shapes, opt_shapes, max_shapes;
