@@ -21,6 +21,7 @@
 #include "core/npy.h"
 #include "kiln/kiln.h"
 #include "nlohmann/json.hpp"
+#include "unit/onnx_models.h"
 
 extern char** environ;
 
@@ -346,6 +347,118 @@ TEST_F(CliMalformed, InspectGraphDrawsEveryLayer) {
   const std::string svg = read_bytes(dir_ / "graph.svg");
   EXPECT_TRUE(svg.rfind("<?xml", 0) == 0 || svg.rfind("<svg", 0) == 0) << svg.substr(0, 200);
   EXPECT_FALSE(fs::exists(dir_ / "graph.svg.tmp"));
+}
+
+// Relu(x) with x of shape [N, 4]: a model whose dim 0 is symbolic, for `bench --batch`.
+std::string symbolic_batch_model() {
+  auto m = test::new_model();
+  test::add_input(m, "x", {"N", "4"});
+  test::add_output(m, "y", {"N", "4"});
+  test::add_node(m, "Relu", {"x"}, {"y"}, "relu");
+  return m.SerializeAsString();
+}
+
+// `bench` refuses bad flags before it measures anything, and leaves no --json file (nor its
+// temporary) behind. model.kiln's inputs x and y are fixed at 3x4x5.
+TEST_F(CliMalformed, BenchFailuresWriteNothing) {
+  write_bytes(dir_ / "batch.onnx", symbolic_batch_model());
+  fs::create_directory(dir_ / "taken.json");
+  auto bench = [this](std::vector<std::string> flags, const std::string& names) {
+    std::vector<std::string> args = {"bench", "model.kiln", "--json", "out.json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    expect_clean_failure(args, "out.json");
+    EXPECT_NE(last_error_.find(names), std::string::npos) << "the error should name '" << names << "': " << last_error_;
+  };
+  bench({"--iterations", "-1"}, "--iterations -1");
+  bench({"--iterations", "0"}, "--iterations 0");
+  bench({"--iterations", "many"}, "--iterations");
+  bench({"--duration", "0"}, "--duration 0");
+  bench({"--duration", "-2"}, "--duration -2");
+  bench({"--iterations", "5", "--duration", "2"}, "--iterations 5 and --duration 2");
+  bench({"--warmup", "-1"}, "--warmup -1");
+  bench({"--warmup", "3", "--warmup-ms", "10"}, "--warmup 3 and --warmup-ms 10");
+  bench({"--warmup-ms", "-5"}, "--warmup-ms -5");
+  bench({"--contexts", "0"}, "--contexts 0");
+  bench({"--contexts", "-3"}, "--contexts -3");
+  bench({"--threads", "0"}, "--threads 0");
+  bench({"--batch", "0"}, "--batch 0");
+  bench({"--batch", "2"}, "input 'x' has a fixed dim 0 of 3");  // dim 0 is fixed at 3
+  bench({"--shapes", "nosuch:1x2"}, "--shapes nosuch:1x2: the engine has no input 'nosuch'");
+  bench({"--shapes", "x:3x"}, "--shapes");
+  bench({"--input", "zz=good.npy"}, "--input zz=good.npy: the engine has no input 'zz'");
+  bench({"--input", "x=wrong_shape.npy"}, "x");  // refused by the runtime on the first run
+  bench({"--input", "x=missing.npy"}, "missing.npy");
+  bench({"--opt-level", "9"}, "--opt-level 9");
+  // An unwritable --json path fails at once, before the model is even read.
+  expect_clean_failure({"bench", "model.kiln", "--json", "no/such/dir/out.json"}, "no/such/dir/out.json");
+  EXPECT_NE(last_error_.find("--json no/such/dir/out.json"), std::string::npos) << last_error_;
+  expect_clean_failure({"bench", "model.kiln", "--json", "taken.json"});
+  EXPECT_NE(last_error_.find("--json taken.json"), std::string::npos) << last_error_;
+  EXPECT_TRUE(fs::is_directory(dir_ / "taken.json"));
+  expect_clean_failure({"bench", "missing.kiln", "--json", "out.json"}, "out.json");
+  expect_clean_failure({"bench", "bad.kiln", "--json", "out.json"}, "out.json");
+  // A symbolic dim 0: --batch and --shapes must agree, and some shape must be given.
+  expect_clean_failure({"bench", "batch.onnx", "--batch", "4", "--shapes", "x:2x4", "--json", "out.json"}, "out.json");
+  EXPECT_NE(last_error_.find("--batch 4: --shapes gives input 'x' the shape 2x4"), std::string::npos) << last_error_;
+  expect_clean_failure({"bench", "batch.onnx", "--json", "out.json"}, "out.json");
+  EXPECT_NE(last_error_.find("input 'x' has symbolic shape"), std::string::npos) << last_error_;
+  EXPECT_EQ(cases_, 26);
+}
+
+// `bench` measures what it says: --iterations runs on each of --contexts contexts, percentiles
+// in order, throughput equal to runs over wall time, --batch reaching the inputs' dim 0.
+TEST_F(CliMalformed, BenchWritesConsistentJson) {
+  auto check = [this](const std::vector<std::string>& args, int contexts, int iterations, int batch, const std::string& source) {
+    std::string cmd = "kiln";
+    for (const auto& a : args) cmd += " " + a;
+    SCOPED_TRACE(cmd);
+    fs::remove(dir_ / "out.json");
+    const Outcome o = run_cli(args, dir_);
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_TRUE(o.err.empty()) << "stderr is not a terminal, so no progress line: " << o.err;
+    EXPECT_NE(o.out.find("latency (ms): min "), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("throughput: "), std::string::npos) << o.out;
+    EXPECT_FALSE(fs::exists(dir_ / "out.json.tmp"));
+    const nlohmann::json j = nlohmann::json::parse(read_bytes(dir_ / "out.json"));
+    EXPECT_EQ(j.at("backend"), "reference");
+    EXPECT_EQ(j.at("engine_source"), source);
+    EXPECT_GE(j.at("build_or_load_ms").get<double>(), 0);
+    EXPECT_EQ(j.at("contexts"), contexts);
+    EXPECT_EQ(j.at("batch"), batch);
+    const int runs = j.at("runs").get<int>();
+    EXPECT_EQ(runs, iterations * contexts);
+    const auto& lat = j.at("latency_ms");
+    EXPECT_EQ(lat.at("count"), runs);
+    const double mn = lat.at("min"), med = lat.at("median"), p90 = lat.at("p90"), p99 = lat.at("p99"), mx = lat.at("max"), mean = lat.at("mean");
+    EXPECT_GT(mn, 0);
+    EXPECT_LE(mn, med);
+    EXPECT_LE(med, p90);
+    EXPECT_LE(p90, p99);
+    EXPECT_LE(p99, mx);
+    EXPECT_LE(mn, mean);
+    EXPECT_LE(mean, mx);
+    ASSERT_EQ(j.at("per_context").size(), static_cast<size_t>(contexts));
+    double per_context_min = 1e300, per_context_max = 0;
+    for (const auto& c : j.at("per_context")) {
+      EXPECT_EQ(c.at("runs"), iterations);
+      per_context_min = std::min(per_context_min, c.at("latency_ms").at("min").get<double>());
+      per_context_max = std::max(per_context_max, c.at("latency_ms").at("max").get<double>());
+    }
+    EXPECT_EQ(per_context_min, mn);
+    EXPECT_EQ(per_context_max, mx);
+    // Each context runs its runs one after another inside the wall time.
+    const double wall_s = j.at("wall_s");
+    EXPECT_GE(wall_s * 1000, mean * iterations * 0.999);
+    const double per_s = j.at("throughput_inferences_per_s");
+    EXPECT_NEAR(per_s, runs / wall_s, 1e-6 * per_s);
+    EXPECT_NEAR(j.at("throughput_items_per_s").get<double>(), per_s * batch, 1e-6 * per_s * batch);
+  };
+  check({"bench", "model.onnx", "--iterations", "3", "--warmup", "1", "--contexts", "2", "--json", "out.json"}, 2, 3, 1, "build");
+  check({"bench", "model.kiln", "--iterations", "3", "--warmup", "0", "--json", "out.json"}, 1, 3, 1, "load");
+  write_bytes(dir_ / "batch.onnx", symbolic_batch_model());
+  check({"bench", "batch.onnx", "--batch", "4", "--iterations", "2", "--warmup", "1", "--contexts", "3", "--json", "out.json"}, 3, 2, 4, "build");
+  const nlohmann::json j = nlohmann::json::parse(read_bytes(dir_ / "out.json"));
+  EXPECT_EQ(j.at("inputs").at(0).at("shape"), nlohmann::json::array({4, 4}));
 }
 
 // The good corpus members work, so the failures above are about the damage, not the set-up.

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <random>
 
 #include "builder_flags.h"
 #include "cli_common.h"
@@ -13,28 +12,10 @@
 #include "core/dispatch.h"
 #include "core/npy.h"
 #include "fmt/format.h"
-#include "onnx/importer.h"
 
 namespace kiln::cli {
 
 namespace {
-
-Result<Tensor> random_tensor(const IoInfo& io, const Dims& dims, std::mt19937_64& rng) {
-  KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(io.dtype, dims));
-  Status s = dispatch_all(io.dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* p = t.data_as<T>();
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if constexpr (std::is_same_v<T, bool>) p[i] = u(rng) < 0.5;
-      else if constexpr (std::is_integral_v<T>) p[i] = static_cast<T>(u(rng) * 10);  // small indices stay valid
-      else p[i] = static_cast<T>(static_cast<compute_t<T>>(u(rng)));
-    }
-    return ok_status();
-  });
-  if (!s.ok()) return s;
-  return t;
-}
 
 std::string summarize(const Tensor& t) {
   double mn = INFINITY, mx = -INFINITY, sum = 0;
@@ -54,15 +35,6 @@ std::string summarize(const Tensor& t) {
   if (!s.ok() || t.numel() == 0) return "(empty)";
   return fmt::format("min {:.6g}  max {:.6g}  mean {:.6g}  [{}{}]", mn, mx, sum / static_cast<double>(t.numel()), head,
                      t.numel() > 4 ? ", ..." : "");
-}
-
-// An input or expected-output file: .npy, or an ONNX TensorProto (.pb, as in ONNX test data).
-Result<Tensor> read_tensor_file(const std::string& path) {
-  if (path.size() > 3 && path.substr(path.size() - 3) == ".pb") {
-    KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
-    return tensor_from_proto_bytes(bytes, fmt::format("'{}'", path));
-  }
-  return read_npy(path);
 }
 
 // Largest absolute and relative difference between two tensors of one dtype and shape.
@@ -123,32 +95,8 @@ Command add_run_command(CLI::App& app) {
     auto engine = load_or_build(o->model, *config);
     if (!engine.ok()) return fail(engine.status());
 
-    NamedTensors inputs;
-    for (const std::string& spec : o->inputs) {
-      const size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) return fail(invalid_argument(fmt::format("--input '{}' is not NAME=FILE", spec)));
-      auto t = read_tensor_file(spec.substr(eq + 1));
-      if (!t.ok()) return fail(t.status());
-      inputs[spec.substr(0, eq)] = std::move(*t);
-    }
-    std::mt19937_64 rng(o->seed);
-    for (const IoInfo& io : engine->inputs()) {
-      if (inputs.count(io.name)) continue;
-      Dims dims = io.dims;
-      if (shapes->count(io.name)) {
-        dims = shapes->at(io.name);
-      } else {
-        for (size_t d = 0; d < dims.size(); ++d) {
-          if (dims[d] < 0) {
-            return fail(invalid_argument(fmt::format("input '{}' has symbolic shape {}: give --shapes {}:<dims> or --input {}=FILE.npy",
-                                                     io.name, io.shape_string(), io.name, io.name)));
-          }
-        }
-      }
-      auto t = random_tensor(io, dims, rng);
-      if (!t.ok()) return fail(t.status());
-      inputs[io.name] = std::move(*t);
-    }
+    auto inputs = prepare_inputs(*engine, o->inputs, *shapes, o->seed);
+    if (!inputs.ok()) return fail(inputs.status());
     NamedTensors expected;
     for (const std::string& spec : o->expects) {
       const size_t eq = spec.find('=');
@@ -167,7 +115,7 @@ Command add_run_command(CLI::App& app) {
     std::vector<double> times;
     for (int it = 0; it < o->iterations; ++it) {
       const auto t0 = std::chrono::steady_clock::now();
-      if (Status s = (*ctx)->run(inputs, &outputs); !s.ok()) return fail(s);
+      if (Status s = (*ctx)->run(*inputs, &outputs); !s.ok()) return fail(s);
       times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(times.begin(), times.end());
@@ -178,7 +126,7 @@ Command add_run_command(CLI::App& app) {
     std::printf("ran %s (%zu layers, backend %s) in %.3f ms%s\n", o->model.c_str(), info.layers.size(), info.backend.c_str(),
                 times[times.size() / 2], o->iterations > 1 ? fmt::format(" (median of {})", o->iterations).c_str() : "");
     for (const IoInfo& io : engine->inputs()) {
-      std::printf("  input  %-24s %s\n", io.name.c_str(), inputs[io.name].describe().c_str());
+      std::printf("  input  %-24s %s\n", io.name.c_str(), (*inputs)[io.name].describe().c_str());
     }
     for (const IoInfo& io : engine->outputs()) {
       const Tensor& t = outputs.at(io.name);

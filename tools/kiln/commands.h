@@ -12,4 +12,5 @@ Command add_build_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_inspect_command(CLI::App& app);
 Command add_conformance_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
 }  // namespace kiln::cli

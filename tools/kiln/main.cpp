@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   commands["run"] = kiln::cli::add_run_command(app);
   commands["inspect"] = kiln::cli::add_inspect_command(app);
   commands["conformance"] = kiln::cli::add_conformance_command(app);
+  commands["bench"] = kiln::cli::add_bench_command(app);
   auto* backends = app.add_subcommand("backends", "List the backends and whether they can run here");
   try {
     app.parse(argc, argv);
