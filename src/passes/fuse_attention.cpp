@@ -240,8 +240,8 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
 
 // Points every Shape read of the pattern's intermediates at the dims the Attention's inputs
 // carry (B and Sq from q, Sk from k; H and head sizes as constants), then drops those Shapes:
-// the intermediates are about to disappear.
-Status redirect_shape_reads(Graph& g, const AttentionMatch& m) {
+// the intermediates are about to disappear. Appends the Shape nodes it removed to `removed`.
+Status redirect_shape_reads(Graph& g, const AttentionMatch& m, std::vector<Node*>* removed) {
   Value* q_shape = nullptr;
   Value* k_shape = nullptr;
   auto shape_of = [&](Value* src, Value*& cache, Node* pos) -> Result<Value*> {
@@ -296,6 +296,7 @@ Status redirect_shape_reads(Graph& g, const AttentionMatch& m) {
         g.set_input(gather, 1, g.add_constant(gather->name + "_index", idx));
       }
       g.remove_node(shape);
+      removed->push_back(shape);
     }
   }
   return ok_status();
@@ -313,7 +314,8 @@ class FuseAttention final : public Pass {
       std::vector<Node*> nodes;
       for (const HeadSplit* h : {&m->q, &m->k, &m->v}) nodes.insert(nodes.end(), h->nodes.begin(), h->nodes.end());
       nodes.insert(nodes.end(), m->core.begin(), m->core.end());
-      KILN_RETURN_IF_ERROR(redirect_shape_reads(g, *m));
+      std::vector<Node*> shape_reads;  // removed too: rewrite_each must not visit them
+      KILN_RETURN_IF_ERROR(redirect_shape_reads(g, *m, &shape_reads));
       Value* mask = m->mask;
       if (m->where) {
         // keep ? 0 : fill, added to the scores; plus the additive mask when there is one too.
@@ -341,6 +343,7 @@ class FuseAttention final : public Pass {
       a->attrs.set_int("num_heads", m->q.heads);
       a->attrs.set_float("scale", m->scale);
       remove_nodes(g, nodes);
+      nodes.insert(nodes.end(), shape_reads.begin(), shape_reads.end());
       return nodes;
     });
   }
