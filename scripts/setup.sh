@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev
+  libdnnl-dev
   clang libclang-rt-14-dev
   graphviz
   python3-venv

@@ -62,6 +62,9 @@ struct KernelEntry {
   std::string domain;  // "" for ai.onnx
   std::string op_type;
   std::string name;  // shown by `kiln inspect`
+  // The backend whose kernel this is, when not the table's own (a cpu table's reference
+  // fallbacks say "reference"); the builder records it in Node::backend. Empty: the table's.
+  std::string backend;
   // Can this kernel run this node (dtypes, attributes)? Empty: yes.
   std::function<bool(const Node&)> supports;
   std::function<Result<std::unique_ptr<Kernel>>(const Node&)> create;

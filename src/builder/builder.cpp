@@ -24,7 +24,7 @@ Status lower(Graph& g, const Backend& backend) {
     if (!k) {
       return unsupported(fmt::format("{}: backend '{}' has no kernel for {} (opset {})", n.describe(), backend.name(), n.op_type, n.opset));
     }
-    n.backend = backend.name();
+    n.backend = k->backend.empty() ? backend.name() : k->backend;
     n.kernel = k->name;
     for (const auto& [an, a] : n.attrs.all()) {
       if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend));

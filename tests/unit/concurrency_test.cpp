@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "unit/onnx_models.h"
@@ -58,6 +59,100 @@ TEST(Concurrency, EightContextsMatchSingleThreaded) {
       NamedTensors out;  // reused: bound outputs are written in place when the shape repeats
       for (int r = 0; r < kRuns; ++r) {
         if (!contexts[t]->run({{"x", input_for(t, r)}}, &out).ok()) {
+          ++errors;
+          continue;
+        }
+        if (!test::same_bits(out.at("y"), want[t][r])) ++mismatches;
+      }
+    });
+  }
+  go = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// The cpu backend's oneDNN kernels under the same load: a Conv (+Relu, fused) and a MatMul (+Add),
+// each context cycling through batch sizes 1..4 so plans are built while other threads execute.
+// Single-threaded cpu results are checked against the reference backend first (independent
+// arithmetic), then every threaded run must equal them bit for bit.
+onnx::ModelProto conv_matmul_model() {
+  onnx::ModelProto m = test::new_model();
+  test::add_input(m, "x", {"N", "3", "8", "8"});
+  std::vector<float> w(4 * 3 * 3 * 3), w2(256 * 5);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 37 % 19) - 9) / 10.0f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = static_cast<float>(static_cast<int>(i * 53 % 23) - 11) / 50.0f;
+  test::add_initializer(m, "W", {4, 3, 3, 3}, w);
+  test::add_initializer(m, "B", {4}, {0.1f, -0.2f, 0.3f, -0.4f});
+  test::add_initializer(m, "W2", {256, 5}, w2);
+  test::add_initializer(m, "b2", {5}, {0.5f, -0.5f, 0.25f, 0, 1});
+  auto* conv = test::add_node(m, "Conv", {"x", "W", "B"}, {"c"}, "conv");
+  auto* pads = conv->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  test::add_node(m, "Relu", {"c"}, {"r"}, "relu");
+  test::add_node(m, "Flatten", {"r"}, {"f"}, "flatten");
+  test::add_node(m, "MatMul", {"f", "W2"}, {"mm"}, "mm");
+  test::add_node(m, "Add", {"mm", "b2"}, {"y"}, "bias");
+  test::add_output(m, "y", {"N", "5"});
+  return m;
+}
+
+Tensor image_for(int thread, int run) {
+  const int64_t batch = 1 + (thread + run) % 4;
+  std::vector<float> v;
+  for (int64_t i = 0; i < batch * 3 * 64; ++i) v.push_back(static_cast<float>((thread * 131 + run * 17 + i * 7) % 23) / 7.0f - 1.5f);
+  return test::f32({batch, 3, 8, 8}, v);
+}
+
+TEST(Concurrency, CpuBackendConvMatMulEightContexts) {
+  BuilderConfig cpu_config = test::quiet_config();
+  cpu_config.backend = "cpu";
+  const std::string bytes = conv_matmul_model().SerializeAsString();
+  auto engine = Builder(cpu_config).build_from_bytes(bytes, "conv_mm.onnx");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  auto reference = Builder(test::quiet_config()).build_from_bytes(bytes, "conv_mm.onnx");
+  ASSERT_TRUE(reference.ok()) << reference.status().message();
+  // The conv and the matmul must really be oneDNN kernels, or this tests the fallback.
+  int dnnl_layers = 0;
+  for (const LayerInfo& l : engine->info().layers) dnnl_layers += l.kernel.rfind("dnnl_", 0) == 0 && l.backend == "cpu";
+  ASSERT_EQ(dnnl_layers, 2);
+
+  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
+  {
+    auto ctx = engine->create_execution_context();
+    auto ref_ctx = reference->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+    for (int t = 0; t < kThreads; ++t) {
+      for (int r = 0; r < kRuns; ++r) {
+        NamedTensors out, ref_out;
+        ASSERT_TRUE((*ctx)->run({{"x", image_for(t, r)}}, &out).ok());
+        ASSERT_TRUE((*ref_ctx)->run({{"x", image_for(t, r)}}, &ref_out).ok());
+        const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
+        ASSERT_EQ(got.size(), ref.size());
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-4 * (1 + std::fabs(ref[i])));
+        want[t][r] = out.at("y");
+      }
+    }
+  }
+  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
+
+  std::vector<std::unique_ptr<ExecutionContext>> contexts;
+  for (int t = 0; t < kThreads; ++t) {
+    auto ctx = engine->create_execution_context();
+    ASSERT_TRUE(ctx.ok());
+    contexts.push_back(std::move(*ctx));
+  }
+  std::atomic<int> mismatches{0}, errors{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      NamedTensors out;
+      for (int r = 0; r < kRuns; ++r) {
+        if (!contexts[t]->run({{"x", image_for(t, r)}}, &out).ok()) {
           ++errors;
           continue;
         }

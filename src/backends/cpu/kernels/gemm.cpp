@@ -1,0 +1,16 @@
+// Gemm (f32) on oneDNN: transA/transB as strides, alpha as the output scale, C (beta = 1 only)
+// as a broadcasting binary-add post-op (see matmul_common.cpp).
+#include "backends/cpu/kernels/cpu_kernels.h"
+
+namespace kiln::cpu {
+
+KernelEntry gemm_entry() {
+  KernelEntry e;
+  e.op_type = "Gemm";
+  e.name = "dnnl_gemm";
+  e.supports = [](const Node& n) { return matmul_supported(n, MatMulFlavor::kGemm); };
+  e.create = [](const Node& n) { return make_matmul_kernel(n, MatMulFlavor::kGemm); };
+  return e;
+}
+
+}  // namespace kiln::cpu
