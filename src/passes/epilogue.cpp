@@ -64,19 +64,6 @@ std::optional<Layer> start_layer(Graph& g, Node* n, EpilogueLayer kind) {
   return l;
 }
 
-// Does `o` broadcast into `y` without enlarging it (numpy rules)?
-bool broadcasts_into(const MaybeShape& o, const MaybeShape& y) {
-  if (!o || !y || o->size() > y->size()) return false;
-  const size_t off = y->size() - o->size();
-  for (size_t i = 0; i < o->size(); ++i) {
-    const Dim& a = (*o)[i];
-    const Dim& b = (*y)[off + i];
-    if (a.is_known() && a.value == 1) continue;
-    if (!same_shape(SymShape{a}, SymShape{b})) return false;
-  }
-  return true;
-}
-
 // Conv output channels: dim 1 of the output.
 std::optional<int64_t> out_channels(const Value* y) {
   if (!y->shape || y->shape->size() < 3 || !(*y->shape)[1].is_known()) return std::nullopt;

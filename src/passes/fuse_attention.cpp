@@ -242,15 +242,7 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
 // carry (B and Sq from q, Sk from k; H and head sizes as constants), then drops those Shapes:
 // the intermediates are about to disappear. Appends the Shape nodes it removed to `removed`.
 Status redirect_shape_reads(Graph& g, const AttentionMatch& m, std::vector<Node*>* removed) {
-  Value* q_shape = nullptr;
-  Value* k_shape = nullptr;
-  auto shape_of = [&](Value* src, Value*& cache, Node* pos) -> Result<Value*> {
-    if (!cache) {
-      cache = g.add_value(src->name() + "_shape", DataType::kInt64, SymShape{Dim::known(static_cast<int64_t>(src->shape->size()))});
-      KILN_RETURN_IF_ERROR(insert_replacement(g, pos, "", "Shape", onnx_opset(g), {src}, {cache}, {}, src->name() + "_shape").status());
-    }
-    return cache;
-  };
+  std::map<const Value*, Value*> source_shapes;  // Shape(q source), Shape(k source), made on first need
   for (const auto& [value, layout] : m.intermediates) {
     std::vector<Node*> shapes;
     for (const Use& u : value->uses()) {
@@ -281,19 +273,16 @@ Status redirect_shape_reads(Graph& g, const AttentionMatch& m, std::vector<Node*
             else constant = axis == 2 ? h : dv;
             break;
         }
-        const Dims idx_dims = gather->input(1)->constant->shape();
-        Tensor idx = *Tensor::allocate(DataType::kInt64, idx_dims);
         if (src) {
           // Placed before the split that reads src: after src, before every read of the scores.
-          const bool is_q = src == m.q.source;
-          KILN_ASSIGN_OR_RETURN(Value * sv, shape_of(src, is_q ? q_shape : k_shape, is_q ? m.q.nodes.front() : m.k.nodes.front()));
-          idx.data_as<int64_t>()[0] = src_axis;
-          g.set_input(gather, 0, sv);
+          Node* pos = src == m.q.source ? m.q.nodes.front() : m.k.nodes.front();
+          KILN_RETURN_IF_ERROR(read_dim_from(g, gather, src, src_axis, pos, source_shapes));
         } else {
+          Tensor idx = *Tensor::allocate(DataType::kInt64, gather->input(1)->constant->shape());
           idx.data_as<int64_t>()[0] = 0;
           g.set_input(gather, 0, g.add_constant(gather->name + "_dim", int64_tensor({constant})));
+          g.set_input(gather, 1, g.add_constant(gather->name + "_index", idx));
         }
-        g.set_input(gather, 1, g.add_constant(gather->name + "_index", idx));
       }
       g.remove_node(shape);
       removed->push_back(shape);

@@ -27,18 +27,6 @@ struct Step {
   float alpha = 0, beta = 0;
 };
 
-// Does `o` broadcast into shape `y` without enlarging it?
-bool fits_into(const Value* o, const MaybeShape& y) {
-  if (!o->shape || !y || o->shape->size() > y->size()) return false;
-  const size_t off = y->size() - o->shape->size();
-  for (size_t i = 0; i < o->shape->size(); ++i) {
-    const Dim& a = (*o->shape)[i];
-    if (a.is_known() && a.value == 1) continue;
-    if (!same_shape(SymShape{a}, SymShape{(*y)[off + i]})) return false;
-  }
-  return true;
-}
-
 // The step node n applies to the running value v, if n is one this pass can chain.
 std::optional<Step> step_of(Node* n, const Value* v) {
   if (!n || !n->domain.empty() || n->num_outputs() != 1 || !n->output(0)) return std::nullopt;
@@ -52,7 +40,7 @@ std::optional<Step> step_of(Node* n, const Value* v) {
   }
   if (kBinary.count(n->op_type) && n->num_inputs() == 2) {
     Value* o = other_operand(n, v);
-    if (!o || o->dtype != v->dtype || !fits_into(o, v->shape)) return std::nullopt;
+    if (!o || o->dtype != v->dtype || !broadcasts_into(o->shape, v->shape)) return std::nullopt;
     s.op = n->op_type;
     s.operand = o;
     s.swapped = n->input(1) == v;

@@ -183,6 +183,51 @@ bool is_trailing_dims_constant(const Value* c, const Value* x, size_t k) {
   return true;
 }
 
+bool broadcasts_into(const MaybeShape& o, const MaybeShape& y) {
+  if (!o || !y || o->size() > y->size()) return false;
+  const size_t off = y->size() - o->size();
+  for (size_t i = 0; i < o->size(); ++i) {
+    const Dim& a = (*o)[i];
+    if (a.is_known() && a.value == 1) continue;
+    if (!same_shape(SymShape{a}, SymShape{(*y)[off + i]})) return false;
+  }
+  return true;
+}
+
+Status read_dim_from(Graph& g, Node* gather, Value* src, int64_t axis, Node* pos, std::map<const Value*, Value*>& shapes) {
+  Value*& shape = shapes[src];
+  if (!shape) {
+    shape = g.add_value(src->name() + "_shape", DataType::kInt64, SymShape{Dim::known(static_cast<int64_t>(src->shape->size()))});
+    KILN_RETURN_IF_ERROR(insert_replacement(g, pos, "", "Shape", onnx_opset(g), {src}, {shape}, {}, src->name() + "_shape").status());
+  }
+  Tensor idx = *Tensor::allocate(DataType::kInt64, gather->input(1)->constant->shape());  // 0-D or [1], as it was
+  idx.data_as<int64_t>()[0] = axis;
+  g.set_input(gather, 0, shape);
+  g.set_input(gather, 1, g.add_constant(gather->name + "_index", idx));
+  return ok_status();
+}
+
+Node* sqrt_of_plus_epsilon(Value* v, const GraphUses& uses, float* eps, std::vector<Node*>* nodes) {
+  if (!uses.single_use(v)) return nullptr;
+  Node* add = sole_consumer(v);
+  if (!is_op(add, "Add")) return nullptr;
+  const Value* e = other_operand(add, v);
+  auto value = uniform_constant(e);
+  if (!value || e->constant->numel() != 1 || !uses.single_use(add->output(0))) return nullptr;
+  Node* sq = sole_consumer(add->output(0));
+  if (!is_op(sq, "Sqrt")) return nullptr;
+  *eps = static_cast<float>(*value);
+  nodes->push_back(add);
+  nodes->push_back(sq);
+  return sq;
+}
+
+Node* trailing_dims_affine(const Value* v, const char* op, const Value* x, size_t k, const GraphUses& uses) {
+  if (!uses.single_use(v)) return nullptr;
+  Node* n = sole_consumer(v);
+  return is_op(n, op) && is_trailing_dims_constant(other_operand(n, v), x, k) ? n : nullptr;
+}
+
 Value* ones_for_trailing_dims(Graph& g, const Value* x, size_t k, const std::string& name) {
   if (!x->shape || x->shape->size() < k) return nullptr;
   Dims dims;

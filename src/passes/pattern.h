@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -78,11 +79,26 @@ void remove_nodes(Graph& g, const std::vector<Node*>& nodes);
 using NodeRewrite = std::function<Result<std::vector<Node*>>(Node*)>;
 Result<bool> rewrite_each(Graph& g, const NodeRewrite& rewrite);
 
+// Does a value of shape `o` broadcast (numpy rules) into shape `y` without enlarging it?
+bool broadcasts_into(const MaybeShape& o, const MaybeShape& y);
+
 // For ReduceMean with keepdims=1 over the last k axes of an input of known rank (axes as the
 // attribute before opset 18, as a constant input from 18): k. nullopt otherwise.
 std::optional<size_t> reduce_mean_trailing_axes(const Node* n);
 // Is `c` a constant of exactly the trailing `k` dims of `x`'s shape (a norm's scale or bias)?
 bool is_trailing_dims_constant(const Value* c, const Value* x, size_t k);
+
+// Makes Gather(Shape(x), i), a read of one dim, read dim `axis` of `src` instead. The Shape(src)
+// node is made once per src (remembered in `shapes`) and placed before `pos`, which must come
+// after src is defined and before every gather redirected to it.
+Status read_dim_from(Graph& g, Node* gather, Value* src, int64_t axis, Node* pos, std::map<const Value*, Value*>& shapes);
+
+// Norm building blocks. `v + eps -> Sqrt` with v read only there and eps a one-element
+// constant: the Sqrt node (eps stored, Add and Sqrt appended to `nodes`), else nullptr.
+Node* sqrt_of_plus_epsilon(Value* v, const GraphUses& uses, float* eps, std::vector<Node*>* nodes);
+// The `op` (Mul for a scale, Add for a bias) that alone reads v, when its other operand is a
+// constant of exactly x's trailing k dims; else nullptr.
+Node* trailing_dims_affine(const Value* v, const char* op, const Value* x, size_t k, const GraphUses& uses);
 
 // A new constant of ones shaped as the trailing k dims of x (a norm's default scale); nullptr
 // when those dims are not all known.

@@ -19,21 +19,6 @@ struct LayerNormMatch {
   std::vector<Node*> nodes;
 };
 
-// v + eps -> Sqrt: returns the Sqrt node and eps.
-Node* sqrt_of_plus_eps(Value* var, const GraphUses& uses, float* eps, std::vector<Node*>* nodes) {
-  if (!uses.single_use(var)) return nullptr;
-  Node* add = sole_consumer(var);
-  if (!is_op(add, "Add")) return nullptr;
-  auto e = uniform_constant(other_operand(add, var));
-  if (!e || other_operand(add, var)->constant->numel() != 1 || !uses.single_use(add->output(0))) return nullptr;
-  Node* sq = sole_consumer(add->output(0));
-  if (!is_op(sq, "Sqrt")) return nullptr;
-  *eps = static_cast<float>(*e);
-  nodes->push_back(add);
-  nodes->push_back(sq);
-  return sq;
-}
-
 std::optional<LayerNormMatch> match(Node* mean, const GraphUses& uses) {
   auto k = reduce_mean_trailing_axes(mean);
   Value* x = mean->input(0);
@@ -61,26 +46,20 @@ std::optional<LayerNormMatch> match(Node* mean, const GraphUses& uses) {
   Node* var = sole_consumer(square->output(0));
   if (reduce_mean_trailing_axes(var) != k || var->input(0) != square->output(0)) return std::nullopt;
   m.nodes.push_back(var);
-  Node* sq = sqrt_of_plus_eps(var->output(0), uses, &m.eps, &m.nodes);
+  Node* sq = sqrt_of_plus_epsilon(var->output(0), uses, &m.eps, &m.nodes);
   if (!sq || !uses.single_use(sq->output(0)) || div->input(1) != sq->output(0)) return std::nullopt;
   m.nodes.push_back(div);
   m.out = div->output(0);
   // Optional · gamma, then + beta.
-  if (uses.single_use(m.out)) {
-    Node* mul = sole_consumer(m.out);
-    if (is_op(mul, "Mul") && is_trailing_dims_constant(other_operand(mul, m.out), x, m.k)) {
-      m.gamma = other_operand(mul, m.out);
-      m.nodes.push_back(mul);
-      m.out = mul->output(0);
-    }
+  if (Node* mul = trailing_dims_affine(m.out, "Mul", x, m.k, uses)) {
+    m.gamma = other_operand(mul, m.out);
+    m.nodes.push_back(mul);
+    m.out = mul->output(0);
   }
-  if (uses.single_use(m.out)) {
-    Node* add = sole_consumer(m.out);
-    if (is_op(add, "Add") && is_trailing_dims_constant(other_operand(add, m.out), x, m.k)) {
-      m.beta = other_operand(add, m.out);
-      m.nodes.push_back(add);
-      m.out = add->output(0);
-    }
+  if (Node* add = trailing_dims_affine(m.out, "Add", x, m.k, uses)) {
+    m.beta = other_operand(add, m.out);
+    m.nodes.push_back(add);
+    m.out = add->output(0);
   }
   return m;
 }

@@ -44,26 +44,17 @@ std::optional<RmsMatch> match(Node* square, const GraphUses& uses) {
   if (!m.x || !uses.single_use(square->output(0))) return std::nullopt;
   Node* mean = sole_consumer(square->output(0));
   auto k = reduce_mean_trailing_axes(mean);
-  if (!k || mean->input(0) != square->output(0) || !uses.single_use(mean->output(0))) return std::nullopt;
+  if (!k || mean->input(0) != square->output(0)) return std::nullopt;
   m.k = *k;
-  Node* add = sole_consumer(mean->output(0));
-  if (!is_op(add, "Add")) return std::nullopt;
-  Value* e = other_operand(add, mean->output(0));
-  auto eps = uniform_constant(e);
-  if (!eps || e->constant->numel() != 1 || !uses.single_use(add->output(0))) return std::nullopt;
-  Node* sq = sole_consumer(add->output(0));
-  if (!is_op(sq, "Sqrt")) return std::nullopt;
-  m.eps = static_cast<float>(*eps);
-  m.nodes = {square, mean, add, sq};
+  m.nodes = {square, mean};
+  Node* sq = sqrt_of_plus_epsilon(mean->output(0), uses, &m.eps, &m.nodes);
+  if (!sq) return std::nullopt;
   m.out = divide_by(m.x, sq->output(0), uses, &m.nodes);
   if (!m.out) return std::nullopt;
-  if (uses.single_use(m.out)) {
-    Node* mul = sole_consumer(m.out);
-    if (is_op(mul, "Mul") && is_trailing_dims_constant(other_operand(mul, m.out), m.x, m.k)) {
-      m.gamma = other_operand(mul, m.out);
-      m.nodes.push_back(mul);
-      m.out = mul->output(0);
-    }
+  if (Node* mul = trailing_dims_affine(m.out, "Mul", m.x, m.k, uses)) {
+    m.gamma = other_operand(mul, m.out);
+    m.nodes.push_back(mul);
+    m.out = mul->output(0);
   }
   return m;
 }

@@ -40,7 +40,7 @@ class ResolveShapeReads final : public Pass {
     }
     std::vector<Node*> order;
     for (const auto& n : g.nodes()) order.push_back(n.get());
-    std::map<const Value*, Value*> shape_of;  // Shape nodes this pass made, per source
+    std::map<const Value*, Value*> shape_of;  // Shape nodes this pass made, per source (read_dim_from)
     bool changed = false;
     for (Node* gather : order) {
       if (!is_op(gather, "Gather") || gather->attrs.get_int("axis", 0) != 0) continue;
@@ -70,15 +70,7 @@ class ResolveShapeReads final : public Pass {
       }
       auto it = first.find(d.symbol);
       if (d.symbol.empty() || it == first.end() || (it->second.value == x && it->second.axis == i)) continue;
-      Value*& src_shape = shape_of[it->second.value];
-      if (!src_shape) {
-        src_shape = g.add_value(it->second.value->name() + "_shape", DataType::kInt64, SymShape{Dim::known(static_cast<int64_t>(it->second.value->shape->size()))});
-        KILN_RETURN_IF_ERROR(insert_replacement(g, gather, "", "Shape", onnx_opset(g), {it->second.value}, {src_shape}, {shape}, shape->name).status());
-      }
-      Tensor t = *Tensor::allocate(DataType::kInt64, out_dims);
-      t.data_as<int64_t>()[0] = it->second.axis;
-      g.set_input(gather, 0, src_shape);
-      g.set_input(gather, 1, g.add_constant(idx->name(), t));
+      KILN_RETURN_IF_ERROR(read_dim_from(g, gather, it->second.value, it->second.axis, gather, shape_of));
       changed = true;
     }
     g.remove_dead_values();

@@ -17,15 +17,7 @@ namespace kiln::test {
 // --opt-level 3, with the graph verified after each pass.
 inline std::unique_ptr<Graph> optimized_graph(const GraphMaker& make, const std::vector<std::string>& passes) {
   auto g = make();
-  Status s = infer_and_annotate(*g);
-  EXPECT_TRUE(s.ok()) << s.message();
-  PassOptions po;
-  po.opt_level = 3;
-  po.verify = true;
-  for (const std::string& n : pass_names()) {
-    if (n != "eliminate-dead-code" && std::find(passes.begin(), passes.end(), n) == passes.end()) po.disabled.push_back(n);
-  }
-  s = run_passes(*g, po);
+  Status s = optimize_with_only(*g, passes);
   EXPECT_TRUE(s.ok()) << s.message();
   return g;
 }

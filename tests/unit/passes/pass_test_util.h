@@ -99,6 +99,20 @@ inline Result<NamedTensors> run_engine(Engine& e, const NamedTensors& feeds) {
   return outs;
 }
 
+// Infers g as the builder does, then runs only `passes` (plus dead-code elimination) at
+// --opt-level 3 with the graph verified after each pass.
+inline Status optimize_with_only(Graph& g, const std::vector<std::string>& passes) {
+  if (Status s = infer_and_annotate(g); !s.ok()) return invalid_argument("inference: " + s.message());
+  PassOptions po;
+  po.opt_level = 3;
+  po.verify = true;
+  for (const std::string& n : pass_names()) {
+    if (n != "eliminate-dead-code" && std::find(passes.begin(), passes.end(), n) == passes.end()) po.disabled.push_back(n);
+  }
+  if (Status s = run_passes(g, po); !s.ok()) return invalid_argument("passes: " + s.message());
+  return ok_status();
+}
+
 // Runs only `passes` (plus dead-code elimination) at --opt-level 3 on one copy of make()'s graph.
 inline PassRun run_passes_on(const GraphMaker& make, const std::vector<std::string>& passes,
                              const std::map<std::string, int64_t>& sym = {}) {
@@ -113,18 +127,8 @@ inline PassRun run_passes_on(const GraphMaker& make, const std::vector<std::stri
     return r;
   }
   auto g = make();
-  if (Status s = infer_and_annotate(*g); !s.ok()) {
-    r.error = "inference: " + s.message();
-    return r;
-  }
-  PassOptions po;
-  po.opt_level = 3;
-  po.verify = true;
-  for (const std::string& n : pass_names()) {
-    if (n != "eliminate-dead-code" && std::find(passes.begin(), passes.end(), n) == passes.end()) po.disabled.push_back(n);
-  }
-  if (Status s = run_passes(*g, po); !s.ok()) {
-    r.error = "passes: " + s.message();
+  if (Status s = optimize_with_only(*g, passes); !s.ok()) {
+    r.error = s.message();
     return r;
   }
   for (const auto& n : g->nodes()) {
