@@ -20,14 +20,6 @@ std::vector<DataType> numeric_types() {
   return v;
 }
 
-CaseInput in(DataType t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {}) {
-  CaseInput c;
-  c.dtype = t;
-  c.dims = std::move(dims);
-  c.fill = fill;
-  c.values = std::move(values);
-  return c;
-}
 
 Case make(const std::string& op, const std::string& suffix, std::vector<CaseInput> inputs,
           int opset = 17, std::function<void(Attributes&)> attrs = {}) {
@@ -40,7 +32,6 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
-std::string tn(DataType t) { return dtype_name(t); }
 
 // Shapes every two-input op is tried on: equal odd shapes, two-sided broadcasting, a rank-0
 // scalar, and an empty tensor.

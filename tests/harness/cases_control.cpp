@@ -29,11 +29,6 @@ CaseInput values(DataType t, Dims dims, std::vector<double> v, bool constant = t
   return c;
 }
 
-CaseInput omitted() {
-  CaseInput c;
-  c.omitted = true;
-  return c;
-}
 
 Case make(const std::string& name, const std::string& op, std::vector<CaseInput> inputs, int opset,
           std::function<void(Attributes&)> attrs, size_t num_outputs, double tol = 1e-5) {

@@ -16,26 +16,10 @@ using DT = DataType;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-CaseInput in(DT t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {}) {
-  CaseInput c;
-  c.dtype = t;
-  c.dims = std::move(dims);
-  c.fill = fill;
-  c.values = std::move(values);
-  return c;
-}
 CaseInput pos(DT t, Dims dims) { return in(t, std::move(dims), Fill::kPositive); }
-CaseInput vals(DT t, Dims dims, std::vector<double> values) {
-  return in(t, std::move(dims), Fill::kValues, std::move(values));
-}
 CaseInput weights(DT t, Dims dims) {
   CaseInput c = in(t, std::move(dims));
   c.constant = true;  // as the optimizer leaves them: folded weights are initializers
-  return c;
-}
-CaseInput omitted() {
-  CaseInput c;
-  c.omitted = true;
   return c;
 }
 
@@ -52,7 +36,6 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
-std::string tn(DT t) { return dtype_name(t); }
 std::string fmt_bias_res(int bias, int res) {
   return std::string(bias ? "bias" : "no_bias") + (res ? "_residual" : "_no_residual");
 }

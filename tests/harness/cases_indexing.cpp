@@ -35,7 +35,6 @@ CaseInput vec(DataType t, std::vector<double> v) {
   return values(t, {n}, std::move(v));
 }
 
-CaseInput omitted() { return input(DataType::kFloat32, {0}, Fill::kRandom, {}, false, true); }
 
 Case make(const std::string& name, const std::string& op, int opset, std::vector<CaseInput> inputs,
           std::function<void(Attributes&)> attrs = {}, size_t num_outputs = 1) {
@@ -58,7 +57,6 @@ const DataType kAllTypes[] = {DataType::kFloat32, DataType::kFloat16, DataType::
                               DataType::kBool};
 const DataType kFloats[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64};
 
-std::string tn(DataType t) { return dtype_name(t); }
 
 void gather_cases(std::vector<Case>& cases) {
   for (DataType t : kAllTypes) {

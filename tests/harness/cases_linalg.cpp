@@ -8,22 +8,6 @@ namespace {
 
 using DT = DataType;
 
-CaseInput in(DT t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {}) {
-  CaseInput c;
-  c.dtype = t;
-  c.dims = std::move(dims);
-  c.fill = fill;
-  c.values = std::move(values);
-  return c;
-}
-CaseInput vals(DT t, Dims dims, std::vector<double> values) {
-  return in(t, std::move(dims), Fill::kValues, std::move(values));
-}
-CaseInput omitted() {
-  CaseInput c;
-  c.omitted = true;
-  return c;
-}
 
 Case make(const std::string& op, const std::string& suffix, std::vector<CaseInput> inputs,
           int opset = 17, std::function<void(Attributes&)> attrs = {}, double tol = 1e-5) {
@@ -37,7 +21,6 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
-std::string tn(DT t) { return dtype_name(t); }
 // Looser for the 16-bit floats (one rounding of a long sum).
 double tol_for(DT t) { return t == DT::kFloat16 || t == DT::kBFloat16 ? 1e-2 : 1e-5; }
 

@@ -10,21 +10,7 @@ namespace {
 
 const DataType kFloats[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64};
 
-CaseInput in(DataType t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {}, bool constant = false) {
-  CaseInput c;
-  c.dtype = t;
-  c.dims = std::move(dims);
-  c.fill = fill;
-  c.values = std::move(values);
-  c.constant = constant;
-  return c;
-}
 
-CaseInput omitted() {
-  CaseInput c;
-  c.omitted = true;
-  return c;
-}
 
 Case make(const std::string& op, const std::string& suffix, std::vector<CaseInput> inputs, int opset,
           std::function<void(Attributes&)> attrs = {}, size_t num_outputs = 1) {
@@ -38,7 +24,6 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
-std::string tn(DataType t) { return dtype_name(t); }
 
 // The pooling attribute variants every windowed pool is tried with (2-D unless noted).
 struct PoolVariant {

@@ -39,11 +39,6 @@ CaseInput scalar(DataType t, double v) {
   return c;
 }
 
-CaseInput omitted() {
-  CaseInput c;
-  c.omitted = true;
-  return c;
-}
 
 Case make(const std::string& op, const std::string& suffix, std::vector<CaseInput> inputs, int opset = 17,
           std::function<void(Attributes&)> attrs = {}, size_t num_outputs = 1) {
@@ -57,7 +52,6 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
-std::string tn(DataType t) { return dtype_name(t); }
 
 }  // namespace
 

@@ -40,6 +40,28 @@ struct Case {
   double tolerance = 1e-5;  // normalized error allowed against the reference
 };
 
+// Builders the case files share (an input's dtype, dims and fill; an omitted optional input;
+// a dtype's name for case names).
+inline CaseInput in(DataType t, Dims dims, Fill fill = Fill::kRandom, std::vector<double> values = {},
+                    bool constant = false) {
+  CaseInput c;
+  c.dtype = t;
+  c.dims = std::move(dims);
+  c.fill = fill;
+  c.values = std::move(values);
+  c.constant = constant;
+  return c;
+}
+inline CaseInput vals(DataType t, Dims dims, std::vector<double> values) {
+  return in(t, std::move(dims), Fill::kValues, std::move(values));
+}
+inline CaseInput omitted() {
+  CaseInput c;
+  c.omitted = true;
+  return c;
+}
+inline std::string tn(DataType t) { return dtype_name(t); }
+
 // Family case lists (one file each under tests/harness/).
 void add_elementwise_cases(std::vector<Case>& cases);
 void add_binary_cases(std::vector<Case>& cases);

@@ -24,6 +24,38 @@ Tensor input_for(int thread, int run) {
   return test::f32({batch, 4}, v);
 }
 
+// Runs kThreads contexts of `engine` at once (started together to maximize overlap), each
+// feeding x = input(thread, run) kRuns times into a reused output map, and expects every result
+// to equal want[thread][run] bit for bit.
+void expect_threads_match(Engine& engine, const std::vector<std::vector<Tensor>>& want, Tensor (*input)(int, int)) {
+  std::vector<std::unique_ptr<ExecutionContext>> contexts;
+  for (int t = 0; t < kThreads; ++t) {
+    auto ctx = engine.create_execution_context();
+    ASSERT_TRUE(ctx.ok());
+    contexts.push_back(std::move(*ctx));
+  }
+  std::atomic<int> mismatches{0}, errors{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      NamedTensors out;  // reused: bound outputs are written in place when the shape repeats
+      for (int r = 0; r < kRuns; ++r) {
+        if (!contexts[t]->run({{"x", input(t, r)}}, &out).ok()) {
+          ++errors;
+          continue;
+        }
+        if (!test::same_bits(out.at("y"), want[t][r])) ++mismatches;
+      }
+    });
+  }
+  go = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 TEST(Concurrency, EightContextsMatchSingleThreaded) {
   auto engine = Builder(test::quiet_config()).build_from_bytes(test::mlp_model(true).SerializeAsString(), "mlp.onnx");
   ASSERT_TRUE(engine.ok()) << engine.status().message();
@@ -44,32 +76,7 @@ TEST(Concurrency, EightContextsMatchSingleThreaded) {
   // Distinct inputs must give distinct outputs somewhere, or equality below proves little.
   ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
 
-  std::vector<std::unique_ptr<ExecutionContext>> contexts;
-  for (int t = 0; t < kThreads; ++t) {
-    auto ctx = engine->create_execution_context();
-    ASSERT_TRUE(ctx.ok());
-    contexts.push_back(std::move(*ctx));
-  }
-  std::atomic<int> mismatches{0}, errors{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go.load()) std::this_thread::yield();  // start together to maximize overlap
-      NamedTensors out;  // reused: bound outputs are written in place when the shape repeats
-      for (int r = 0; r < kRuns; ++r) {
-        if (!contexts[t]->run({{"x", input_for(t, r)}}, &out).ok()) {
-          ++errors;
-          continue;
-        }
-        if (!test::same_bits(out.at("y"), want[t][r])) ++mismatches;
-      }
-    });
-  }
-  go = true;
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(mismatches.load(), 0);
+  expect_threads_match(*engine, want, input_for);
 }
 
 // The cpu backend's oneDNN kernels under the same load: a Conv (+Relu, fused) and a MatMul (+Add),
@@ -138,32 +145,7 @@ TEST(Concurrency, CpuBackendConvMatMulEightContexts) {
   }
   ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
 
-  std::vector<std::unique_ptr<ExecutionContext>> contexts;
-  for (int t = 0; t < kThreads; ++t) {
-    auto ctx = engine->create_execution_context();
-    ASSERT_TRUE(ctx.ok());
-    contexts.push_back(std::move(*ctx));
-  }
-  std::atomic<int> mismatches{0}, errors{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go.load()) std::this_thread::yield();
-      NamedTensors out;
-      for (int r = 0; r < kRuns; ++r) {
-        if (!contexts[t]->run({{"x", image_for(t, r)}}, &out).ok()) {
-          ++errors;
-          continue;
-        }
-        if (!test::same_bits(out.at("y"), want[t][r])) ++mismatches;
-      }
-    });
-  }
-  go = true;
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(mismatches.load(), 0);
+  expect_threads_match(*engine, want, image_for);
 }
 
 }  // namespace
