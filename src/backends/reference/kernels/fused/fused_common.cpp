@@ -25,15 +25,17 @@ Status fused_check_dtypes(const KernelContext& ctx, size_t count) {
   return ok_status();
 }
 
-Status fused_check_fits(const KernelContext& ctx, const Tensor* t, const Dims& out, const char* what) {
-  if (t == nullptr) return ok_status();
-  const Dims& d = t->shape();
+bool fused_fits(const Dims& d, const Dims& out) {
   bool fits = d.size() <= out.size();
   for (size_t k = 0; fits && k < d.size(); ++k) {
     const int64_t td = d[d.size() - 1 - k], od = out[out.size() - 1 - k];
     fits = td == 1 || td == od;
   }
-  if (!fits) {
+  return fits;
+}
+
+Status fused_check_fits(const KernelContext& ctx, const Tensor* t, const Dims& out, const char* what) {
+  if (t != nullptr && !fused_fits(t->shape(), out)) {
     return ctx.error(fmt::format("{} {} does not broadcast to the output [{}] without enlarging it", what,
                                  t->describe(), dims_to_string(out)));
   }

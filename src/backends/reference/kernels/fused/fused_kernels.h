@@ -28,6 +28,8 @@ Result<const Tensor*> fused_required_input(const KernelContext& ctx, size_t i, c
 Status fused_check_dtypes(const KernelContext& ctx, size_t count);
 
 // An error unless t (when present) broadcasts to `out` without enlarging it.
+// Does a tensor of dims `d` broadcast to `out` without enlarging it?
+bool fused_fits(const Dims& d, const Dims& out);
 Status fused_check_fits(const KernelContext& ctx, const Tensor* t, const Dims& out, const char* what);
 
 // What follows the main computation of FusedConv / FusedMatMul:
