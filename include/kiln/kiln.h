@@ -137,6 +137,18 @@ class ExecutionContext {
   // sort buffers); the optimized backends' kernels do not.
   Status run(const NamedTensors& inputs, NamedTensors* outputs);
 
+  // Per-layer timing (what trtexec's --dumpProfile is): while on, every run adds each layer's
+  // wall time to a counter. Turning it on or off clears the counters. Off by default: reading the
+  // clock around every layer costs a little.
+  void set_profiling(bool on);
+  // One entry per layer, in the order of EngineInfo::layers: runs counted and total milliseconds.
+  // Layers skipped because their outputs were precomputed at planning count no runs.
+  struct LayerTime {
+    int64_t runs = 0;
+    double total_ms = 0;
+  };
+  std::vector<LayerTime> layer_times() const;
+
   explicit ExecutionContext(std::unique_ptr<ContextState> state);
 
  private:

@@ -4,6 +4,7 @@
 // compute outright (shape arithmetic: Shape -> Gather -> Concat ...) are computed then and their
 // nodes skipped at run time; values of known size get arena slots from the liveness plan; only
 // values whose size depends on data (NonZero, ...) are allocated during the run.
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <unordered_set>
@@ -188,6 +189,10 @@ struct ContextState {
   // Per run.
   std::vector<const Tensor*> table;  // per value index
   std::deque<Tensor> dynamic;        // data-dependent values and omitted outputs of this run
+
+  // Per-layer timing, when on (set_profiling): indexed like the graph's nodes.
+  bool profiling = false;
+  std::vector<ExecutionContext::LayerTime> layer_times;
 };
 
 namespace {
@@ -479,8 +484,14 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
     auto it = e.kernels.find(&n);
     if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
     MainKernelContext ctx(cs, n, outputs);
+    const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = it->second->run(ctx);
     if (!s.ok()) return s;
+    if (cs.profiling) {
+      ExecutionContext::LayerTime& t = cs.layer_times[step];
+      ++t.runs;
+      t.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
     for (size_t i = 0; i < n.num_outputs(); ++i) {
       const Value* o = n.output(i);
       if (o && !cs.table[index_of(e, o)]) {
@@ -502,6 +513,16 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
   }
   cs.dynamic.clear();
   return ok_status();
+}
+
+void ExecutionContext::set_profiling(bool on) {
+  state_->profiling = on;
+  state_->layer_times.assign(on ? state_->engine->graph->num_nodes() : 0, LayerTime{});
+}
+
+std::vector<ExecutionContext::LayerTime> ExecutionContext::layer_times() const {
+  if (!state_->profiling) return std::vector<LayerTime>(state_->engine->graph->num_nodes());
+  return state_->layer_times;
 }
 
 Result<std::unique_ptr<ExecutionContext>> Engine::create_execution_context() const {

@@ -58,6 +58,7 @@ struct BenchOpts {
   double duration_s = 0;
   long long batch = 0;  // 0: not given
   long long contexts = 1;
+  bool profile = false;
   // Intra-op threads asked for with --threads. Recorded and reported only: no backend runs a
   // kernel on more than one thread yet, so nothing consumes it.
   long long requested_intra_op_threads = 0;  // 0: not given
@@ -211,6 +212,63 @@ Status write_json_file(const std::string& path, const nlohmann::json& j) {
   return ok_status();
 }
 
+// --profile: the layers' time summed over every context's measured runs, printed as the slowest
+// layers and as time per op (fused ops with what they fused), and returned for --json.
+nlohmann::json print_profile(const EngineInfo& info, const std::vector<ContextRun>& runs) {
+  std::vector<ExecutionContext::LayerTime> sum(info.layers.size());
+  int64_t total_runs = 0;
+  for (const ContextRun& r : runs) {
+    const auto times = r.ctx->layer_times();
+    for (size_t i = 0; i < sum.size() && i < times.size(); ++i) {
+      sum[i].runs += times[i].runs;
+      sum[i].total_ms += times[i].total_ms;
+    }
+    total_runs += static_cast<int64_t>(r.latencies_ms.size());
+  }
+  double all_ms = 0;
+  for (const auto& t : sum) all_ms += t.total_ms;
+  const double per_run = total_runs > 0 ? 1.0 / static_cast<double>(total_runs) : 0;
+  auto pct = [&](double ms) { return all_ms > 0 ? 100 * ms / all_ms : 0; };
+  auto op_label = [](const LayerInfo& l) { return l.detail.empty() ? l.op : l.op + " (" + l.detail + ")"; };
+
+  nlohmann::json layers = nlohmann::json::array();
+  std::vector<size_t> order(sum.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sum[a].total_ms > sum[b].total_ms; });
+  constexpr size_t kShown = 15;
+  std::printf("profile: %.3f ms per run in layers (sum over %lld runs)\n", all_ms * per_run, static_cast<long long>(total_runs));
+  std::printf("  %-8s %6s  %-32s %-40s %s\n", "ms/run", "%", "layer", "op", "kernel (backend)");
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    const LayerInfo& l = info.layers[i];
+    if (k < kShown && sum[i].runs > 0) {
+      std::printf("  %-8.3f %5.1f%%  %-32.32s %-40.40s %s (%s)\n", sum[i].total_ms * per_run, pct(sum[i].total_ms), l.name.c_str(),
+                  op_label(l).c_str(), l.kernel.c_str(), l.backend.c_str());
+    }
+    layers.push_back({{"layer", l.name}, {"op", l.op}, {"detail", l.detail}, {"kernel", l.kernel}, {"backend", l.backend},
+                      {"runs", sum[i].runs}, {"ms_per_run", sum[i].total_ms * per_run}});
+  }
+  if (order.size() > kShown) std::printf("  ... %zu more layers\n", order.size() - kShown);
+
+  // Per op and backend, slowest first.
+  std::map<std::pair<std::string, std::string>, std::pair<double, int>> by_op;
+  for (size_t i = 0; i < sum.size(); ++i) {
+    auto& e = by_op[{info.layers[i].op, info.layers[i].backend}];
+    e.first += sum[i].total_ms;
+    e.second += 1;
+  }
+  std::vector<std::pair<std::pair<std::string, std::string>, std::pair<double, int>>> ops(by_op.begin(), by_op.end());
+  std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::printf("  by op:\n");
+  nlohmann::json op_json = nlohmann::json::array();
+  for (const auto& [key, v] : ops) {
+    std::printf("  %-8.3f %5.1f%%  %-32s %d layer%s on %s\n", v.first * per_run, pct(v.first), key.first.c_str(), v.second,
+                v.second == 1 ? "" : "s", key.second.c_str());
+    op_json.push_back({{"op", key.first}, {"backend", key.second}, {"layers", v.second}, {"ms_per_run", v.first * per_run}});
+  }
+  return {{"ms_per_run", all_ms * per_run}, {"layers", layers}, {"ops", op_json}};
+}
+
 }  // namespace
 
 Command add_bench_command(CLI::App& app) {
@@ -235,6 +293,7 @@ Command add_bench_command(CLI::App& app) {
   o->threads_opt = cmd->add_option("--threads", o->requested_intra_op_threads,
                                    "Intra-op threads per context (recorded; the reference backend runs single-threaded)");
   cmd->add_option("--json", o->json_file, "Write every figure to this file as JSON");
+  cmd->add_flag("--profile", o->profile, "Time every layer during the measured runs; print the slowest layers and the time per op");
   o->flags.add_to(*cmd);
   return [o]() -> int {
     if (Status s = check_flags(*o); !s.ok()) return fail(s);
@@ -339,6 +398,7 @@ Command add_bench_command(CLI::App& app) {
       if (!r.status.ok()) stop = true;
       warmed.count_down();
       go.wait();
+      if (o->profile) r.ctx->set_profiling(true);
       if (!stop) r.latencies_ms.reserve(by_iterations ? static_cast<size_t>(o->iterations) : 4096);
       while (!stop) {
         const auto t0 = Clock::now();
@@ -414,6 +474,9 @@ Command add_bench_command(CLI::App& app) {
                 static_cast<long long>(batch));
     std::printf("runs: %zu (%s) in %s wall\n", lat.count, count_of(contexts, "context").c_str(), wall_time(wall_s).c_str());
 
+    nlohmann::json profile_json;
+    if (o->profile) profile_json = print_profile(info, runs);
+
     if (!o->json_file.empty()) {
       nlohmann::json in = nlohmann::json::array();
       for (const IoInfo& io : engine->inputs()) {
@@ -453,6 +516,7 @@ Command add_bench_command(CLI::App& app) {
           {"latency_ms", summary_json(lat)},
           {"per_context", per_context},
       };
+      if (o->profile) j["profile"] = profile_json;
       if (Status s = write_json_file(o->json_file, j); !s.ok()) return fail(s);
     }
     return 0;

@@ -67,6 +67,16 @@ dnnl::memory::desc plain_f32_desc(const dnnl::memory::dims& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
 }
 
+dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const void* data) {
+  const dnnl::engine& eng = dnnl_cpu_engine();
+  dnnl::memory packed(to, eng);
+  dnnl::memory user(from, eng, const_cast<void*>(data));  // read only
+  dnnl::stream stream(eng);
+  dnnl::reorder(user, packed).execute(stream, user, packed);
+  stream.wait();
+  return packed;
+}
+
 dnnl::memory thread_scratchpad(const dnnl::memory::desc& md) {
   // One buffer per calling thread, grown as needed: concurrent runs never share a scratchpad.
   thread_local std::unique_ptr<char[]> buffer;

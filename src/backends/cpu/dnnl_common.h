@@ -36,6 +36,9 @@ void append_activation(dnnl::post_ops& ops, const ActivationAttr& a);
 // Memory descriptor for f32 `dims` with row-major (plain) strides.
 dnnl::memory::desc plain_f32_desc(const dnnl::memory::dims& dims);
 
+// A copy of the constant at `data` (laid out as `from`) in layout `to`, owned by the returned memory.
+dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const void* data);
+
 // The calling thread's scratchpad of at least `bytes` (64-byte aligned), as oneDNN memory.
 dnnl::memory thread_scratchpad(const dnnl::memory::desc& md);
 

@@ -108,11 +108,7 @@ class ConvKernel final : public DnnlKernel {
     plan.scratch_md = pd.scratchpad_desc();
     if (w_constant) {
       // Weights in the primitive's preferred blocked layout, reordered once and kept.
-      plan.weights = dnnl::memory(pd.weights_desc(), eng);
-      dnnl::memory user(w_plain, eng, const_cast<void*>(w->data()));
-      dnnl::stream stream(eng);
-      dnnl::reorder(user, plan.weights).execute(stream, user, plan.weights);
-      stream.wait();
+      plan.weights = reorder_constant(w_plain, pd.weights_desc(), w->data());
     }
     plan.copy_residual_to_dst = z != nullptr;
     plan.residual_input = z ? 3 : -1;

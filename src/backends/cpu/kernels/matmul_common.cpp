@@ -108,7 +108,7 @@ class MatMulKernel final : public DnnlKernel {
     Dims al = a_stored, bl = b_stored;
     if (m_.trans_a) std::swap(al[al.size() - 1], al[al.size() - 2]);
     if (m_.trans_b) std::swap(bl[bl.size() - 1], bl[bl.size() - 2]);
-    const size_t r = std::max(al.size(), bl.size());
+    size_t r = std::max(al.size(), bl.size());
     al.insert(al.begin(), r - al.size(), 1);
     bl.insert(bl.begin(), r - bl.size(), 1);
     const int64_t M = al[r - 2], K = al[r - 1], N = bl[r - 1];
@@ -129,13 +129,30 @@ class MatMulKernel final : public DnnlKernel {
     if (!a_vec) onnx_out.push_back(M);
     if (!b_vec) onnx_out.push_back(N);
 
+    // A batch of rows against one weight matrix is one taller product: [..., M, K] @ [K, N] is
+    // [rows, K] @ [K, N]. The primitive then packs its weights in the layout it prefers (with batch
+    // dims it keeps them plain and is up to 2x slower), and bias and Z are read as [1, N] or
+    // [rows, N]: those are the only shapes taken on this path.
+    auto flat_ok = [&](const Tensor* t) {
+      if (!t) return true;
+      const bool row = t->numel() == N && t->rank() >= 1 && t->dim(t->rank() - 1) == N;
+      return row || t->shape() == out;
+    };
+    const bool flatten = !a_vec && !b_vec && b->rank() == 2 && !m_.trans_a && r > 2 && flat_ok(bias) && flat_ok(z);
+    if (flatten) {
+      const int64_t rows = element_count(out) / N;
+      a_stored = {rows, K};
+      out = {rows, N};
+      r = 2;
+    }
+
     const dnnl::engine& eng = dnnl_cpu_engine();
     dnnl::post_ops ops;
     int post_op_count = 0;
     auto add_binary = [&](const Tensor* t, int input) -> bool {
       // bias and Z broadcast to the product without enlarging it (rank and dims checked here).
-      if (a_vec || b_vec || static_cast<size_t>(t->rank()) > r) return false;
-      Dims d = t->shape();
+      if (a_vec || b_vec || (!flatten && static_cast<size_t>(t->rank()) > r)) return false;
+      Dims d = !flatten ? t->shape() : t->numel() == N ? Dims{1, N} : out;
       d.insert(d.begin(), r - d.size(), 1);
       for (size_t i = 0; i < r; ++i) {
         if (d[i] != 1 && d[i] != out[i]) return false;
@@ -152,7 +169,21 @@ class MatMulKernel final : public DnnlKernel {
       append_activation(ops, act);
       post_op_count += ops.len() - before;
     };
-    if (bias && !add_binary(bias, 2)) return plan;
+    // A bias that varies along N only is the primitive's own bias (added in the accumulator, the
+    // cheapest form); oneDNN scales before adding it, so only without alpha.
+    bool native_bias = false;
+    if (bias && m_.alpha == 1.f && !a_vec && !b_vec && static_cast<size_t>(bias->rank()) <= r && bias->rank() >= 1 &&
+        bias->dim(bias->rank() - 1) == N) {
+      native_bias = bias->numel() == N;
+    }
+    if (native_bias) {
+      dnnl::memory::dims bd(r, 1);
+      bd[r - 1] = N;
+      plan.bias_md = plain_f32_desc(bd);
+      plan.bias_input = 2;
+    } else if (bias && !add_binary(bias, 2)) {
+      return plan;
+    }
     add_activation(m_.act);
     if (z && !add_binary(z, 3)) return plan;
     add_activation(m_.post);
@@ -164,9 +195,15 @@ class MatMulKernel final : public DnnlKernel {
     plan.src_md = operand_desc(a_stored, m_.trans_a, r);
     plan.wei_md = operand_desc(b_stored, m_.trans_b, r);
     plan.dst_md = plain_f32_desc(dnnl::memory::dims(out.begin(), out.end()));
-    const dnnl::matmul::desc desc(plan.src_md, plan.wei_md, plan.dst_md);
+    // Constant weights are packed once into the layout the primitive prefers and kept.
+    const bool b_constant = ctx.node().input(1) && ctx.node().input(1)->is_constant();
+    const dnnl::memory::desc wei_any(plan.wei_md.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    const dnnl::memory::desc& wei_md = b_constant ? wei_any : plan.wei_md;
+    const dnnl::matmul::desc desc = native_bias ? dnnl::matmul::desc(plan.src_md, wei_md, plan.bias_md, plan.dst_md)
+                                                : dnnl::matmul::desc(plan.src_md, wei_md, plan.dst_md);
     const dnnl::matmul::primitive_desc pd(desc, attr, eng);
     plan.prim = dnnl::matmul(pd);
+    if (b_constant) plan.weights = reorder_constant(plan.wei_md, pd.weights_desc(), b->data());
     plan.scratch_md = pd.scratchpad_desc();
     plan.out_dims = onnx_out;
     plan.ok = true;
