@@ -21,6 +21,9 @@ class Backend {
   // ok if this backend can run here; otherwise the reason.
   virtual Status available() const = 0;
   virtual const KernelTable& kernels() const = 0;
+  // 2-D convolutions run fastest with channels last (N×H×W×C): the builder then runs the
+  // convert-to-channels-last layout pass at --opt-level 3.
+  virtual bool prefers_channels_last() const { return false; }
 };
 
 // Every backend compiled in, by name ("reference", ...); nullptr if unknown.

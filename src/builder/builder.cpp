@@ -110,6 +110,7 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   progress.update(1, "optimizing");
   PassOptions po;
   po.opt_level = config.opt_level;
+  po.channels_last_convs = backend->prefers_channels_last();
   po.disabled = config.disabled_passes;
   po.dump_after = dump_after;
   po.dump = dump;

@@ -49,6 +49,32 @@ inline Dims static_dims(const SymShape& s) {
 }
 std::string shape_to_string(const MaybeShape& s);
 
+// Channels-last layouts (N, spatial..., C) and the channels-first ones ONNX uses (N, C, spatial...).
+// The Transpose perm from channels-first to channels-last: [0, 2, ..., r-1, 1]; and back.
+inline std::vector<int64_t> to_channels_last_perm(size_t rank) {
+  std::vector<int64_t> p{0};
+  for (size_t i = 2; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
+  p.push_back(1);
+  return p;
+}
+inline std::vector<int64_t> to_channels_first_perm(size_t rank) {
+  std::vector<int64_t> p{0, static_cast<int64_t>(rank) - 1};
+  for (size_t i = 1; i + 1 < rank; ++i) p.push_back(static_cast<int64_t>(i));
+  return p;
+}
+// A shape (Dims or SymShape, rank >= 2) permuted by one of those perms.
+template <typename Shape>
+Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
+  Shape out;
+  out.reserve(perm.size());
+  for (int64_t p : perm) out.push_back(s[static_cast<size_t>(p)]);
+  return out;
+}
+template <typename Shape>
+Shape channels_last_shape(const Shape& s) { return permuted_shape(s, to_channels_last_perm(s.size())); }
+template <typename Shape>
+Shape channels_first_shape(const Shape& s) { return permuted_shape(s, to_channels_first_perm(s.size())); }
+
 // One element of a small integer tensor computed from shapes, as exporters write dynamic
 // reshapes (Shape -> Gather -> Unsqueeze -> Concat -> Reshape): a literal number (which may be
 // 0 or -1, as Reshape reads them) or, when not a literal, a dim (the size of a named dim, or

@@ -12,12 +12,16 @@
 
 namespace kiln {
 
+struct PassOptions;
+
 class Pass {
  public:
   virtual ~Pass() = default;
   virtual std::string name() const = 0;
   // The lowest --opt-level that runs it.
   virtual int level() const = 0;
+  // Whether the build wants it at all (layout passes depend on what the backend prefers).
+  virtual bool wanted(const PassOptions&) const { return true; }
   // Returns whether it changed the graph.
   virtual Result<bool> run(Graph& g) = 0;
 };
@@ -39,6 +43,8 @@ std::unique_ptr<Pass> make_fold_transpose_into_matmul_pass();
 std::unique_ptr<Pass> make_fuse_matmul_epilogue_pass();
 std::unique_ptr<Pass> make_fuse_conv_epilogue_pass();
 std::unique_ptr<Pass> make_fuse_pointwise_chains_pass();
+// Level 3: layouts the backend prefers (run once the fusions are done, then the cleanup again).
+std::unique_ptr<Pass> make_convert_to_channels_last_pass();
 
 #ifdef NDEBUG
 inline constexpr bool kVerifyPassesByDefault = false;
@@ -53,6 +59,8 @@ struct PassOptions {
   std::function<void(const std::string&)> dump;          // receives the text IR
   // Check the graph's structure after every pass (on in debug builds and in the pass tests).
   bool verify = kVerifyPassesByDefault;
+  // The backend runs 2-D convolutions fastest channels-last (Backend::prefers_channels_last).
+  bool channels_last_convs = false;
 };
 
 // Every pass kiln has, in the order they run.

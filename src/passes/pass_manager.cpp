@@ -26,6 +26,7 @@ std::vector<std::unique_ptr<Pass>> all_passes() {
   p.push_back(make_fuse_matmul_epilogue_pass());
   p.push_back(make_fuse_conv_epilogue_pass());
   p.push_back(make_fuse_pointwise_chains_pass());
+  p.push_back(make_convert_to_channels_last_pass());
   return p;
 }
 
@@ -49,22 +50,44 @@ Status run_passes(Graph& g, const PassOptions& options) {
     return invalid_argument(fmt::format("--dump-after: unknown pass '{}'", options.dump_after));
   }
   auto passes = all_passes();
-  // Fixed point: a fusion can expose a fold and the other way round; bounded in case two passes
-  // keep undoing each other.
-  constexpr int kMaxRounds = 8;
-  for (int round = 0; round < kMaxRounds; ++round) {
+  auto runs = [&](const Pass& p, int min_level, int max_level) {
+    if (p.level() < min_level || p.level() > std::min(max_level, options.opt_level) || !p.wanted(options)) return false;
+    return std::find(options.disabled.begin(), options.disabled.end(), p.name()) == options.disabled.end();
+  };
+  // Passes of levels [min_level, max_level] to a fixed point: a fusion can expose a fold and the
+  // other way round; bounded in case two passes keep undoing each other.
+  auto fixed_point = [&](int min_level, int max_level, bool dump) -> Status {
+    constexpr int kMaxRounds = 8;
+    for (int round = 0; round < kMaxRounds; ++round) {
+      bool changed = false;
+      for (auto& p : passes) {
+        if (!runs(*p, min_level, max_level)) continue;
+        KILN_ASSIGN_OR_RETURN(bool c, p->run(g));
+        changed |= c;
+        if (options.verify) {
+          if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
+        }
+        if (dump && round == 0 && p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
+      }
+      if (!changed) break;
+    }
+    return ok_status();
+  };
+  KILN_RETURN_IF_ERROR(fixed_point(1, 2, true));
+  // Layout passes see the fused graph once; the cleanup after them removes the Transposes they
+  // leave between converted nodes (composed pairs, duplicates, unread values).
+  if (options.opt_level >= 3) {
     bool changed = false;
     for (auto& p : passes) {
-      if (p->level() > options.opt_level) continue;
-      if (std::find(options.disabled.begin(), options.disabled.end(), p->name()) != options.disabled.end()) continue;
+      if (!runs(*p, 3, 3)) continue;
       KILN_ASSIGN_OR_RETURN(bool c, p->run(g));
       changed |= c;
       if (options.verify) {
         if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
       }
-      if (round == 0 && p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
+      if (p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
     }
-    if (!changed) break;
+    if (changed) KILN_RETURN_IF_ERROR(fixed_point(1, 1, false));
   }
   return ok_status();
 }

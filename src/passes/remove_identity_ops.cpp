@@ -170,6 +170,34 @@ class RemoveIdentityOps final : public Pass {
       if (same_shape(n->input(0)->shape, out->shape)) bypass({n}, n->input(0), out);
     }
 
+    // A Transpose that moves only dims of size 1 leaves every element where it was: it is a
+    // Reshape, which reads memory as is (a channels-last pooled [N,1,1,C] read back as [N,C,1,1]).
+    bool reshape_instead(Node* n, const std::vector<int64_t>& perm) {
+      const MaybeShape& in = n->input(0)->shape;
+      Value* out = n->output(0);
+      if (!in || in->size() != perm.size()) return false;
+      int64_t last = -1;
+      std::vector<int64_t> target;
+      for (size_t i = 0; i < perm.size(); ++i) {
+        const Dim& d = (*in)[static_cast<size_t>(perm[i])];
+        if (d.is_known() && d.value == 1) {
+          target.push_back(1);
+          continue;
+        }
+        if (perm[i] < last) return false;  // two dims that are not 1 change order
+        last = perm[i];
+        // A dim of unknown size stays where it is, so Reshape's 0 (copy the input's dim) names it.
+        if (!d.is_known() && perm[i] != static_cast<int64_t>(i)) return false;
+        target.push_back(d.is_known() ? d.value : 0);
+      }
+      Value* shape = g_.add_constant(g_.unique_name(out->name() + "_shape"), int64_tensor(target));
+      auto r = insert_replacement(g_, n, "", "Reshape", std::max(5, onnx_opset(g_)), {n->input(0), shape}, {out}, {n});
+      if (!r.ok()) return false;
+      remove(n);
+      changed_ = true;
+      return true;
+    }
+
     void simplify_transpose(Node* n) {
       auto perm = perm_of(n);
       if (!perm) return;
@@ -177,6 +205,7 @@ class RemoveIdentityOps final : public Pass {
         bypass({n}, n->input(0), n->output(0));
         return;
       }
+      if (reshape_instead(n, *perm)) return;
       Node* inner = producer_op(n->input(0), "Transpose");
       if (!inner || !inner->input(0)) return;
       auto inner_perm = perm_of(inner);

@@ -137,6 +137,72 @@ void add_fused_conv(std::vector<Case>& cases) {
   cases.push_back(make("FusedConv", "1x1_pointwise_resnet_tail",
                        {in(f, {2, 16, 5, 5}), weights(f, {8, 16, 1, 1}), weights(f, {8}), in(f, {2, 8, 5, 5})},
                        [](Attributes& a) { a.set_string("post_activation", "Relu"); }));
+  // channels_last = 1: X, Z and Y are N×H×W×C (what the convert-to-channels-last pass makes).
+  auto channels_last = [](std::function<void(Attributes&)> more) {
+    return [more](Attributes& a) {
+      a.set_int("channels_last", 1);
+      if (more) more(a);
+    };
+  };
+  cases.push_back(make("FusedConv", "channels_last_bias_relu_residual_relu",
+                       {in(f, {2, 7, 9, 4}), weights(f, {6, 4, 3, 3}), weights(f, {6}), in(f, {2, 7, 9, 6})},
+                       channels_last([](Attributes& a) {
+                         a.set_ints("pads", {1, 1, 1, 1});
+                         a.set_string("activation", "Relu");
+                         a.set_string("post_activation", "Relu");
+                       })));
+  cases.push_back(make("FusedConv", "channels_last_1x1_17_channels", {in(f, {1, 5, 6, 17}), weights(f, {19, 17, 1, 1}), omitted()},
+                       channels_last({})));
+  cases.push_back(make("FusedConv", "channels_last_stem_7x7_s2_3_channels",
+                       {in(f, {1, 20, 18, 3}), weights(f, {8, 3, 7, 7}), weights(f, {8})}, channels_last([](Attributes& a) {
+                         a.set_ints("strides", {2, 2});
+                         a.set_ints("pads", {3, 3, 3, 3});
+                         a.set_string("activation", "Relu");
+                       })));
+  cases.push_back(make("FusedConv", "channels_last_depthwise_stride2_relu6",
+                       {in(f, {2, 10, 10, 24}), weights(f, {24, 1, 3, 3}), weights(f, {24})}, channels_last([](Attributes& a) {
+                         a.set_int("group", 24);
+                         a.set_ints("strides", {2, 2});
+                         a.set_ints("pads", {1, 1, 1, 1});
+                         a.set_string("activation", "Clip");
+                         a.set_float("activation_alpha", 0.0f);
+                         a.set_float("activation_beta", 6.0f);
+                       })));
+  cases.push_back(make("FusedConv", "channels_last_group3_dilated_asym_pads",
+                       {in(f, {1, 13, 11, 6}), weights(f, {9, 2, 3, 2}), weights(f, {9}), in(f, {1, 5, 6, 9})},
+                       channels_last([](Attributes& a) {
+                         a.set_int("group", 3);
+                         a.set_ints("strides", {2, 2});
+                         a.set_ints("dilations", {2, 1});
+                         a.set_ints("pads", {1, 0, 0, 2});
+                         a.set_string("activation", "Silu");
+                       })));
+  cases.push_back(make("FusedConv", "channels_last_runtime_weights", {in(f, {1, 6, 6, 4}), in(f, {5, 4, 3, 3}), in(f, {5})},
+                       channels_last([](Attributes& a) { a.set_string("auto_pad", "SAME_UPPER"); })));
+  // kiln.MaxPool: ONNX MaxPool's windows on a channels-last X (and on a channels-first one).
+  auto max_pool = [&](const std::string& name, Dims x, std::function<void(Attributes&)> attrs) {
+    Case c = make("MaxPool", name, {in(f, std::move(x))}, std::move(attrs));
+    cases.push_back(std::move(c));
+  };
+  max_pool("channels_last_3x3_s2_p1_resnet", {1, 12, 12, 16}, channels_last([](Attributes& a) {
+             a.set_ints("kernel_shape", {3, 3});
+             a.set_ints("strides", {2, 2});
+             a.set_ints("pads", {1, 1, 1, 1});
+           }));
+  max_pool("channels_last_ceil_mode_odd", {2, 7, 9, 5}, channels_last([](Attributes& a) {
+             a.set_ints("kernel_shape", {2, 3});
+             a.set_ints("strides", {2, 2});
+             a.set_int("ceil_mode", 1);
+           }));
+  max_pool("channels_last_dilated_same_upper", {1, 9, 8, 3}, channels_last([](Attributes& a) {
+             a.set_ints("kernel_shape", {3, 2});
+             a.set_ints("dilations", {2, 2});
+             a.set_string("auto_pad", "SAME_UPPER");
+           }));
+  max_pool("channels_first", {1, 3, 8, 8}, [](Attributes& a) {
+    a.set_ints("kernel_shape", {2, 2});
+    a.set_ints("strides", {2, 2});
+  });
   for (DT t : {DT::kFloat16, DT::kBFloat16, DT::kFloat64}) {
     cases.push_back(make("FusedConv", tn(t) + "_bias_relu_residual_relu",
                          {in(t, {2, 4, 7, 9}), weights(t, {6, 4, 3, 3}), weights(t, {6}), in(t, {2, 6, 7, 9})},

@@ -11,7 +11,7 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend() {
     for (KernelEntry e : {cpu::conv_entry(), cpu::fused_conv_entry(), cpu::matmul_entry(), cpu::gemm_entry(),
-                          cpu::fused_matmul_entry()}) {
+                          cpu::fused_matmul_entry(), cpu::max_pool_entry(), cpu::kiln_max_pool_entry()}) {
       table_.add(std::move(e));
     }
     // Fallbacks come after every oneDNN kernel: KernelTable::find takes the first that supports.
@@ -27,6 +27,8 @@ class CpuBackend final : public Backend {
   std::string device_signature() const override { return "x86_64 cpu (" + cpu::dnnl_isa_name() + ")"; }
   Status available() const override { return ok_status(); }
   const KernelTable& kernels() const override { return table_; }
+  // oneDNN's AVX-512/AVX2 f32 convolutions read and write NHWC; on NCHW they use im2col + GEMM.
+  bool prefers_channels_last() const override { return true; }
 
  private:
   KernelTable table_;

@@ -144,7 +144,7 @@ Status DnnlKernel::run(KernelContext& ctx) const {
     };
     std::unordered_map<int, dnnl::memory> args;
     args[DNNL_ARG_SRC] = user_mem(plan->src_md, ctx.input(0));
-    args[DNNL_ARG_WEIGHTS] = plan->weights ? plan->weights : user_mem(plan->wei_md, ctx.input(1));
+    if (plan->has_weights) args[DNNL_ARG_WEIGHTS] = plan->weights ? plan->weights : user_mem(plan->wei_md, ctx.input(1));
     args[DNNL_ARG_DST] = dnnl::memory(plan->dst_md, eng, y->data());
     if (plan->bias_input >= 0) args[DNNL_ARG_BIAS] = user_mem(plan->bias_md, ctx.input(plan->bias_input));
     for (size_t i = 0; i < plan->binary_mds.size(); ++i) {
@@ -156,7 +156,8 @@ Status DnnlKernel::run(KernelContext& ctx) const {
       if (z->data() != y->data()) std::memcpy(y->data(), z->data(), y->nbytes());
     }
     if (plan->scratch_md.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = thread_scratchpad(plan->scratch_md);
-    dnnl::stream stream(eng);
+    // One stream per calling thread, made once: a stream is used by one thread at a time.
+    thread_local dnnl::stream stream(eng);
     plan->prim.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {

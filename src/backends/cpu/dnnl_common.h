@@ -6,7 +6,7 @@
 // is guarded by a mutex; entries are immutable once published (shared_ptr<const>). oneDNN allows
 // one primitive to be executed concurrently from several threads provided the scratchpad is not
 // shared: every primitive is created with scratchpad_mode::user and executed with a scratchpad
-// from a thread_local buffer of the calling thread, and every call makes its own dnnl::stream.
+// from a thread_local buffer of the calling thread, on the calling thread's own dnnl::stream.
 #pragma once
 
 #include <map>
@@ -54,6 +54,7 @@ struct DnnlPlan {
   std::vector<dnnl::memory::desc> binary_mds;  // src1 of each binary post-op, in order
   std::vector<int> binary_inputs;               // node input feeding each binary post-op
   std::vector<int> binary_post_op_index;        // its index in the post-op chain
+  bool has_weights = true;                       // false for primitives without (pooling)
   dnnl::memory weights;                          // reordered constant weights, when cached
   int bias_input = -1;                           // node input bound to the primitive's bias
   bool copy_residual_to_dst = false;             // sum post-op: Z is copied into Y first

@@ -101,11 +101,13 @@ inline Result<NamedTensors> run_engine(Engine& e, const NamedTensors& feeds) {
 
 // Infers g as the builder does, then runs only `passes` (plus dead-code elimination) at
 // --opt-level 3 with the graph verified after each pass.
-inline Status optimize_with_only(Graph& g, const std::vector<std::string>& passes) {
+// `channels_last_convs`: as for a backend that prefers channels-last convolutions (cpu).
+inline Status optimize_with_only(Graph& g, const std::vector<std::string>& passes, bool channels_last_convs = false) {
   if (Status s = infer_and_annotate(g); !s.ok()) return invalid_argument("inference: " + s.message());
   PassOptions po;
   po.opt_level = 3;
   po.verify = true;
+  po.channels_last_convs = channels_last_convs;
   for (const std::string& n : pass_names()) {
     if (n != "eliminate-dead-code" && std::find(passes.begin(), passes.end(), n) == passes.end()) po.disabled.push_back(n);
   }
@@ -115,7 +117,7 @@ inline Status optimize_with_only(Graph& g, const std::vector<std::string>& passe
 
 // Runs only `passes` (plus dead-code elimination) at --opt-level 3 on one copy of make()'s graph.
 inline PassRun run_passes_on(const GraphMaker& make, const std::vector<std::string>& passes,
-                             const std::map<std::string, int64_t>& sym = {}) {
+                             const std::map<std::string, int64_t>& sym = {}, bool channels_last_convs = false) {
   PassRun r;
   auto reference_graph = make();
   const NamedTensors feeds = random_feeds(*reference_graph, 7, sym);
@@ -127,7 +129,7 @@ inline PassRun run_passes_on(const GraphMaker& make, const std::vector<std::stri
     return r;
   }
   auto g = make();
-  if (Status s = optimize_with_only(*g, passes); !s.ok()) {
+  if (Status s = optimize_with_only(*g, passes, channels_last_convs); !s.ok()) {
     r.error = s.message();
     return r;
   }

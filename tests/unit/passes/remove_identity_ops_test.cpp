@@ -365,3 +365,25 @@ TEST(GraphSetOutput, HandsAValueToAnotherProducer) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(RemoveIdentityOpsPass, TransposeMovingOnlyUnitDimsBecomesReshape) {
+  // [batch, 1, 1, 7] -> perm 0,3,1,2 keeps every element in place; [2, 3, 1] -> 1,0,2 does not.
+  PassRun r = run_passes_on(
+      [] {
+        TestGraph b;
+        Value* x = b.input("x", {Dim::sym("batch"), Dim::known(1), Dim::known(1), Dim::known(7)});
+        b.output(b.op("Relu", {b.op("Transpose", {x}, [](Attributes& a) { a.set_ints("perm", {0, 3, 1, 2}); })}));
+        Value* y = b.input("y", {Dim::known(2), Dim::known(3), Dim::known(1)});
+        b.output(b.op("Transpose", {y}, [](Attributes& a) { a.set_ints("perm", {1, 0, 2}); }));
+        return b.take();
+      },
+      kRemove, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 0);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Reshape", "Relu", "Transpose"}));
+}
+
+}  // namespace
+}  // namespace kiln::test

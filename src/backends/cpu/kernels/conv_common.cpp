@@ -1,4 +1,5 @@
-// Conv and kiln.FusedConv on oneDNN's convolution_forward (2-D, f32, plain nchw activations).
+// Conv and kiln.FusedConv on oneDNN's convolution_forward (2-D, f32; activations nchw, or nhwc
+// for a FusedConv with channels_last, which is what oneDNN's fastest f32 convolutions read).
 //
 //   Y = post_activation(activation(conv(X, W) + B) + Z)
 //
@@ -15,6 +16,7 @@
 #include "backends/reference/kernels/fused/fused_kernels.h"
 #include "backends/reference/kernels/linalg/linalg_kernels.h"
 #include "ir/ops/linalg/conv_util.h"
+#include "ir/shape.h"
 
 namespace kiln::cpu {
 
@@ -33,8 +35,8 @@ bool read_fused_activations(const Attributes& attrs, ActivationAttr& act, Activa
 
 class ConvKernel final : public DnnlKernel {
  public:
-  ConvKernel(bool fused, ActivationAttr act, ActivationAttr post)
-      : DnnlKernel(fused ? ref_fused_conv : ref_conv), fused_(fused), act_(act), post_(post) {}
+  ConvKernel(bool fused, bool channels_last, ActivationAttr act, ActivationAttr post)
+      : DnnlKernel(fused ? ref_fused_conv : ref_conv), fused_(fused), channels_last_(channels_last), act_(act), post_(post) {}
 
  protected:
   DnnlPlan make_plan(KernelContext& ctx) const override {
@@ -48,14 +50,16 @@ class ConvKernel final : public DnnlKernel {
     for (const Tensor* t : {x, w, b, z}) {
       if (t && t->dtype() != DataType::kFloat32) return plan;
     }
+    // oneDNN's dims are always N, C, H, W; channels-last is a memory format of those dims.
+    const Dims xd = channels_last_ ? channels_first_shape(x->shape()) : x->shape();
     auto params = read_conv_params(ctx.attrs(), kSpatial, {w->dim(2), w->dim(3)}, false);
     if (!params.ok()) return plan;
     const ConvParams& p = *params;
-    const int64_t N = x->dim(0), C = x->dim(1), M = w->dim(0), G = p.group;
+    const int64_t N = xd[0], C = xd[1], M = w->dim(0), G = p.group;
     if (G < 1 || C != w->dim(1) * G || M % G != 0) return plan;  // the reference reports it
     dims strides(kSpatial), dilates(kSpatial), pad_l(kSpatial), pad_r(kSpatial), out(kSpatial);
     for (int i = 0; i < kSpatial; ++i) {
-      const int64_t in = x->dim(2 + i), k = w->dim(2 + i);
+      const int64_t in = xd[2 + i], k = w->dim(2 + i);
       auto d = conv_output_dim(p, static_cast<size_t>(i), in);
       if (!d.ok() || d->out <= 0 || d->pad_begin < 0) return plan;
       const int64_t s = p.strides[i], dil = p.dilations[i];
@@ -66,7 +70,7 @@ class ConvKernel final : public DnnlKernel {
       pad_r[i] = std::max<int64_t>(0, (d->out - 1) * s + (k - 1) * dil + 1 - in - d->pad_begin);
       out[i] = d->out;
     }
-    const Dims out_dims{N, M, out[0], out[1]};
+    const Dims out_dims = channels_last_ ? Dims{N, out[0], out[1], M} : Dims{N, M, out[0], out[1]};
     if (b && (b->rank() != 1 || b->dim(0) != M)) return plan;
     if (z && z->shape() != out_dims) return plan;
     for (int64_t v : out_dims) {
@@ -76,8 +80,11 @@ class ConvKernel final : public DnnlKernel {
 
     const dnnl::engine& eng = dnnl_cpu_engine();
     const dims w_dims = G > 1 ? dims{G, M / G, C / G, w->dim(2), w->dim(3)} : dims{M, C, w->dim(2), w->dim(3)};
-    const dnnl::memory::desc src_md = plain_f32_desc({N, C, x->dim(2), x->dim(3)});
-    const dnnl::memory::desc dst_md = plain_f32_desc({N, M, out[0], out[1]});
+    auto activation_desc = [&](const dims& d) {
+      return channels_last_ ? dnnl::memory::desc(d, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc) : plain_f32_desc(d);
+    };
+    const dnnl::memory::desc src_md = activation_desc({N, C, xd[2], xd[3]});
+    const dnnl::memory::desc dst_md = activation_desc({N, M, out[0], out[1]});
     const dnnl::memory::desc w_plain = plain_f32_desc(w_dims);
     const bool w_constant = ctx.node().input(1) && ctx.node().input(1)->is_constant();
     const dnnl::memory::desc w_any(w_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
@@ -119,6 +126,7 @@ class ConvKernel final : public DnnlKernel {
 
  private:
   bool fused_;
+  bool channels_last_;  // X, Z and Y are N×H×W×C (kiln.FusedConv channels_last = 1)
   ActivationAttr act_, post_;
 };
 
@@ -142,7 +150,8 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const Node& n, bool fused) {
   if (fused && !read_fused_activations(n.attrs, act, post)) {
     return invalid_argument(n.describe() + ": activation attributes the cpu backend cannot express");
   }
-  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(fused, act, post));
+  const bool channels_last = fused && n.attrs.get_int("channels_last", 0) == 1;
+  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(fused, channels_last, act, post));
 }
 
 }  // namespace kiln::cpu

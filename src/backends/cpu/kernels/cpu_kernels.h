@@ -11,6 +11,8 @@ KernelEntry fused_conv_entry();    // fused_conv.cpp
 KernelEntry matmul_entry();        // matmul.cpp
 KernelEntry gemm_entry();          // gemm.cpp
 KernelEntry fused_matmul_entry();  // fused_matmul.cpp
+KernelEntry max_pool_entry();       // max_pool.cpp: ONNX MaxPool
+KernelEntry kiln_max_pool_entry();  // max_pool.cpp: kiln.MaxPool (channels-last)
 
 // Shared by conv.cpp and fused_conv.cpp (conv_common.cpp).
 bool conv_supported(const Node& n, bool fused);

@@ -116,7 +116,7 @@ class MatMulKernel final : public DnnlKernel {
     Dims out(r);
     for (size_t i = 0; i + 2 < r; ++i) {
       if (al[i] != bl[i] && al[i] != 1 && bl[i] != 1) return plan;
-      out[i] = std::max(al[i], bl[i]);
+      out[i] = al[i] == 1 ? bl[i] : al[i];  // numpy broadcasting: 1 stretches (to 0 as well)
     }
     out[r - 2] = M;
     out[r - 1] = N;

@@ -21,6 +21,7 @@ void register_fused_matmul(OpRegistry& r);
 void register_fused_pointwise(OpRegistry& r);
 void register_attention(OpRegistry& r);
 void register_rms_normalization(OpRegistry& r);
+void register_kiln_max_pool(OpRegistry& r);
 
 // One activation of a FusedConv/FusedMatMul node: `<name>`, `<name>_alpha`, `<name>_beta`.
 struct ActivationAttr {

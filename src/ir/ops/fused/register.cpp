@@ -9,6 +9,7 @@ void register_fused_ops(OpRegistry& r) {
   register_fused_pointwise(r);
   register_attention(r);
   register_rms_normalization(r);
+  register_kiln_max_pool(r);
 }
 
 }  // namespace kiln

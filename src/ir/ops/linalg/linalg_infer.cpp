@@ -51,8 +51,10 @@ Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, const MaybeSh
 }
 
 Result<MaybeShape> infer_conv_shape(const InferenceContext& ctx, size_t x, size_t w) {
-  const MaybeShape& sx = ctx.input_shape(x);
-  const MaybeShape& sw = ctx.input_shape(w);
+  return infer_conv_shape_of(ctx, ctx.input_shape(x), ctx.input_shape(w));
+}
+
+Result<MaybeShape> infer_conv_shape_of(const InferenceContext& ctx, const MaybeShape& sx, const MaybeShape& sw) {
   if (!sx && !sw) return MaybeShape{};
   const size_t rank = sx ? sx->size() : sw->size();
   if (rank < 3)

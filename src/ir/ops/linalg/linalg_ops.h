@@ -39,5 +39,7 @@ Result<MaybeShape> infer_matmul_shape(const InferenceContext& ctx, const MaybeSh
 
 // Shape inference shared by Conv, ConvInteger and QLinearConv: x and w are input indices.
 Result<MaybeShape> infer_conv_shape(const InferenceContext& ctx, size_t x, size_t w);
+// The same for X and W of these shapes (X channels-first), with ctx's attributes.
+Result<MaybeShape> infer_conv_shape_of(const InferenceContext& ctx, const MaybeShape& sx, const MaybeShape& sw);
 
 }  // namespace kiln

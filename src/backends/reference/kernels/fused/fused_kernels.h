@@ -20,6 +20,7 @@ Status ref_fused_matmul(KernelContext& ctx);
 Status ref_fused_pointwise(KernelContext& ctx);
 Status ref_attention(KernelContext& ctx);
 Status ref_rms_normalization(KernelContext& ctx);
+Status ref_kiln_max_pool(KernelContext& ctx);  // kiln.MaxPool
 
 // Input i, or an error naming it when it is missing.
 Result<const Tensor*> fused_required_input(const KernelContext& ctx, size_t i, const char* name);

@@ -9,6 +9,7 @@ void register_fused_kernels(KernelTable& t) {
   t.add("FusedPointwise", ref_fused_pointwise, kKilnDomain);
   t.add("Attention", ref_attention, kKilnDomain);
   t.add("RMSNormalization", ref_rms_normalization, kKilnDomain);
+  t.add("MaxPool", ref_kiln_max_pool, kKilnDomain);
 }
 
 }  // namespace kiln
