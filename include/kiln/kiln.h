@@ -156,6 +156,12 @@ class ExecutionContext {
   std::unique_ptr<ContextState> state_;
 };
 
+// Threads each layer may use, for runs started from the calling thread (kiln's cpu kernels and
+// oneDNN share one OpenMP pool; the setting is per calling thread, as OpenMP's is). n >= 1, or 0
+// for all cores (the default). The reference backend runs single-threaded regardless.
+void set_intra_op_threads(int n);
+int intra_op_threads();
+
 // Names of the backends compiled in, and whether each can run here (the reason if not).
 struct BackendAvailability {
   std::string name;

@@ -381,6 +381,7 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   bench({"--contexts", "0"}, "--contexts 0");
   bench({"--contexts", "-3"}, "--contexts -3");
   bench({"--threads", "0"}, "--threads 0");
+  bench({"--threads", "100000"}, "--threads 100000");
   bench({"--batch", "0"}, "--batch 0");
   bench({"--batch", "2"}, "input 'x' has a fixed dim 0 of 3");  // dim 0 is fixed at 3
   bench({"--shapes", "nosuch:1x2"}, "--shapes nosuch:1x2: the engine has no input 'nosuch'");
@@ -402,7 +403,7 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   EXPECT_NE(last_error_.find("--batch 4: --shapes gives input 'x' the shape 2x4"), std::string::npos) << last_error_;
   expect_clean_failure({"bench", "batch.onnx", "--json", "out.json"}, "out.json");
   EXPECT_NE(last_error_.find("input 'x' has symbolic shape"), std::string::npos) << last_error_;
-  EXPECT_EQ(cases_, 26);
+  EXPECT_EQ(cases_, 27);
 }
 
 // `bench` measures what it says: --iterations runs on each of --contexts contexts, percentiles

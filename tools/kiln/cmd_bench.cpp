@@ -23,6 +23,7 @@
 #include "builder_flags.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -59,8 +60,7 @@ struct BenchOpts {
   long long batch = 0;  // 0: not given
   long long contexts = 1;
   bool profile = false;
-  // Intra-op threads asked for with --threads. Recorded and reported only: no backend runs a
-  // kernel on more than one thread yet, so nothing consumes it.
+  // Intra-op threads per context (--threads; default all cores), set on every thread that runs.
   long long requested_intra_op_threads = 0;  // 0: not given
   BuilderFlags flags;
   // Which of the exclusive options were given on the command line.
@@ -89,8 +89,8 @@ Status check_flags(const BenchOpts& o) {
   // Each context is a thread; far more than any machine has cores measures only the scheduler.
   if (o.contexts < 1 || o.contexts > 1024) return invalid_argument(fmt::format("--contexts {}: must be 1 to 1024", o.contexts));
   if (o.batch_opt->count() && o.batch < 1) return invalid_argument(fmt::format("--batch {}: must be at least 1", o.batch));
-  if (o.threads_opt->count() && o.requested_intra_op_threads < 1) {
-    return invalid_argument(fmt::format("--threads {}: must be at least 1", o.requested_intra_op_threads));
+  if (o.threads_opt->count() && (o.requested_intra_op_threads < 1 || o.requested_intra_op_threads > 1024)) {
+    return invalid_argument(fmt::format("--threads {}: must be 1 to 1024", o.requested_intra_op_threads));
   }
   return ok_status();
 }
@@ -291,7 +291,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed for random inputs");
   cmd->add_option("--contexts", o->contexts, "Execution contexts on the one engine, each run back to back in its own thread (default 1)");
   o->threads_opt = cmd->add_option("--threads", o->requested_intra_op_threads,
-                                   "Intra-op threads per context (recorded; the reference backend runs single-threaded)");
+                                   "Intra-op threads per context, shared by kiln's cpu kernels and oneDNN (default: all cores; the reference backend runs single-threaded)");
   cmd->add_option("--json", o->json_file, "Write every figure to this file as JSON");
   cmd->add_flag("--profile", o->profile, "Time every layer during the measured runs; print the slowest layers and the time per op");
   o->flags.add_to(*cmd);
@@ -335,6 +335,8 @@ Command add_bench_command(CLI::App& app) {
     const int64_t batch = items_per_run(*engine, *o, *inputs);
     const EngineInfo info = engine->info();
     const size_t contexts = static_cast<size_t>(o->contexts);
+    const int intra_threads = o->threads_opt->count() ? static_cast<int>(o->requested_intra_op_threads) : hardware_threads();
+    set_intra_op_threads(intra_threads);  // for the first runs below, on this thread
 
     // Each context's first run plans its shapes and allocates its outputs; from then on the
     // outputs are bound and written in place, so the timed runs measure inference alone. It runs
@@ -369,8 +371,10 @@ Command add_bench_command(CLI::App& app) {
       }
       std::printf("  input  %-24s %s  (%s)\n", io.name.c_str(), inputs->at(io.name).describe().c_str(), source.c_str());
     }
-    if (o->threads_opt->count()) {
-      std::printf("threads: %lld (the %s backend runs single-threaded)\n", o->requested_intra_op_threads, info.backend.c_str());
+    if (info.backend == "reference") {
+      std::printf("threads: 1 per context (the reference backend runs single-threaded)\n");
+    } else {
+      std::printf("threads: %d per context (intra-op%s)\n", intra_threads, o->threads_opt->count() ? "" : ", all cores");
     }
     const std::string warmup_text =
         warmup_by_time ? fmt::format("{} ms", o->warmup_ms) : count_of(warmup_runs, "run");
@@ -389,6 +393,7 @@ Command add_bench_command(CLI::App& app) {
     Clock::time_point measure_start;
     const double measure_ms = by_duration ? o->duration_s * 1000 : kDefaultMinSeconds * 1000;
     auto worker = [&](ContextRun& r) {
+      set_intra_op_threads(intra_threads);  // OpenMP's thread count is per calling thread
       const auto warm_start = Clock::now();
       for (size_t done = 1; r.status.ok() && !stop; ++done) {
         if (warmup_by_time ? ms_between(warm_start, Clock::now()) >= o->warmup_ms : done >= warmup_runs) break;
@@ -506,7 +511,7 @@ Command add_bench_command(CLI::App& app) {
           {"batch", batch},
           {"contexts", contexts},
           {"threads_requested", o->threads_opt->count() ? nlohmann::json(o->requested_intra_op_threads) : nlohmann::json(nullptr)},
-          {"threads_used", 1},
+          {"threads_used", info.backend == "reference" ? 1 : intra_threads},
           {"warmup", warmup_by_time ? nlohmann::json{{"ms", o->warmup_ms}} : nlohmann::json{{"runs", warmup_runs}}},
           {"measure", measure},
           {"runs", lat.count},
