@@ -102,6 +102,10 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
     return unsupported(fmt::format("the reference backend computes in the model's own precision; --{} needs the cpu or cuda backend",
                                    config.precision));
   }
+  if (config.precision != "fp32" && backend->name() == "cpu") {
+    // Refused rather than ignored: an engine labelled bf16 must compute in bf16.
+    return unsupported(fmt::format("the cpu backend computes in fp32 only so far; --{} is not implemented for it yet", config.precision));
+  }
   Graph& g = *input.graph;
   Progress progress("building", 4, config.show_progress);
   KILN_RETURN_IF_ERROR(apply_profile(g, config.profile));
