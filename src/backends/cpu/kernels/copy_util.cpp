@@ -53,7 +53,7 @@ void strided_row_bytes(const unsigned char* src, int64_t step, unsigned char* ds
                          reinterpret_cast<uint64_t*>(dst), n);
     default:
       for (int64_t i = 0; i < n; ++i)
-        std::memcpy(dst + static_cast<size_t>(i) * es, src + static_cast<size_t>(i * step) * es,
+        std::memcpy(dst + i * static_cast<int64_t>(es), src + i * step * static_cast<int64_t>(es),
                     es);
   }
 }
@@ -157,8 +157,8 @@ void transpose_block_bytes(const unsigned char* src, int64_t ld_src, unsigned ch
     default:
       for (int64_t r = 0; r < nr; ++r) {
         for (int64_t c = 0; c < nc; ++c) {
-          std::memcpy(dst + static_cast<size_t>(r * ld_dst + c) * es,
-                      src + static_cast<size_t>(r + c * ld_src) * es, es);
+          std::memcpy(dst + (r * ld_dst + c) * static_cast<int64_t>(es),
+                      src + (r + c * ld_src) * static_cast<int64_t>(es), es);
         }
       }
   }
@@ -224,8 +224,10 @@ void run_rows(const RowsJob& j, int64_t begin, int64_t end) {
     }
     const int64_t p = u - r * j.pieces;
     const int64_t first = p * j.piece_len, n = std::min(j.piece_len, j.row_len - first);
-    unsigned char* d = j.dst + static_cast<size_t>(r * j.row_len + first) * j.es;
-    const unsigned char* s = j.src + static_cast<size_t>((off + first * j.row_step)) * j.es;
+    // Signed offsets: a reversed Slice walks the source backwards from its first element.
+    const int64_t es = static_cast<int64_t>(j.es);
+    unsigned char* d = j.dst + (r * j.row_len + first) * es;
+    const unsigned char* s = j.src + (off + first * j.row_step) * es;
     if (j.row_step == 1)
       copy_bytes(d, s, static_cast<size_t>(n) * j.es);
     else
@@ -269,7 +271,7 @@ void run_transpose(const TransposeJob& j, int64_t begin, int64_t end) {
     so += r0 + c0 * ld_src;  // the k dim has source stride 1
     doff += r0 * ld_dst + c0;
     transpose_block_bytes(
-        j.src + static_cast<size_t>(so) * j.es, ld_src, j.dst + static_cast<size_t>(doff) * j.es,
+        j.src + so * static_cast<int64_t>(j.es), ld_src, j.dst + doff * static_cast<int64_t>(j.es),
         ld_dst, std::min(j.row_block, rows - r0), std::min(j.col_block, cols - c0), j.es, j.simd);
   }
 }
