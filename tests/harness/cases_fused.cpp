@@ -443,6 +443,21 @@ void add_rms_normalization(std::vector<Case>& cases) {
   }
 }
 
+// RMSNormalization for the cpu kernel's paths: rows around the vector widths, a parallel
+// 64 x 768, a scale covering two normalized dims exactly, and one broadcast within them.
+void add_rms_normalization_kernel_cases(std::vector<Case>& cases) {
+  const DT f = DT::kFloat32;
+  for (int64_t cols : {1, 7, 8, 16, 37}) {
+    cases.push_back(make("RMSNormalization", "rows_3x" + std::to_string(cols), {in(f, {3, cols}), weights(f, {cols})}));
+  }
+  cases.push_back(make("RMSNormalization", "parallel_64x768", {in(f, {64, 768}), weights(f, {768})},
+                       [](Attributes& a) { a.set_float("epsilon", 1e-6f); }));
+  cases.push_back(make("RMSNormalization", "axis1_exact_scale_3x5x19", {in(f, {3, 5, 19}), weights(f, {5, 19})},
+                       [](Attributes& a) { a.set_int("axis", 1); }));
+  cases.push_back(make("RMSNormalization", "axis1_scale_5x1_3x5x19", {in(f, {3, 5, 19}), weights(f, {5, 1})},
+                       [](Attributes& a) { a.set_int("axis", 1); }));
+}
+
 }  // namespace
 
 void add_fused_cases(std::vector<Case>& cases) {
@@ -451,6 +466,7 @@ void add_fused_cases(std::vector<Case>& cases) {
   add_fused_pointwise(cases);
   add_attention(cases);
   add_rms_normalization(cases);
+  add_rms_normalization_kernel_cases(cases);
 }
 
 }  // namespace kiln::harness

@@ -340,10 +340,43 @@ void sampling_cases(std::vector<Case>& cases) {
                        }));
 }
 
+// Gather for the cpu kernel: the embedding lookup (axis 0 on a table, one row per token, 1024 of
+// them in parallel), int32 and negative indices, gathers along a middle and the last axis (one element
+// per index), 8-byte and 1-byte elements, a scalar index and indices on an empty table axis.
+void gather_kernel_cases(std::vector<Case>& cases) {
+  const DataType f = DataType::kFloat32;
+  // Token ids in [-vocab, vocab): every third one negative.
+  auto tokens = [](int64_t vocab) {
+    std::vector<double> t;
+    for (int64_t i = 0; i < 8 * 128; ++i) t.push_back(static_cast<double>((i * 131) % vocab - (i % 3 == 0 ? vocab : 0)));
+    return t;
+  };
+  cases.push_back(make("Gather_f32_embedding_1000x64", "Gather", 13,
+                       {input(f, {1000, 64}, Fill::kRandom, {}, true), values(DataType::kInt64, {8, 128}, tokens(1000), false)}));
+  cases.push_back(make("Gather_f32_embedding_int32_500x96", "Gather", 13,
+                       {input(f, {500, 96}, Fill::kRandom, {}, true), values(DataType::kInt32, {2, 256}, tokens(500), false)},
+                       [](Attributes& a) { a.set_int("axis", 0); }));
+  cases.push_back(make("Gather_f32_middle_axis_6x9x33", "Gather", 13,
+                       {input(f, {6, 9, 33}), values(DataType::kInt64, {5}, {8, -9, 0, 4, 4})},
+                       [](Attributes& a) { a.set_int("axis", -2); }));
+  cases.push_back(make("Gather_i64_last_axis_64x300", "Gather", 13,
+                       {input(DataType::kInt64, {64, 300}), values(DataType::kInt32, {3, 7}, {299, -300, 5, 17, -1, 0, 150})},
+                       [](Attributes& a) { a.set_int("axis", 1); }));
+  cases.push_back(make("Gather_u8_last_axis_5x7", "Gather", 13,
+                       {input(DataType::kUInt8, {5, 7}), values(DataType::kInt64, {4}, {6, -7, 3, 3})},
+                       [](Attributes& a) { a.set_int("axis", -1); }));
+  cases.push_back(make("Gather_f32_scalar_index_axis0_9x13", "Gather", 13,
+                       {input(f, {9, 13}), values(DataType::kInt64, {}, {-9})}));
+  cases.push_back(make("Gather_f32_empty_data_axis1_3x0x4", "Gather", 13,
+                       {input(f, {3, 5, 0}), values(DataType::kInt64, {2}, {4, -5})},
+                       [](Attributes& a) { a.set_int("axis", 1); }));
+}
+
 }  // namespace
 
 void add_indexing_cases(std::vector<Case>& cases) {
   gather_cases(cases);
+  gather_kernel_cases(cases);
   scatter_cases(cases);
   selection_cases(cases);
   resize_cases(cases);

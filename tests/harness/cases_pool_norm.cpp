@@ -332,6 +332,38 @@ void add_dropout_cases(std::vector<Case>& cases) {
   cases.push_back(make("Dropout", "f32_scalar", {in(DataType::kFloat32, {})}, 13));
 }
 
+// LayerNormalization for the cpu kernel's paths: rows of 1, 7, 8, 16, 33 and 96 (around the AVX2
+// and AVX-512 widths), enough rows to run in parallel, the statistics outputs, a mean far from
+// zero against a small spread, stash_type double, parameters broadcast within a row (expanded)
+// or varying across rows (reference path), and empty tensors.
+void add_layer_norm_kernel_cases(std::vector<Case>& cases) {
+  const DataType f = DataType::kFloat32;
+  auto w = [f](Dims d) { return in(f, std::move(d), Fill::kRandom, {}, true); };
+  for (int64_t cols : {1, 7, 8, 16, 33, 96}) {
+    cases.push_back(make("LayerNormalization", "f32_4x" + std::to_string(cols), {in(f, {4, cols}), w({cols}), w({cols})}, 17));
+  }
+  cases.push_back(make("LayerNormalization", "f32_64x768", {in(f, {64, 768}), w({768}), w({768})}, 17,
+                       [](Attributes& a) { a.set_float("epsilon", 1e-12f); }));
+  cases.push_back(make("LayerNormalization", "f32_noB_2x40x513", {in(f, {2, 40, 513}), w({513})}, 17));
+  cases.push_back(make("LayerNormalization", "f32_stats_axis_m2_3x5x37", {in(f, {3, 5, 37}), w({5, 37}), w({5, 37})}, 17,
+                       [](Attributes& a) { a.set_int("axis", -2); }, 3));
+  cases.push_back(make("LayerNormalization", "f32_mean_only_6x19", {in(f, {6, 19}), w({19}), w({19})}, 17, {}, 2));
+  cases.push_back(make("LayerNormalization", "f32_stats_axis0_4x9", {in(f, {4, 9}), w({4, 9}), w({4, 9})}, 17,
+                       [](Attributes& a) { a.set_int("axis", 0); }, 3));
+  std::vector<double> offset;
+  for (int i = 0; i < 3 * 37; ++i) offset.push_back(1000.0 + static_cast<double>((i * 37) % 101) / 50.0 - 1.0);
+  cases.push_back(make("LayerNormalization", "f32_mean_1000_3x37", {vals(f, {3, 37}, offset), w({37}), w({37})}, 17, {}, 3));
+  cases.push_back(make("LayerNormalization", "f32_stash_double_5x21", {in(f, {5, 21}), w({21}), w({21})}, 17,
+                       [](Attributes& a) { a.set_int("stash_type", 11); }));
+  cases.push_back(make("LayerNormalization", "f32_stash_double_stats_5x21", {in(f, {5, 21}), w({21}), w({21})}, 17,
+                       [](Attributes& a) { a.set_int("stash_type", 11); }, 3));
+  cases.push_back(make("LayerNormalization", "f32_bcast_within_row_4x6x10", {in(f, {4, 6, 10}), w({6, 1}), w({1})}, 17,
+                       [](Attributes& a) { a.set_int("axis", 1); }));
+  cases.push_back(make("LayerNormalization", "f32_scale_per_row_3x5x17", {in(f, {3, 5, 17}), w({5, 17}), w({17})}, 17));
+  cases.push_back(make("LayerNormalization", "f32_no_rows_0x7", {in(f, {0, 7}), w({7}), w({7})}, 17, {}, 3));
+  cases.push_back(make("LayerNormalization", "f32_empty_rows_3x0", {in(f, {3, 0}), w({0}), w({0})}, 17, {}, 3));
+}
+
 }  // namespace
 
 void add_pool_norm_cases(std::vector<Case>& cases) {
@@ -341,6 +373,7 @@ void add_pool_norm_cases(std::vector<Case>& cases) {
   add_batch_norm_cases(cases);
   add_norm_cases(cases);
   add_dropout_cases(cases);
+  add_layer_norm_kernel_cases(cases);
 }
 
 }  // namespace kiln::harness

@@ -1,5 +1,6 @@
 // Harness cases for the tensor family: shape operands (shape, starts, pads, repeats...) are
 // constant int64 inputs, as exporters write them; the data input takes every dtype.
+#include <algorithm>
 #include <string>
 
 #include "harness/harness.h"
@@ -52,6 +53,97 @@ Case make(const std::string& op, const std::string& suffix, std::vector<CaseInpu
   return c;
 }
 
+
+std::string join_ints(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t x : v) s += std::to_string(x);
+  return s;
+}
+
+// The cpu data-movement kernels' paths (src/backends/cpu/kernels/copy_util.h): Transpose with
+// every permutation of an odd 4-D shape (rows, blocked 2-D transposes, merged dims), 1/2/8-byte
+// elements, the NCHW<->NHWC and attention permutations at sizes that fill whole 8x8 blocks and
+// run in parallel, size-1 and zero-sized dims, rank 5 and a rank beyond the kernel's limit;
+// Split/Concat on every axis with long and short rows; Slice with steps on the last axis
+// (strided loop), reversed axes and the row path.
+void add_data_movement_kernel_cases(std::vector<Case>& cases) {
+  const DataType f = DataType::kFloat32;
+  std::vector<int64_t> perm = {0, 1, 2, 3};
+  do {
+    for (DataType t : {f, DataType::kUInt8}) {
+      cases.push_back(make("Transpose", tn(t) + "_3x5x7x11_perm" + join_ints(perm), {data(t, {3, 5, 7, 11})}, 17,
+                           [perm](Attributes& a) { a.set_ints("perm", perm); }));
+    }
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  for (DataType t : {DataType::kFloat16, DataType::kInt64, DataType::kBool, DataType::kInt32}) {
+    for (std::vector<int64_t> p : {std::vector<int64_t>{0, 2, 3, 1}, {0, 3, 1, 2}, {0, 2, 1, 3}, {3, 2, 1, 0}}) {
+      cases.push_back(make("Transpose", tn(t) + "_2x9x10x17_perm" + join_ints(p), {data(t, {2, 9, 10, 17})}, 17,
+                           [p](Attributes& a) { a.set_ints("perm", p); }));
+    }
+  }
+  auto transpose = [&](const std::string& name, DataType t, Dims dims, std::vector<int64_t> p) {
+    cases.push_back(make("Transpose", name, {data(t, std::move(dims))}, 17, [p](Attributes& a) { a.set_ints("perm", p); }));
+  };
+  transpose("nchw_to_nhwc_1x3x96x96", f, {1, 3, 96, 96}, {0, 2, 3, 1});
+  transpose("nhwc_to_nchw_2x7x7x256", f, {2, 7, 7, 256}, {0, 3, 1, 2});
+  transpose("nhwc_to_nchw_i64_1x7x7x64", DataType::kInt64, {1, 7, 7, 64}, {0, 3, 1, 2});
+  transpose("heads_0213_1x64x16x64", f, {1, 64, 16, 64}, {0, 2, 1, 3});
+  transpose("heads_0231_1x12x64x64", f, {1, 12, 64, 64}, {0, 2, 3, 1});
+  transpose("2d_129x257", f, {129, 257}, {1, 0});
+  transpose("2d_parallel_256x256", f, {256, 256}, {1, 0});
+  transpose("nchw_to_nhwc_parallel_1x3x136x160", f, {1, 3, 136, 160}, {0, 2, 3, 1});
+  transpose("2d_f16_100x300", DataType::kFloat16, {100, 300}, {1, 0});
+  transpose("2d_8x8", f, {8, 8}, {1, 0});
+  transpose("identity_5x7x11", f, {5, 7, 11}, {0, 1, 2});
+  transpose("ones_1x5x1x7", f, {1, 5, 1, 7}, {3, 1, 2, 0});
+  transpose("negative_perm_5x7x11", f, {5, 7, 11}, {-1, 0, -2});
+  transpose("zero_dim_3x0x5", f, {3, 0, 5}, {2, 0, 1});
+  transpose("rank5_2x3x4x5x6", f, {2, 3, 4, 5, 6}, {4, 2, 0, 3, 1});
+  transpose("rank13_reference_path", f, {2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3}, {12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0});
+
+  auto split3 = [](int64_t axis) {
+    return [axis](Attributes& a) { a.set_int("axis", axis); };
+  };
+  cases.push_back(make("Split", "qkv_1x16x288", {data(f, {1, 16, 288}), ints({96, 96, 96})}, 13, split3(-1), 3));
+  cases.push_back(make("Split", "qkv_parallel_1x85x768", {data(f, {1, 85, 768}), ints({256, 256, 256})}, 13, split3(2), 3));
+  cases.push_back(make("Split", "axis0_long_rows_15x4000", {data(f, {15, 4000}), ints({6, 4, 5})}, 13, split3(0), 3));
+  cases.push_back(make("Split", "axis0_long_rows_parallel_i64_16x4000", {data(DataType::kInt64, {16, 4000}), ints({10, 6})},
+                       13, split3(0), 2));
+  cases.push_back(make("Split", "axis1_4d_2x6x5x3", {data(f, {2, 6, 5, 3}), ints({1, 2, 3}, DataType::kInt32)}, 13,
+                       split3(1), 3));
+  cases.push_back(make("Split", "last_axis_elements_7x5", {data(DataType::kInt16, {7, 5})}, 18,
+                       [](Attributes& a) {
+                         a.set_int("axis", -1);
+                         a.set_int("num_outputs", 5);
+                       },
+                       5));
+  cases.push_back(make("Split", "zero_rows_0x6", {data(f, {0, 6})}, 13, split3(1), 2));
+  cases.push_back(make("Split", "one_output_5x7", {data(f, {5, 7})}, 13, split3(1), 1));
+
+  auto concat = [&](const std::string& name, std::vector<CaseInput> ins, int64_t axis) {
+    cases.push_back(make("Concat", name, std::move(ins), 13, [axis](Attributes& a) { a.set_int("axis", axis); }));
+  };
+  concat("axis0_3_inputs", {data(f, {3, 5, 7}), data(f, {1, 5, 7}), data(f, {4, 5, 7})}, 0);
+  concat("axis_last_4_inputs", {data(f, {3, 5, 7}), data(f, {3, 5, 1}), data(f, {3, 5, 16}), data(f, {3, 5, 2})}, -1);
+  concat("parallel_85x384", {data(f, {85, 384}), data(f, {85, 384})}, 1);
+  concat("long_rows_axis0_2x20000", {data(f, {1, 20000}), data(f, {1, 20000})}, 0);
+  concat("long_rows_parallel_i64_2x32768", {data(DataType::kInt64, {1, 32768}), data(DataType::kInt64, {1, 32768})}, 1);
+  concat("i64_axis1_2x3x5", {data(DataType::kInt64, {2, 3, 5}), data(DataType::kInt64, {2, 4, 5})}, 1);
+  concat("single_input_5x7", {data(f, {5, 7})}, 1);
+  concat("all_empty_3x0", {data(f, {3, 0}), data(f, {3, 0})}, 1);
+
+  auto slice = [&](const std::string& name, Dims dims, std::vector<double> starts, std::vector<double> ends,
+                   std::vector<double> axes, std::vector<double> steps, DataType t = DataType::kFloat32) {
+    cases.push_back(make("Slice", name, {data(t, std::move(dims)), ints(starts), ints(ends), ints(axes), ints(steps)}));
+  };
+  slice("rows_step1_85x769", {85, 769}, {0, 1}, {85, 768}, {0, 1}, {1, 1});
+  slice("last_axis_step2_9x11x13", {9, 11, 13}, {1}, {13}, {2}, {2});
+  slice("last_axis_reversed_9x11x13", {9, 11, 13}, {-1}, {-100}, {-1}, {-1});
+  slice("middle_step3_9x11x13", {9, 11, 13}, {1, 0}, {11, 100}, {1, 2}, {3, 1});
+  slice("all_axes_neg_steps_u16_5x7x9", {5, 7, 9}, {-1, 5, 8}, {0, 0, 0}, {0, 1, 2}, {-2, -1, -3}, DataType::kUInt16);
+  slice("qkv_slice_1x16x288", {1, 16, 288}, {96}, {192}, {2}, {1});
+  slice("zero_dim_input_0x5", {0, 5}, {1}, {4}, {1}, {1});
+}
 
 }  // namespace
 
@@ -201,6 +293,7 @@ void add_tensor_cases(std::vector<Case>& cases) {
       a.set_int("time_axis", 1);
     }));
   }
+  add_data_movement_kernel_cases(cases);
 }
 
 }  // namespace kiln::harness

@@ -193,5 +193,55 @@ TEST(Alloc, BoundRunAllocatesNothingSymbolicShape) {
   expect_zero_alloc_runs(e, {32, 16});
 }
 
+// kiln's own cpu kernels (norms and data movement) keep the runtime allocation-free: their
+// shapes, sizes and scratch live in per-thread buffers that only grow, and their parallel_for
+// lambdas capture one reference (kept inline by std::function). 256 KiB tensors, so the
+// kernels run their parallel paths.
+TEST(Alloc, BoundRunAllocatesNothingCpuKernels) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  auto g = test::new_graph();
+  g->opset_imports["kiln"] = 1;
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({16, 32, 128}));
+  Value* ids = test::input(*g, "ids", DataType::kInt64, sym_shape({2, 9}));
+  std::vector<Value*> v;
+  for (const char* name : {"ln", "tr", "a", "b", "cat", "sl", "y", "e"}) v.push_back(g->add_value(name));
+  const Tensor w = test::f32({128}, {0.5f, 1.5f, -1.0f});
+  test::op(*g, "LayerNormalization", {x, g->add_constant("scale", w), g->add_constant("bias", w)}, {v[0]});
+  test::op(*g, "Transpose", {v[0]}, {v[1]})->attrs.set_ints("perm", {2, 0, 1});
+  test::op(*g, "Split", {v[1], g->add_constant("split", test::i64({2}, {48, 80}))}, {v[2], v[3]})->attrs.set_int("axis", 0);
+  test::op(*g, "Concat", {v[3], v[2]}, {v[4]})->attrs.set_int("axis", 0);
+  test::op(*g, "Slice",
+           {v[4], g->add_constant("starts", test::i64({1}, {1})), g->add_constant("ends", test::i64({1}, {32})),
+            g->add_constant("axes", test::i64({1}, {-1})), g->add_constant("steps", test::i64({1}, {3}))},
+           {v[5]});
+  Node* rms = g->add_node("RMSNormalization", {v[5], g->add_constant("rms_scale", test::f32({11}, {1.0f}))}, {v[6]}, "rms", "kiln");
+  rms->opset = 1;
+  rms->schema = OpRegistry::global().find("kiln", "RMSNormalization", 1);
+  test::op(*g, "Gather", {x, ids}, {v[7]});
+  g->add_output(v[6]);
+  g->add_output(v[7]);
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cpu";
+  config.opt_level = 1;
+  auto e = test::build(std::move(g), config);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  for (const LayerInfo& l : e->info().layers) EXPECT_EQ(l.backend, "cpu") << l.name << " ran " << l.kernel;
+  auto ctx = e->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> xv;
+  for (int i = 0; i < 16 * 32 * 128; ++i) xv.push_back(static_cast<float>(i % 13) - 6.0f);
+  NamedTensors in{{"x", test::f32({16, 32, 128}, xv)}, {"ids", test::i64({2, 9}, {0, 7, -1, 3, -8, 2})}};
+  NamedTensors out;
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());
+  Status s;
+  const Counts c = count_allocations([&] {
+    for (int i = 0; i < 3; ++i) s = (*ctx)->run(in, &out);
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.news, 0) << "operator new calls in a run of the cpu kernels";
+  EXPECT_EQ(c.mallocs, 0) << "malloc calls in a run of the cpu kernels";
+}
+
 }  // namespace
 }  // namespace kiln

@@ -14,6 +14,10 @@ class CpuBackend final : public Backend {
                           cpu::fused_matmul_entry(), cpu::max_pool_entry(), cpu::kiln_max_pool_entry()}) {
       table_.add(std::move(e));
     }
+    for (KernelEntry e : {cpu::layer_normalization_entry(), cpu::rms_normalization_entry(), cpu::split_entry(),
+                          cpu::concat_entry(), cpu::transpose_entry(), cpu::gather_entry(), cpu::slice_entry()}) {
+      table_.add(std::move(e));
+    }
     // Fallbacks come after every oneDNN kernel: KernelTable::find takes the first that supports.
     KernelTable reference;
     register_reference_kernels(reference);

@@ -14,6 +14,15 @@ KernelEntry fused_matmul_entry();  // fused_matmul.cpp
 KernelEntry max_pool_entry();       // max_pool.cpp: ONNX MaxPool
 KernelEntry kiln_max_pool_entry();  // max_pool.cpp: kiln.MaxPool (channels-last)
 
+// kiln's own kernels (f32 normalization; data movement for every dtype).
+KernelEntry layer_normalization_entry();  // layer_normalization.cpp
+KernelEntry rms_normalization_entry();    // rms_normalization.cpp
+KernelEntry split_entry();                // split.cpp
+KernelEntry concat_entry();               // concat.cpp
+KernelEntry transpose_entry();            // transpose.cpp
+KernelEntry gather_entry();               // gather.cpp
+KernelEntry slice_entry();                // slice.cpp
+
 // Shared by conv.cpp and fused_conv.cpp (conv_common.cpp).
 bool conv_supported(const Node& n, bool fused);
 Result<std::unique_ptr<Kernel>> make_conv_kernel(const Node& n, bool fused);
