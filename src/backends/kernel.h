@@ -26,7 +26,8 @@ class KernelContext {
   // nullptr for an omitted optional input.
   virtual const Tensor* input(size_t i) const = 0;
   virtual size_t num_outputs() const = 0;
-  // The buffer for output i, of this dtype and shape (zero-filled only if freshly allocated).
+  // The buffer for output i, of this dtype and shape. Its contents are unspecified for kernels
+  // of the optimized backends (they must write every element); reference kernels get it zeroed.
   virtual Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) = 0;
   // Runs a subgraph (If/Loop/Scan bodies) with these inputs bound to its graph inputs; its outer
   // references resolve against the running graph's values.

@@ -222,7 +222,11 @@ class MainKernelContext final : public KernelContext {
       case Slot::kArena: {
         Tensor& t = cs_.planned_tensors[idx];
         if (t.dtype() == dtype && t.shape() == dims) {
-          std::memset(t.data(), 0, t.nbytes());
+          // Reference kernels may count on a zeroed output (they are written for clarity, some
+          // accumulate into it); the optimized backends' kernels write every element, and
+          // clearing a slice they overwrite anyway is a whole extra pass over memory per layer.
+          const std::string& backend = node_.backend.empty() ? cs_.engine->meta.backend : node_.backend;
+          if (backend == "reference") std::memset(t.data(), 0, t.nbytes());
           cs_.table[idx] = &t;
           return &t;
         }
