@@ -368,6 +368,47 @@ TEST(CpuPointwise, BroadcastRunsVisitEveryElementWithTheRightOffsets) {
   EXPECT_FALSE(make_broadcast_layout(ops, 1, small, l));
 }
 
+// Tensors above the harness's size limit, large enough that even the streaming kernels split
+// across threads (kMinStreamElementsPerThread): the cpu engine's outputs against the reference
+// backend's, bit for bit where the arithmetic is exact.
+TEST(CpuPointwise, LargeTensorsSplitAcrossThreadsMatchTheReference) {
+  auto build = [](const std::string& backend) {
+    auto g = test::new_graph(18);
+    Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({8, 256, 256}));
+    Value* bias = test::input(*g, "bias", DataType::kFloat32, sym_shape({256}));
+    auto v = [&](const char* name) { return g->add_value(name); };
+    Value *a = v("a"), *r = v("r"), *mean = v("mean"), *mx = v("mx"), *gap = v("gap");
+    test::op(*g, "Add", {x, bias}, {a}, "add");
+    test::op(*g, "Relu", {a}, {r}, "relu");
+    test::op(*g, "ReduceMean", {r, g->add_constant("rows", test::i64({1}, {-1}))}, {mean}, "mean");
+    test::op(*g, "ReduceMax", {a, g->add_constant("cols", test::i64({1}, {1}))}, {mx}, "max");
+    test::op(*g, "GlobalAveragePool", {a}, {gap}, "gap");
+    for (Value* o : {r, mean, mx, gap}) g->add_output(o);
+    BuilderConfig cfg = test::quiet_config();
+    cfg.opt_level = 0;
+    cfg.backend = backend;
+    return test::build(std::move(g), cfg);
+  };
+  auto ref = build("reference");
+  auto cpu = build("cpu");
+  ASSERT_TRUE(ref.ok() && cpu.ok());
+  for (const LayerInfo& l : cpu->info().layers) EXPECT_EQ(l.backend, "cpu") << l.name;
+  std::vector<float> xv(8 * 256 * 256), bv(256);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 7919) % 2003) / 1001.0f - 1.0f;
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = static_cast<float>(i % 17) / 16.0f - 0.5f;
+  const NamedTensors in{{"x", test::f32({8, 256, 256}, xv)}, {"bias", test::f32({256}, bv)}};
+  NamedTensors want, got;
+  ASSERT_TRUE((*ref->create_execution_context())->run(in, &want).ok());
+  ASSERT_TRUE((*cpu->create_execution_context())->run(in, &got).ok());
+  EXPECT_TRUE(test::same_bits(got.at("r"), want.at("r")));
+  EXPECT_TRUE(test::same_bits(got.at("mx"), want.at("mx")));
+  for (const char* name : {"mean", "gap"}) {
+    const std::vector<float> g1 = test::floats(got.at(name)), w1 = test::floats(want.at(name));
+    ASSERT_EQ(g1.size(), w1.size());
+    for (size_t i = 0; i < g1.size(); ++i) ASSERT_NEAR(g1[i], w1[i], 1e-6 * (1 + std::fabs(w1[i]))) << name << " " << i;
+  }
+}
+
 // The cpu backend lowers f32 elementwise and reduction nodes to these kernels and leaves what they
 // do not take (other dtypes, opset-6 broadcasting) to the reference.
 TEST(CpuPointwise, CpuBackendPicksTheVectorKernels) {

@@ -16,10 +16,8 @@ namespace kiln::cpu {
 
 namespace {
 
-// Elements per block, and blocks a thread needs (64K elements: a thread's start costs more
-// than streaming fewer).
-constexpr int64_t kBlock = 8192;
-constexpr int64_t kMinBlocks = 8;
+constexpr int64_t kBlock = 8192;  // elements per block
+constexpr int64_t kMinBlocks = kMinStreamElementsPerThread / kBlock;
 
 struct BinaryEntry {
   const char* op_type;

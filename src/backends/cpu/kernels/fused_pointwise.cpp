@@ -19,8 +19,6 @@ namespace {
 
 // Elements per block: 8 KiB of output plus at most as much of each operand, well inside L1.
 constexpr int64_t kBlock = 2048;
-// Blocks worth a thread of their own (32K elements).
-constexpr int64_t kMinBlocksPerThread = 16;
 constexpr size_t kMaxOperands = 16;
 
 struct Step {
@@ -117,7 +115,21 @@ struct Operand {
 
 class FusedPointwiseKernel final : public Kernel {
  public:
-  explicit FusedPointwiseKernel(std::vector<Step> steps) : steps_(std::move(steps)) {}
+  explicit FusedPointwiseKernel(std::vector<Step> steps) : steps_(std::move(steps)) {
+    // A thread is worth waking for fewer elements the more the chain computes per element: a
+    // streaming step counts 1, a transcendental 8, Pow (a libm call per element) 16.
+    int64_t cost = 0;
+    for (const Step& s : steps_) {
+      if (s.binary)
+        cost += s.kind == BinaryKind::kPow ? 16 : 1;
+      else
+        cost += unary_is_heavy(s.unary.kind) ? 8 : 1;
+    }
+    const int64_t per_thread = kMinStreamElementsPerThread / cost;
+    min_blocks_ =
+        (per_thread > kMinHeavyElementsPerThread ? per_thread : kMinHeavyElementsPerThread) /
+        kBlock;
+  }
 
   Status run(KernelContext& ctx) const override {
     const size_t inputs = ctx.num_inputs();
@@ -147,7 +159,7 @@ class FusedPointwiseKernel final : public Kernel {
       const VecKernels* k;
     } args{this, x.data_as<float>(), y->data_as<float>(), ops, &vec_kernels()};
     const Args* a = &args;
-    parallel_blocks(x.numel(), kBlock, kMinBlocksPerThread, [a](int64_t s, int64_t e) {
+    parallel_blocks(x.numel(), kBlock, min_blocks_, [a](int64_t s, int64_t e) {
       a->self->run_block(*a->k, a->x, a->y, a->ops, s, e);
     });
     return ok_status();
@@ -200,6 +212,7 @@ class FusedPointwiseKernel final : public Kernel {
   }
 
   std::vector<Step> steps_;
+  int64_t min_blocks_ = 1;  // blocks a thread must have
 };
 
 }  // namespace

@@ -10,8 +10,7 @@ namespace kiln::cpu {
 
 namespace {
 
-// Input elements worth a thread.
-constexpr int64_t kMinElementsPerThread = 32768;
+constexpr int64_t kMinElementsPerThread = kMinStreamElementsPerThread;
 
 bool supported(const Node& n) {
   if (n.num_inputs() != 1 || n.num_outputs() != 1 || !n.input(0) || !n.output(0)) return false;

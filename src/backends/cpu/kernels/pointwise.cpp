@@ -101,6 +101,23 @@ UnaryOp unary_from_activation(Activation a, float alpha, float beta) {
   return op;
 }
 
+bool unary_is_heavy(UnaryKind k) {
+  switch (k) {
+    case UnaryKind::kSigmoid:
+    case UnaryKind::kTanh:
+    case UnaryKind::kSilu:
+    case UnaryKind::kGelu:
+    case UnaryKind::kGeluTanh:
+    case UnaryKind::kExp:
+    case UnaryKind::kLog:
+    case UnaryKind::kErf:
+    case UnaryKind::kSoftplus:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool broadcast_dims(const Dims& a, const Dims& b, Dims& out) {
   const size_t r = a.size() > b.size() ? a.size() : b.size();
   if (r > static_cast<size_t>(kMaxBroadcastRank)) return false;

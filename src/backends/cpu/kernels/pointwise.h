@@ -158,6 +158,17 @@ void for_each_run(const BroadcastLayout& l, int64_t begin, int64_t end, Fn&& fn)
 
 // --- threading --------------------------------------------------------------------------------
 
+// Elements a thread must have before another one is worth waking. Waking a pool thread and
+// joining it costs several µs on an idle machine (and a scheduler time slice on a busy one), about
+// what streaming 128K floats through a loop bound by memory takes; loops built on exp/log/tanh/erf
+// spend about 1 ns per element, so far fewer elements pay for a thread.
+inline constexpr int64_t kMinStreamElementsPerThread = 128 * 1024;
+inline constexpr int64_t kMinHeavyElementsPerThread = 16 * 1024;
+
+// Does this op spend its time computing (exp, log, tanh, erf and what is built on them) rather
+// than streaming memory?
+bool unary_is_heavy(UnaryKind k);
+
 // Runs fn(begin, end) over [0, n) in blocks of `block` elements (the last one shorter), giving
 // each thread at least `min_blocks` whole blocks. fn must not throw.
 template <typename Fn>

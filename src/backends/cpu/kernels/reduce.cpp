@@ -27,8 +27,7 @@ namespace kiln::cpu {
 namespace {
 
 constexpr int kMaxRank = 8;
-// Input elements worth a thread.
-constexpr int64_t kMinElementsPerThread = 32768;
+constexpr int64_t kMinElementsPerThread = kMinStreamElementsPerThread;
 
 enum class ReduceKind { kSum, kMean, kMax };
 

@@ -16,11 +16,7 @@ namespace kiln::cpu {
 
 namespace {
 
-// Elements per block, and the blocks a thread needs for the cheap ops (one or two instructions
-// per vector, bound by memory) and for those built on exp/log/tanh/erf.
-constexpr int64_t kBlock = 8192;
-constexpr int64_t kCheapMinBlocks = 4;
-constexpr int64_t kHeavyMinBlocks = 1;
+constexpr int64_t kBlock = 8192;  // elements per block
 
 struct UnaryEntry {
   const char* op_type;
@@ -48,23 +44,6 @@ const UnaryEntry kUnaryOps[] = {
     {"Floor", UnaryKind::kFloor, ref_floor},
     {"Ceil", UnaryKind::kCeil, ref_ceil},
 };
-
-bool heavy(UnaryKind k) {
-  switch (k) {
-    case UnaryKind::kSigmoid:
-    case UnaryKind::kTanh:
-    case UnaryKind::kSilu:
-    case UnaryKind::kGelu:
-    case UnaryKind::kGeluTanh:
-    case UnaryKind::kExp:
-    case UnaryKind::kLog:
-    case UnaryKind::kErf:
-    case UnaryKind::kSoftplus:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // Clip's bounds come from inputs 1 and 2 from opset 11 on.
 bool clip_bounds_are_inputs(const Node& n) { return n.op_type == "Clip" && n.opset >= 11; }
@@ -135,7 +114,9 @@ class UnaryKernel final : public Kernel {
     const float* xp = x->data_as<float>();
     float* yp = y->data_as<float>();
     const VecKernels& k = vec_kernels();
-    parallel_blocks(x->numel(), kBlock, heavy(op.kind) ? kHeavyMinBlocks : kCheapMinBlocks,
+    const int64_t min_elements =
+        unary_is_heavy(op.kind) ? kMinHeavyElementsPerThread : kMinStreamElementsPerThread;
+    parallel_blocks(x->numel(), kBlock, min_elements / kBlock,
                     [&](int64_t s, int64_t e) { k.unary(op, xp + s, yp + s, e - s); });
     return ok_status();
   }
