@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 
 #include "harness/harness.h"
@@ -55,6 +56,39 @@ void add_two_input(std::vector<Case>& cases, const std::string& op, DataType t, 
   }
 }
 
+// The cpu backend's float32 arithmetic: each broadcast layout its kernel walks differently
+// (same shape, a scalar either side, a trailing-dims bias, a per-channel [C,1,1], a column, both
+// sides broadcast), sizes that take several threads, IEEE edge values, and rank 9 (reference).
+void add_cpu_arith_paths(std::vector<Case>& cases) {
+  const DataType f = DataType::kFloat32;
+  const ShapePair layouts[] = {
+      {"scalar_left", {}, {3, 17}},
+      {"suffix_bias_2x5x96_96", {2, 5, 96}, {96}},
+      {"per_channel_2x16x9x7_16x1x1", {2, 16, 9, 7}, {16, 1, 1}},
+      {"per_channel_left_16x1x1_2x16x9x7", {16, 1, 1}, {2, 16, 9, 7}},
+      {"leading_4x6x5_4x1x1", {4, 6, 5}, {4, 1, 1}},
+      {"column_4x6x5_4x6x1", {4, 6, 5}, {4, 6, 1}},
+      {"outer_7x1_1x13", {7, 1}, {1, 13}},
+      {"middle_3x1x7_3x40x7", {3, 1, 7}, {3, 40, 7}},
+      {"threads_same_2x32768", {2, 32768}, {2, 32768}},
+      {"threads_bias_64x1024_1024", {64, 1024}, {1024}},
+      {"threads_rows_64x1024_64x1", {64, 1024}, {64, 1}},
+      {"rank9", {2, 1, 3, 1, 2, 1, 2, 1, 3}, {3}},
+  };
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    const std::string o = op;
+    const int opset = o == "Max" || o == "Min" ? 13 : 14;
+    for (const ShapePair& s : layouts) {
+      cases.push_back(make(op, "f32_" + std::string(s.name), {in(f, s.a), in(f, s.b, o == "Div" ? Fill::kPositive : Fill::kRandom)}, opset));
+    }
+    // NaN against numbers both ways, infinities, signed zeros (0/0 and x/0 for Div).
+    cases.push_back(make(op, "f32_ieee_edges",
+                         {vals(f, {4, 9}, {NAN, 1, -INFINITY, INFINITY, 0, -0.0, 2, NAN, -3}),
+                          vals(f, {4, 9}, {2, NAN, INFINITY, INFINITY, -0.0, 0, NAN, NAN, -3, 0, 1})},
+                         opset));
+  }
+}
+
 }  // namespace
 
 void add_binary_cases(std::vector<Case>& cases) {
@@ -66,6 +100,7 @@ void add_binary_cases(std::vector<Case>& cases) {
                     int_div ? std::vector<double>{3, 1, 2, 7, 5} : std::vector<double>{});
     }
   }
+  add_cpu_arith_paths(cases);
   // Signed integer division truncates toward zero.
   cases.push_back(make("Div", "int32_negative",
                        {in(DataType::kInt32, {4, 6}, Fill::kValues, {-7, 7, -8, 9, -1, 0}),

@@ -1,6 +1,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "harness/harness.h"
@@ -43,6 +44,42 @@ Case unary(const std::string& op, DataType t, Dims dims, Fill fill = Fill::kRand
 // Values where float ops have edges: zeros of both signs, halves (Round), infinities, NaN.
 const std::vector<double> kSpecial = {0.0,   -0.0,     0.5,       -0.5, 1.5, 2.5,   -2.5, 1e30,
                                       -1e30, INFINITY, -INFINITY, NAN,  3.0, -7.25, 100.0};
+
+// The cpu backend's vectorized unary kernels: sizes that take several threads, and the edges of
+// the vector exp/log/tanh/erf (overflow and underflow bounds, subnormals, the points where the
+// approximations switch formulas).
+void add_cpu_unary_paths(std::vector<Case>& cases) {
+  const std::vector<double> edges = {0.0,   -0.0,  1e-40,  -1e-40, 0.6249, 0.6251, 0.9999, 1.0001, 3.9,
+                                     4.1,   9.0,   -9.0,   88.7,   88.73,  -87.5,  -103.0, -104.5, 20.0,
+                                     -20.0, 1e30,  -1e30,  INFINITY, -INFINITY, NAN, 0.3, -0.3};
+  for (const char* op : {"Exp", "Log", "Tanh", "Erf", "Sigmoid", "Gelu", "Softplus", "Relu", "Sqrt", "Neg", "Abs",
+                         "Reciprocal", "Floor", "Ceil", "HardSwish", "HardSigmoid", "LeakyRelu"}) {
+    Case c = unary(op, DataType::kFloat32, {2, 26}, Fill::kValues, edges);
+    c.name += "_edges";
+    cases.push_back(c);
+    // 64K elements: more than one thread takes part, the last vector is partial nowhere; 3x21845
+    // leaves a tail of 13 lanes.
+    cases.push_back(unary(op, DataType::kFloat32, {2, 32768}, std::string(op) == "Log" || std::string(op) == "Sqrt"
+                                                                   ? Fill::kPositive
+                                                                   : Fill::kRandom));
+    cases.push_back(unary(op, DataType::kFloat32, {3, 21845}));
+  }
+  {
+    Case c = unary("Gelu", DataType::kFloat32, {2, 26}, Fill::kValues, edges);
+    c.name += "_tanh_edges";
+    c.attrs = [](Attributes& a) { a.set_string("approximate", "tanh"); };
+    cases.push_back(c);
+  }
+  // Clip with bounds from non-constant inputs, and with a NaN bound (which clamps nothing).
+  for (const auto& [name, lo, hi] : {std::tuple{"runtime_bounds", -0.25, 0.75}, std::tuple{"nan_min", double(NAN), 0.5}}) {
+    Case c = unary("Clip", DataType::kFloat32, {2, 26}, Fill::kValues, edges);
+    c.name += std::string("_") + name;
+    c.opset = 13;
+    c.inputs.push_back(input(DataType::kFloat32, {}, Fill::kValues, {lo}));
+    c.inputs.push_back(input(DataType::kFloat32, {1}, Fill::kValues, {hi}));
+    cases.push_back(c);
+  }
+}
 
 }  // namespace
 
@@ -151,6 +188,7 @@ void add_elementwise_cases(std::vector<Case>& cases) {
     c.attrs = [](Attributes& a) { a.set_string("approximate", "tanh"); };
     cases.push_back(c);
   }
+  add_cpu_unary_paths(cases);
   for (Case& c : cases) {
     if (c.op_type == "Gelu") c.opset = 20;
     if (c.op_type == "Mish" || c.op_type == "BitwiseNot") c.opset = 18;

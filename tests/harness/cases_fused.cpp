@@ -373,6 +373,49 @@ void add_fused_pointwise(std::vector<Case>& cases) {
   }
 }
 
+// The cpu kernel's paths: blocks of 2048 elements that cut across rows of every operand layout
+// (contiguous, one value per run, numpy broadcasts in the middle), several threads, the transcendental
+// steps on edge values, and the fallbacks (rank 9, more operands than it takes).
+void add_fused_pointwise_cpu_paths(std::vector<Case>& cases) {
+  const DT f = DT::kFloat32;
+  const Dims big{3, 1000, 7};  // 21000 elements: 11 blocks, rows of 7 and 7000 cut by block edges
+  cases.push_back(make("FusedPointwise", "blocks_every_operand_layout_3x1000x7",
+                       {in(f, big), in(f, {1000, 7}), in(f, {3, 1, 1}), in(f, {1000, 1}), in(f, {7}),
+                        in(f, {3, 1, 7}), in(f, {3, 1000, 1}), in(f, {1, 1, 1})},
+                       steps_attr({{"Mul", 1}, {"Add", 2, 1}, {"Sub", 3, 1}, {"Tanh"}, {"Max", 4}, {"Div", 5, 1},
+                                   {"Min", 6, 1}, {"Mul", 7}, {"Add", 1}})));
+  // Per-channel scale and shift of NCHW (runs of H·W against one value), then activations.
+  cases.push_back(make("FusedPointwise", "nchw_per_channel_2x24x13x11",
+                       {in(f, {2, 24, 13, 11}), in(f, {24, 1, 1}), in(f, {24, 1, 1})},
+                       steps_attr({{"Mul", 1}, {"Add", 2}, {"HardSwish"}, {"Clip", 0, 0, -0.3f, 0.4f}})));
+  // Multi-threaded: 64K elements, a [768]-style bias and the erf form of Gelu.
+  cases.push_back(make("FusedPointwise", "threads_bias_gelu_2x64x512",
+                       {in(f, {2, 64, 512}), in(f, {512}), vals(f, {}, {0.7071067811865476})},
+                       steps_attr({{"Add", 1}, {"Gelu"}, {"Mul", 2}, {"Erf"}, {"Sigmoid"}, {"Silu"}, {"GeluTanh"}})));
+  cases.push_back(make("FusedPointwise", "threads_exp_log_sqrt_2x32768", {pos(f, {2, 32768}), pos(f, {2, 1})},
+                       steps_attr({{"Log"}, {"Exp"}, {"Mul", 1}, {"Sqrt"}, {"Reciprocal"}, {"Floor"}, {"Ceil", 0},
+                                   {"Abs"}, {"Neg"}, {"LeakyRelu", 0, 0, 0.1f}, {"HardSigmoid", 0, 0, 0.25f, 0.5f}})));
+  // Edge values through the vector exp/log/tanh/erf: overflow and underflow bounds, subnormals,
+  // the polynomial/formula switch points (tanh 0.625, erf 1), NaN and the infinities.
+  const std::vector<double> edges = {0.0,    -0.0,    1e-40,  -1e-40,  0.6249, 0.6251, 0.9999, 1.0001, 3.9,   4.1,
+                                     9.0,    -9.0,    88.7,   88.73,   -87.5,  -103.0, -104.5, 1e30,   -1e30, kInf,
+                                     -kInf,  std::numeric_limits<double>::quiet_NaN(), 2.5, -2.5, 0.3, -0.3};
+  for (const char* op : {"Exp", "Log", "Tanh", "Erf", "Sigmoid", "Gelu", "GeluTanh", "Silu", "Relu", "Sqrt",
+                         "Reciprocal"}) {
+    cases.push_back(make("FusedPointwise", std::string("edges_") + op, {vals(f, {2, 26}, edges)}, steps_attr({{op}})));
+  }
+  // Fallbacks to the reference kernel: rank 9, and 17 inputs (more operands than the kernel takes).
+  cases.push_back(make("FusedPointwise", "rank9_fallback", {in(f, {2, 1, 3, 1, 2, 1, 2, 1, 3}), in(f, {3})},
+                       steps_attr({{"Add", 1}, {"Sigmoid"}})));
+  std::vector<CaseInput> many = {in(f, {4, 5})};
+  std::vector<Step> many_steps;
+  for (int64_t i = 1; i <= 16; ++i) {
+    many.push_back(in(f, {5}));
+    many_steps.push_back({i % 2 ? "Add" : "Mul", i});
+  }
+  cases.push_back(make("FusedPointwise", "sixteen_operands_fallback", many, steps_attr(many_steps)));
+}
+
 std::function<void(Attributes&)> heads(int64_t h, int64_t causal = 0, float scale = 0) {
   return [h, causal, scale](Attributes& a) {
     a.set_int("num_heads", h);
@@ -464,6 +507,7 @@ void add_fused_cases(std::vector<Case>& cases) {
   add_fused_conv(cases);
   add_fused_matmul(cases);
   add_fused_pointwise(cases);
+  add_fused_pointwise_cpu_paths(cases);
   add_attention(cases);
   add_rms_normalization(cases);
   add_rms_normalization_kernel_cases(cases);

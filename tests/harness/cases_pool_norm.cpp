@@ -1,5 +1,6 @@
 // Harness cases for the pooling and normalization ops: odd spatial sizes, each padding mode,
 // ceil mode, dilations, optional outputs, old-opset variants and every float dtype.
+#include <cmath>
 #include <string>
 
 #include "harness/harness.h"
@@ -164,6 +165,12 @@ void add_global_pool_cases(std::vector<Case>& cases) {
     cases.push_back(make(op, "f32_empty_0x3x4x4", {in(DataType::kFloat32, {0, 3, 4, 4})}, 22));
     cases.push_back(make(op, "f32_opset1_2x3x5x5", {in(DataType::kFloat32, {2, 3, 5, 5})}, 1));
   }
+  // The cpu kernel: several threads over planes, long planes (several float chunks), rank 2.
+  cases.push_back(make("GlobalAveragePool", "f32_threads_1x64x33x31", {in(DataType::kFloat32, {1, 64, 33, 31})}, 22));
+  cases.push_back(make("GlobalAveragePool", "f32_long_plane_2x3x100x101", {in(DataType::kFloat32, {2, 3, 100, 101})}, 22));
+  cases.push_back(make("GlobalAveragePool", "f32_rank2_3x5", {in(DataType::kFloat32, {3, 5})}, 22));
+  cases.push_back(make("GlobalAveragePool", "f32_nan_inf_2x3x2x2",
+                       {vals(DataType::kFloat32, {2, 3, 2, 2}, {1, NAN, 2, 3, INFINITY, 1, -INFINITY, 2, 5})}, 22));
   cases.push_back(make("GlobalLpPool", "f32_p3_5x7x11x13", {in(DataType::kFloat32, {5, 7, 11, 13})}, 22,
                        [](Attributes& a) { a.set_int("p", 3); }));
 }

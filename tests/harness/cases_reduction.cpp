@@ -1,6 +1,7 @@
 // Harness cases for the reduction family: Reduce*, ArgMax/ArgMin, CumSum, Softmax/LogSoftmax/
 // Hardmax, TopK and the two loss ops. Odd shapes, each dtype an op takes, axes both as an
 // attribute (older opsets) and as an input, keepdims/noop/empty-set variants.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -111,6 +112,55 @@ void add_reduce_cases(std::vector<Case>& cases) {
                        {input(DataType::kInt16, {4, 9}, Fill::kValues, {7, -3, 11, 5}), int64_const({1})}));
   cases.push_back(make("ReduceSum_opset1_attr", "ReduceSum", 1, {input(DataType::kFloat32, {5, 7, 11, 13})},
                        [](Attributes& a) { a.set_ints("axes", {0, 2}); }));
+}
+
+// The cpu backend's float32 ReduceSum/Mean/Max: rows ([outer, R], the trailing axes), columns
+// ([outer, R, inner]: leading or middle axes, e.g. H and W of NHWC), tiles of 64 columns with a
+// ragged last one, more than 256 rows (double partial sums), long rows (several float chunks),
+// several threads, reduced dims of 1 only, NaN and infinities; axes as attribute and input.
+void add_cpu_reduce_paths(std::vector<Case>& cases) {
+  const DataType f = DataType::kFloat32;
+  struct Layout {
+    const char* name;
+    Dims dims;
+    std::vector<double> axes;
+  };
+  const Layout layouts[] = {
+      {"rows_6x37x45_ax2", {6, 37, 45}, {2}},
+      {"rows_6x37x45_ax1_2", {6, 37, 45}, {1, -1}},
+      {"rows_long_2x20000", {2, 20000}, {1}},
+      {"rows_threads_512x120", {512, 120}, {-1}},
+      {"nhwc_2x7x9x67_ax1_2", {2, 7, 9, 67}, {1, 2}},
+      {"leading_300x70_ax0", {300, 70}, {0}},
+      {"leading_threads_40x1500_ax0", {40, 1500}, {0}},
+      {"middle_3x5x130_ax1", {3, 5, 130}, {1}},
+      {"ones_only_4x1x6_ax1", {4, 1, 6}, {1}},
+      {"ones_around_1x5x1x7x1_ax0_1_2", {1, 5, 1, 7, 1}, {0, 1, 2}},
+      {"split_runs_fallback_5x7x11x13", {5, 7, 11, 13}, {0, 2}},
+  };
+  for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax"}) {
+    const std::string o = op;
+    for (const Layout& l : layouts) {
+      for (int keep : {0, 1}) {
+        cases.push_back(make(o + "_f32_" + l.name + "_keep" + std::to_string(keep), o, 18,
+                             {input(f, l.dims), int64_const(l.axes)},
+                             [keep](Attributes& a) { a.set_int("keepdims", keep); }));
+      }
+    }
+    // Axes as an attribute (ReduceSum before opset 13, the others before 18): trailing and NHWC.
+    const int attr_opset = o == "ReduceSum" ? 11 : 17;
+    cases.push_back(make(o + "_f32_attr_rows", o, attr_opset, {input(f, {5, 7, 11, 13})},
+                         [](Attributes& a) { a.set_ints("axes", {2, 3}); }));
+    cases.push_back(make(o + "_f32_attr_nhwc", o, attr_opset, {input(f, {2, 7, 9, 67})},
+                         [](Attributes& a) { a.set_ints("axes", {1, 2}); }));
+    // NaN wins a max and poisons a sum; infinities of both signs.
+    // 29 values over rows of 12 (columns of 12): some rows and columns hold a NaN, some do not.
+    const std::vector<double> v = {1,   NAN,  -2, 3,   INFINITY, 0.5, -INFINITY, -1, 2,    -INFINITY,
+                                   -INFINITY, 4, 0.25, -0.5, 7, 1.5, -3,        2.5, -INFINITY, 0,
+                                   6,   -7,   0.75, 1, -1.25, 3.5, -6, 2, 8};
+    cases.push_back(make(o + "_f32_nan_inf_rows", o, 18, {input(f, {9, 12}, Fill::kValues, v), int64_const({1})}));
+    cases.push_back(make(o + "_f32_nan_inf_columns", o, 18, {input(f, {12, 9}, Fill::kValues, v), int64_const({0})}));
+  }
 }
 
 void add_arg_cases(std::vector<Case>& cases) {
@@ -265,6 +315,7 @@ void add_loss_cases(std::vector<Case>& cases) {
 
 void add_reduction_cases(std::vector<Case>& cases) {
   add_reduce_cases(cases);
+  add_cpu_reduce_paths(cases);
   add_arg_cases(cases);
   add_cum_sum_cases(cases);
   add_softmax_cases(cases);

@@ -243,5 +243,64 @@ TEST(Alloc, BoundRunAllocatesNothingCpuKernels) {
   EXPECT_EQ(c.mallocs, 0) << "malloc calls in a run of the cpu kernels";
 }
 
+// The cpu backend's own elementwise and reduction kernels, at a size that runs them on several
+// threads: x * scale + bias -> Sigmoid -> * x (one FusedPointwise at --opt-level 2), a per-channel
+// broadcast Add of its GlobalAveragePool, Relu, and ReduceMean over rows and over channels.
+// After the warm-up run, running allocates nothing either (not the kernels, not the thread pool).
+TEST(Alloc, CpuPointwiseKernelsAllocateNothing) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  auto g = test::new_graph(18);
+  Value* x = test::input(*g, "x", DataType::kFloat32, SymShape{Dim::sym("batch"), Dim::known(32), Dim::known(64), Dim::known(64)});
+  std::vector<float> per_channel(32);
+  for (size_t i = 0; i < per_channel.size(); ++i) per_channel[i] = static_cast<float>(i) / 32.0f - 0.5f;
+  Value* scale = g->add_constant("scale", test::f32({32, 1, 1}, per_channel));
+  Value* bias = g->add_constant("bias", test::f32({32, 1, 1}, per_channel));
+  Value* rows = g->add_constant("rows", test::i64({2}, {2, 3}));
+  Value* channels = g->add_constant("channels", test::i64({1}, {1}));
+  auto v = [&](const char* name) { return g->add_value(name); };
+  Value *a = v("a"), *b = v("b"), *c = v("c"), *d = v("d"), *p = v("p"), *q = v("q");
+  Value *y = v("y"), *m = v("m"), *k = v("k");
+  test::op(*g, "Mul", {x, scale}, {a}, "mul");
+  test::op(*g, "Add", {a, bias}, {b}, "add");
+  test::op(*g, "Sigmoid", {b}, {c}, "sig");
+  test::op(*g, "Mul", {c, x}, {d}, "mul_x");
+  test::op(*g, "GlobalAveragePool", {d}, {p}, "gap");
+  test::op(*g, "Add", {d, p}, {q}, "add_gap");
+  test::op(*g, "Relu", {q}, {y}, "relu");
+  test::op(*g, "ReduceMean", {d, rows}, {m}, "mean_rows");
+  test::op(*g, "ReduceMean", {d, channels}, {k}, "mean_channels");
+  for (Value* o : {y, m, k}) g->add_output(o);
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cpu";
+  config.opt_level = 2;
+  auto e = test::build(std::move(g), config);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  bool fused = false;
+  for (const LayerInfo& l : e->info().layers) {
+    EXPECT_EQ(l.backend, "cpu") << l.name << " runs " << l.kernel;
+    fused = fused || l.op == "kiln.FusedPointwise";
+  }
+  EXPECT_TRUE(fused) << "the Mul/Add/Sigmoid/Mul chain should be one FusedPointwise";
+
+  auto ctx = e->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> vals(2 * 32 * 64 * 64);
+  for (size_t i = 0; i < vals.size(); ++i) vals[i] = static_cast<float>(i % 23) / 11.0f - 1.0f;
+  NamedTensors in{{"x", test::f32({2, 32, 64, 64}, vals)}};
+  NamedTensors out;
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());  // warm-up
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());  // the thread pool's team is reused from here on
+  const Tensor first = *out.at("y").clone();
+  Status s;
+  const Counts counts = count_allocations([&] {
+    for (int i = 0; i < 3; ++i) s = (*ctx)->run(in, &out);
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(counts.news, 0) << "operator new calls in the cpu kernels' runs";
+  EXPECT_EQ(counts.mallocs, 0) << "malloc calls in the cpu kernels' runs";
+  EXPECT_TRUE(test::same_bits(out.at("y"), first));
+}
+
 }  // namespace
 }  // namespace kiln

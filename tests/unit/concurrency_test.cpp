@@ -148,5 +148,74 @@ TEST(Concurrency, CpuBackendConvMatMulEightContexts) {
   expect_threads_match(*engine, want, image_for);
 }
 
+// The cpu backend's own vector kernels under the same load: x * scale + bias -> Sigmoid -> * x
+// (one FusedPointwise), GlobalAveragePool, a per-channel broadcast Add of it, ReduceMean over the
+// channels; inputs large enough that a run also splits across the thread pool.
+onnx::ModelProto pointwise_model() {
+  onnx::ModelProto m = test::new_model();
+  test::add_input(m, "x", {"N", "8", "48", "48"});
+  test::add_initializer(m, "scale", {8, 1, 1}, {0.5f, -1, 2, 0.25f, 1.5f, -0.5f, -2, 1});
+  test::add_initializer(m, "bias", {8, 1, 1}, {0.1f, -0.2f, 0.3f, 0, -0.1f, 0.2f, 0.4f, -0.3f});
+  test::add_node(m, "Mul", {"x", "scale"}, {"a"}, "mul");
+  test::add_node(m, "Add", {"a", "bias"}, {"b"}, "add");
+  test::add_node(m, "Sigmoid", {"b"}, {"c"}, "sig");
+  test::add_node(m, "Mul", {"c", "x"}, {"d"}, "mul_x");
+  test::add_node(m, "GlobalAveragePool", {"d"}, {"p"}, "gap");
+  test::add_node(m, "Add", {"d", "p"}, {"q"}, "add_gap");
+  auto* mean = test::add_node(m, "ReduceMean", {"q"}, {"y"}, "mean");
+  auto* axes = mean->add_attribute();
+  axes->set_name("axes");
+  axes->set_type(onnx::AttributeProto::INTS);
+  axes->add_ints(1);
+  test::add_output(m, "y", {"N", "1", "48", "48"});
+  return m;
+}
+
+Tensor planes_for(int thread, int run) {
+  const int64_t batch = 1 + (thread + run) % 4;
+  std::vector<float> v;
+  for (int64_t i = 0; i < batch * 8 * 48 * 48; ++i) v.push_back(static_cast<float>((thread * 131 + run * 17 + i * 7) % 23) / 7.0f - 1.5f);
+  return test::f32({batch, 8, 48, 48}, v);
+}
+
+TEST(Concurrency, CpuBackendPointwiseReduceEightContexts) {
+  BuilderConfig cpu_config = test::quiet_config();
+  cpu_config.backend = "cpu";
+  const std::string bytes = pointwise_model().SerializeAsString();
+  auto engine = Builder(cpu_config).build_from_bytes(bytes, "pointwise.onnx");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  auto reference = Builder(test::quiet_config()).build_from_bytes(bytes, "pointwise.onnx");
+  ASSERT_TRUE(reference.ok()) << reference.status().message();
+  int cpu_layers = 0, layers = 0;
+  for (const LayerInfo& l : engine->info().layers) {
+    ++layers;
+    cpu_layers += l.kernel.rfind("cpu_", 0) == 0 && l.backend == "cpu";
+  }
+  ASSERT_EQ(cpu_layers, layers) << "every layer should run a cpu vector kernel";
+
+  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
+  {
+    auto ctx = engine->create_execution_context();
+    auto ref_ctx = reference->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+    for (int t = 0; t < kThreads; ++t) {
+      for (int r = 0; r < kRuns; ++r) {
+        NamedTensors out, ref_out;
+        ASSERT_TRUE((*ctx)->run({{"x", planes_for(t, r)}}, &out).ok());
+        if (r % 25 == 0) {  // the reference is slow: every 25th run is checked against it
+          ASSERT_TRUE((*ref_ctx)->run({{"x", planes_for(t, r)}}, &ref_out).ok());
+          const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
+          ASSERT_EQ(got.size(), ref.size());
+          for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
+        }
+        want[t][r] = out.at("y");
+      }
+    }
+  }
+  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
+
+  expect_threads_match(*engine, want, planes_for);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -18,6 +18,11 @@ class CpuBackend final : public Backend {
                           cpu::concat_entry(), cpu::transpose_entry(), cpu::gather_entry(), cpu::slice_entry()}) {
       table_.add(std::move(e));
     }
+    table_.add(cpu::fused_pointwise_entry());
+    table_.add(cpu::global_average_pool_entry());
+    for (auto entries : {cpu::unary_entries(), cpu::binary_entries(), cpu::reduce_entries()}) {
+      for (KernelEntry& e : entries) table_.add(std::move(e));
+    }
     // Fallbacks come after every oneDNN kernel: KernelTable::find takes the first that supports.
     KernelTable reference;
     register_reference_kernels(reference);

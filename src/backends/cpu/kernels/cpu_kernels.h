@@ -2,6 +2,8 @@
 // refuses what its kernel cannot express, so such nodes lower to the reference kernel instead.
 #pragma once
 
+#include <vector>
+
 #include "backends/kernel.h"
 
 namespace kiln::cpu {
@@ -31,5 +33,12 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const Node& n, bool fused);
 enum class MatMulFlavor { kMatMul, kGemm, kFused };
 bool matmul_supported(const Node& n, MatMulFlavor flavor);
 Result<std::unique_ptr<Kernel>> make_matmul_kernel(const Node& n, MatMulFlavor flavor);
+
+// kiln's own vectorized kernels (pointwise.h): f32 elementwise ops and reductions.
+KernelEntry fused_pointwise_entry();         // fused_pointwise.cpp
+KernelEntry global_average_pool_entry();     // global_average_pool.cpp
+std::vector<KernelEntry> unary_entries();    // unary.cpp: Relu, Sigmoid, Gelu, Exp, Clip, ...
+std::vector<KernelEntry> binary_entries();   // binary.cpp: Add, Sub, Mul, Div, Max, Min
+std::vector<KernelEntry> reduce_entries();   // reduce.cpp: ReduceSum, ReduceMean, ReduceMax
 
 }  // namespace kiln::cpu
