@@ -14,6 +14,9 @@ class CpuBackend final : public Backend {
                           cpu::fused_matmul_entry()}) {
       table_.add(std::move(e));
     }
+    table_.add(cpu::attention_entry());
+    table_.add(cpu::softmax_entry());
+    table_.add(cpu::log_softmax_entry());
     // Fallbacks come after every oneDNN kernel: KernelTable::find takes the first that supports.
     KernelTable reference;
     register_reference_kernels(reference);

@@ -21,4 +21,12 @@ enum class MatMulFlavor { kMatMul, kGemm, kFused };
 bool matmul_supported(const Node& n, MatMulFlavor flavor);
 Result<std::unique_ptr<Kernel>> make_matmul_kernel(const Node& n, MatMulFlavor flavor);
 
+// kiln's own vector kernels (not oneDNN; simd_f32.h).
+KernelEntry attention_entry();    // attention.cpp: kiln.Attention
+KernelEntry softmax_entry();      // softmax.cpp
+KernelEntry log_softmax_entry();  // log_softmax.cpp
+// Shared by softmax.cpp and log_softmax.cpp (softmax_common.cpp).
+bool softmax_supported(const Node& n);
+Result<std::unique_ptr<Kernel>> make_softmax_kernel(const Node& n, bool log);
+
 }  // namespace kiln::cpu
