@@ -69,7 +69,7 @@ KILN_SIMD_END
 
 namespace attention_portable {
 namespace {
-using V = simd::F32x1;
+using V = simd::F32x4;
 #include "backends/cpu/kernels/attention_body.inc"
 }  // namespace
 void run(const AttentionArgs& a, int64_t u0, int64_t u1) { run_units(a, u0, u1); }

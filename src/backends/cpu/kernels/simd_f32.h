@@ -1,11 +1,11 @@
 // float32 vector traits for kiln's own cpu kernels: F32x16 (AVX-512), F32x8 (AVX2 + FMA) and
-// F32x1 (portable), with the same static interface, so one kernel body serves all three.
+// F32x4 (portable), with the same static interface, so one kernel body serves all three.
 //
 // Why bodies are compiled per ISA by textual inclusion: gcc refuses to inline a target-specific
 // intrinsic into a function compiled without that target, so a template body cannot be shared
 // across targets; instead a kernel includes its body file (a .inc, no #includes of its own) three
 // times, twice between KILN_SIMD_BEGIN_AVX512/AVX2 and KILN_SIMD_END, each time in its own
-// namespace with `using V = F32x16` (or F32x8, F32x1). Every function defined in such a region is
+// namespace with `using V = F32x16` (or F32x8, F32x4). Every function defined in such a region is
 // compiled for that target; callers pick the namespace by vector_isa().
 #pragma once
 
@@ -220,18 +220,28 @@ struct F32x8 {
   }
 };
 
-// The portable body: one lane, plain C++ (the compiler may still vectorize the loops).
-struct F32x1 {
-  using T = float;
-  static constexpr int W = 1;
+// The portable body: 4 lanes in gcc/clang vector extensions, no intrinsics, so it builds for any
+// target (SSE2 on a baseline x86-64) and runs on any CPU.
+struct F32x4 {
+  using T = float __attribute__((vector_size(16)));
+  using I = int32_t __attribute__((vector_size(16)));
+  static constexpr int W = 4;
 
-  static KILN_SIMD_INLINE T zero() { return 0.f; }
-  static KILN_SIMD_INLINE T set1(float x) { return x; }
-  static KILN_SIMD_INLINE T load(const float* p) { return *p; }
-  static KILN_SIMD_INLINE T load_n(const float* p, int64_t n, float fill = 0.f) { return n > 0 ? *p : fill; }
-  static KILN_SIMD_INLINE void store(float* p, T v) { *p = v; }
+  static KILN_SIMD_INLINE T zero() { return T{0.f, 0.f, 0.f, 0.f}; }
+  static KILN_SIMD_INLINE T set1(float x) { return T{x, x, x, x}; }
+  static KILN_SIMD_INLINE T load(const float* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static KILN_SIMD_INLINE T load_n(const float* p, int64_t n, float fill = 0.f) {
+    T v = set1(fill);
+    for (int64_t l = 0; l < n; ++l) v[l] = p[l];
+    return v;
+  }
+  static KILN_SIMD_INLINE void store(float* p, T v) { std::memcpy(p, &v, sizeof(v)); }
   static KILN_SIMD_INLINE void store_n(float* p, T v, int64_t n) {
-    if (n > 0) *p = v;
+    for (int64_t l = 0; l < n; ++l) p[l] = v[l];
   }
   static KILN_SIMD_INLINE T add(T a, T b) { return a + b; }
   static KILN_SIMD_INLINE T sub(T a, T b) { return a - b; }
@@ -239,10 +249,44 @@ struct F32x1 {
   static KILN_SIMD_INLINE T div(T a, T b) { return a / b; }
   static KILN_SIMD_INLINE T fma(T a, T b, T c) { return a * b + c; }
   static KILN_SIMD_INLINE T max_keep(T a, T b) { return a > b ? a : b; }  // NaN a: b
-  static KILN_SIMD_INLINE float reduce_max(T v) { return v; }
-  static KILN_SIMD_INLINE float reduce_add(T v) { return v; }
-  static KILN_SIMD_INLINE T exp(T x) { return std::exp(x); }
-  static KILN_SIMD_INLINE void transpose(const float* src, int64_t, float* dst, int64_t) { *dst = *src; }
+  static KILN_SIMD_INLINE float reduce_max(T v) {
+    float m = v[0];
+    for (int l = 1; l < W; ++l) m = v[l] > m ? v[l] : m;
+    return m;
+  }
+  static KILN_SIMD_INLINE float reduce_add(T v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+  static KILN_SIMD_INLINE T exp(T x) {
+    // F32x8's method in plain vector arithmetic (NaN lanes are zeroed before the int conversion,
+    // which is undefined for NaN, and come back NaN through p).
+    const I under = x < kExpMin, over = x > 88.7228f;
+    x = x < kExpMin ? set1(kExpMin) : x;
+    x = x > 88.7228f ? set1(88.7228f) : x;
+    T t = x * kLog2e;
+    t = t == t ? t : zero();
+    const I ni = __builtin_convertvector(t + (t >= 0.f ? set1(0.5f) : set1(-0.5f)), I);  // round half away
+    const T n = __builtin_convertvector(ni, T);
+    T r = x - n * kLn2Hi;
+    r = r - n * kLn2Lo;
+    T p = set1(kExpP0) * r + kExpP1;
+    p = p * r + kExpP2;
+    p = p * r + kExpP3;
+    p = p * r + kExpP4;
+    p = p * r + kExpP5;
+    p = p * (r * r) + (r + 1.f);
+    const I n1 = ni >> 1, n2 = ni - n1;
+    T f1, f2;
+    const I b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    std::memcpy(&f1, &b1, sizeof(f1));
+    std::memcpy(&f2, &b2, sizeof(f2));
+    T y = p * f1 * f2;
+    y = under ? zero() : y;
+    return over ? set1(std::numeric_limits<float>::infinity()) : y;
+  }
+  static KILN_SIMD_INLINE void transpose(const float* src, int64_t ss, float* dst, int64_t ds) {
+    for (int r = 0; r < W; ++r) {
+      for (int c = 0; c < W; ++c) dst[c * ds + r] = src[r * ss + c];
+    }
+  }
 };
 
 }  // namespace kiln::cpu::simd

@@ -52,7 +52,7 @@ KILN_SIMD_END
 
 namespace softmax_portable {
 namespace {
-using V = simd::F32x1;
+using V = simd::F32x4;
 #include "backends/cpu/kernels/softmax_body.inc"
 }  // namespace
 void rows(const float* x, float* y, int64_t len, int64_t r0, int64_t r1, bool log) {
