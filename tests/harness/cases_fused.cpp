@@ -356,6 +356,9 @@ void add_attention_cpu_paths(std::vector<Case>& cases) {
                        heads(2)));
   cases.push_back(make("Attention", "many_heads_b3_h8_s9_d8",
                        {in(f, {3, 9, 64}), in(f, {3, 9, 64}), in(f, {3, 9, 64}), in(f, {3, 8, 9, 9})}, heads(8)));
+  // No head dims for Q·K: every score is 0 (+ mask), so rows average V.
+  cases.push_back(make("Attention", "qk_head_dim_0_mask",
+                       {in(f, {2, 3, 0}), in(f, {2, 5, 0}), in(f, {2, 5, 8}), in(f, {2, 1, 3, 5})}, heads(2)));
   cases.push_back(make("Attention", "one_query_sk1", {in(f, {2, 1, 32}), in(f, {2, 1, 32}), in(f, {2, 1, 32})},
                        heads(2)));
   // Rows 1 and 4 of 7 have every key at -inf (zeros), row 2 every key at the lowest float (a
