@@ -186,13 +186,15 @@ void add_softmax_cases(std::vector<Case>& cases) {
                          {input(DataType::kFloat32, {3, 8}, Fill::kValues, {1000, 1001, -1000, 999, 1e30, 7})}));
     cases.push_back(make(o + "_zero_size", o, 13, {input(DataType::kFloat32, {0, 5})}));
     // The cpu kernel's paths: rows off the vector width (and exactly one), rows spread over
-    // threads, a middle axis with more columns than its column block, the pre-13 flattened view
-    // of long rows, -inf, NaN and all -inf rows.
+    // threads, a middle axis with fewer and with more columns than its column block (256), the
+    // pre-13 flattened view of long rows, -inf, NaN and all -inf rows.
     for (int64_t len : {1, 5, 16, 33, 1000}) {
       cases.push_back(make(o + "_last_axis_len" + std::to_string(len), o, 13, {input(DataType::kFloat32, {3, len})}));
     }
     cases.push_back(make(o + "_rows_threaded_64x700", o, 13, {input(DataType::kFloat32, {64, 700})}));
     cases.push_back(make(o + "_middle_axis_inner70", o, 13, {input(DataType::kFloat32, {3, 9, 70})},
+                         [](Attributes& a) { a.set_int("axis", 1); }));
+    cases.push_back(make(o + "_middle_axis_inner300", o, 13, {input(DataType::kFloat32, {2, 9, 300})},
                          [](Attributes& a) { a.set_int("axis", 1); }));
     cases.push_back(make(o + "_middle_axis_threaded", o, 13, {input(DataType::kFloat32, {6, 40, 200})},
                          [](Attributes& a) { a.set_int("axis", 1); }));
