@@ -38,12 +38,12 @@ namespace kiln::cpu::simd {
 
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Constants of the exp approximation: exp(x) = 2^n · e^r with n = round(x·log2 e) and
-// r = x − n·ln 2 in [−ln2/2, ln2/2] (ln 2 split in two so n·ln2_hi is exact), e^r by Cephes'
-// expf polynomial (about 1 ulp).
 // exp of anything below this is 0: e^−87 is 1.6e−38, just above the smallest normal float, so
 // no result is ever denormal.
 inline constexpr float kExpMin = -87.f;
+// Constants of the exp approximation: exp(x) = 2^n · e^r with n = round(x·log2 e) and
+// r = x − n·ln 2 in [−ln2/2, ln2/2] (ln 2 split in two so n·ln2_hi is exact), e^r by Cephes'
+// expf polynomial (about 1 ulp).
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f;
 inline constexpr float kLn2Lo = -2.12194440e-4f;
@@ -54,9 +54,9 @@ inline constexpr float kExpP3 = 4.1665795894e-2f;
 inline constexpr float kExpP4 = 1.6666665459e-1f;
 inline constexpr float kExpP5 = 5.0000001201e-1f;
 
-// Every op keeps a NaN operand NaN where IEEE arithmetic would, except max_keep, which is
-// "a unless it is NaN, then b" (the order of maxps' operands), used for running maxima that skip
-// NaN as the reference kernels' `if (v > mx)` loops do.
+// Every op keeps a NaN operand NaN where IEEE arithmetic would, except max_keep(a, b): the max,
+// or b when either is NaN (maxps' rule), so a running max_keep(x, acc) skips NaN as the
+// reference kernels' `if (v > mx)` loops do.
 
 struct F32x16 {
   using T = __m512;
