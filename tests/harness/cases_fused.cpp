@@ -424,6 +424,70 @@ std::function<void(Attributes&)> heads(int64_t h, int64_t causal = 0, float scal
   };
 }
 
+// Sizes the cpu kernel tiles differently: head dims and key counts off the vector width (16 and
+// 8), every mask broadcast it reads (per key, constant along keys, per head), causal with
+// Sq < Sk and Sq > Sk, rows masked out with -inf, -10000 and the lowest float, and half a
+// BERT-base layer (the harness keeps tensors under 64k elements), large enough for several threads.
+void add_attention_cpu_paths(std::vector<Case>& cases) {
+  const DT f = DT::kFloat32;
+  // Padding masks: the last keys of a row at -10000 (a pattern that does not divide Sk).
+  auto padding = [](int64_t n) {
+    std::vector<double> v(static_cast<size_t>(n), 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      if (j % 11 >= 8) v[static_cast<size_t>(j)] = -10000;
+    }
+    return v;
+  };
+  cases.push_back(make("Attention", "bert_base_half_1x128_h6_pad_mask",
+                       {in(f, {1, 128, 384}), in(f, {1, 128, 384}), in(f, {1, 128, 384}),
+                        vals(f, {1, 1, 1, 128}, padding(128))},
+                       heads(6)));
+  cases.push_back(make("Attention", "d24_b2_s37_mask_b1sqsk",
+                       {in(f, {2, 37, 72}), in(f, {2, 37, 72}), in(f, {2, 37, 72}), in(f, {2, 1, 37, 37})},
+                       heads(3, 0, 1.5f)));
+  cases.push_back(make("Attention", "d40_sq19_sk45_mask_1hsqsk",
+                       {in(f, {2, 19, 80}), in(f, {2, 45, 80}), in(f, {2, 45, 80}), in(f, {1, 2, 19, 45})},
+                       heads(2, 0, 2.0f)));
+  cases.push_back(make("Attention", "d40_dv20_causal_b2_s50",
+                       {in(f, {2, 50, 80}), in(f, {2, 50, 80}), in(f, {2, 50, 40})}, heads(2, 1, 1.0f)));
+  cases.push_back(make("Attention", "causal_sq5_sk70_pad_mask",
+                       {in(f, {2, 5, 64}), in(f, {2, 70, 64}), in(f, {2, 70, 64}), vals(f, {2, 1, 1, 70}, padding(140))},
+                       heads(2, 1)));
+  cases.push_back(make("Attention", "causal_sq70_sk33_d17_zero_rows",
+                       {in(f, {1, 70, 34}), in(f, {1, 33, 34}), in(f, {1, 33, 34})}, heads(2, 1)));
+  cases.push_back(make("Attention", "d80_dv72_s21_mask_sk", {in(f, {1, 21, 80}), in(f, {1, 21, 80}),
+                                                             in(f, {1, 21, 72}), in(f, {21})},
+                       heads(1, 0, 0.5f)));
+  cases.push_back(make("Attention", "mask_b1sq1_const_along_keys",
+                       {in(f, {2, 9, 48}), in(f, {2, 23, 48}), in(f, {2, 23, 48}), in(f, {2, 1, 9, 1})}, heads(2)));
+  cases.push_back(make("Attention", "mask_scalar_shape_1", {in(f, {1, 6, 16}), in(f, {1, 6, 16}), in(f, {1, 6, 16}),
+                                                           in(f, {1})},
+                       heads(2)));
+  cases.push_back(make("Attention", "many_heads_b3_h8_s9_d8",
+                       {in(f, {3, 9, 64}), in(f, {3, 9, 64}), in(f, {3, 9, 64}), in(f, {3, 8, 9, 9})}, heads(8)));
+  // No head dims for Q·K: every score is 0 (+ mask), so rows average V.
+  cases.push_back(make("Attention", "qk_head_dim_0_mask",
+                       {in(f, {2, 3, 0}), in(f, {2, 5, 0}), in(f, {2, 5, 8}), in(f, {2, 1, 3, 5})}, heads(2)));
+  cases.push_back(make("Attention", "one_query_sk1", {in(f, {2, 1, 32}), in(f, {2, 1, 32}), in(f, {2, 1, 32})},
+                       heads(2)));
+  // Rows 1 and 4 of 7 have every key at -inf (zeros), row 2 every key at the lowest float (a
+  // uniform average, as unfused), the rest a mix of -inf, lowest, -10000 and 0.
+  constexpr double kLowest = -3.4028234663852886e38;
+  std::vector<double> rows(60, 0.0);
+  for (int j = 0; j < 20; ++j) {
+    rows[static_cast<size_t>(j)] = j % 4 == 0 ? -kInf : (j % 4 == 1 ? kLowest : (j % 4 == 2 ? -10000 : 0));
+    rows[static_cast<size_t>(20 + j)] = -kInf;
+    rows[static_cast<size_t>(40 + j)] = j % 3 == 0 ? kLowest : 0;
+  }
+  std::vector<double> lowest_row = rows;
+  for (int j = 0; j < 20; ++j) lowest_row[static_cast<size_t>(40 + j)] = kLowest;
+  cases.push_back(make("Attention", "mask_rows_all_inf_sq7_sk20",
+                       {in(f, {2, 7, 40}), in(f, {2, 20, 40}), in(f, {2, 20, 24}), vals(f, {7, 20}, rows)}, heads(2)));
+  cases.push_back(make("Attention", "mask_row_all_lowest_sq7_sk20",
+                       {in(f, {1, 7, 40}), in(f, {1, 20, 40}), in(f, {1, 20, 40}), vals(f, {1, 1, 7, 20}, lowest_row)},
+                       heads(2, 1)));
+}
+
 void add_attention(std::vector<Case>& cases) {
   const DT f = DT::kFloat32;
   cases.push_back(make("Attention", "self_2x6x12_h3", {in(f, {2, 6, 12}), in(f, {2, 6, 12}), in(f, {2, 6, 12})},
@@ -466,6 +530,7 @@ void add_attention(std::vector<Case>& cases) {
     cases.push_back(make("Attention", tn(t) + "_causal_h4",
                          {in(t, {1, 7, 16}), in(t, {1, 7, 16}), in(t, {1, 7, 16})}, heads(4, 1), tol_for(t)));
   }
+  add_attention_cpu_paths(cases);
 }
 
 void add_rms_normalization(std::vector<Case>& cases) {

@@ -3,6 +3,7 @@
 // attribute (older opsets) and as an input, keepdims/noop/empty-set variants.
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -234,6 +235,30 @@ void add_softmax_cases(std::vector<Case>& cases) {
     cases.push_back(make(o + "_large", o, 13,
                          {input(DataType::kFloat32, {3, 8}, Fill::kValues, {1000, 1001, -1000, 999, 1e30, 7})}));
     cases.push_back(make(o + "_zero_size", o, 13, {input(DataType::kFloat32, {0, 5})}));
+    // The cpu kernel's paths: rows off the vector width (and exactly one), rows spread over
+    // threads, a middle axis with fewer and with more columns than its column block (256), the
+    // pre-13 flattened view of long rows, -inf, NaN and all -inf rows.
+    for (int64_t len : {1, 5, 16, 33, 1000}) {
+      cases.push_back(make(o + "_last_axis_len" + std::to_string(len), o, 13, {input(DataType::kFloat32, {3, len})}));
+    }
+    cases.push_back(make(o + "_rows_threaded_64x700", o, 13, {input(DataType::kFloat32, {64, 700})}));
+    cases.push_back(make(o + "_middle_axis_inner70", o, 13, {input(DataType::kFloat32, {3, 9, 70})},
+                         [](Attributes& a) { a.set_int("axis", 1); }));
+    cases.push_back(make(o + "_middle_axis_inner300", o, 13, {input(DataType::kFloat32, {2, 9, 300})},
+                         [](Attributes& a) { a.set_int("axis", 1); }));
+    cases.push_back(make(o + "_middle_axis_threaded", o, 13, {input(DataType::kFloat32, {6, 40, 200})},
+                         [](Attributes& a) { a.set_int("axis", 1); }));
+    cases.push_back(make(o + "_opset11_flatten_4x5x40", o, 11, {input(DataType::kFloat32, {4, 5, 40})},
+                         [](Attributes& a) { a.set_int("axis", 1); }));
+    const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+    // Rows of 17: the first has some -inf, the third a NaN, the fifth is all -inf.
+    std::vector<double> special(85, 0.5);
+    for (size_t j = 0; j < 17; ++j) special[j] = j % 3 == 0 ? -inf : static_cast<double>(j) * 0.25;
+    special[40] = nan;
+    for (size_t j = 68; j < 85; ++j) special[j] = -inf;
+    cases.push_back(make(o + "_inf_nan_rows", o, 13, {input(DataType::kFloat32, {5, 17}, Fill::kValues, special)}));
+    cases.push_back(make(o + "_inf_nan_columns", o, 13, {input(DataType::kFloat32, {5, 17}, Fill::kValues, special)},
+                         [](Attributes& a) { a.set_int("axis", 0); }));
   }
   // Hardmax ties: the first max wins.
   cases.push_back(make("Hardmax_ties", "Hardmax", 13, {input(DataType::kFloat32, {4, 6}, Fill::kValues, {2, 2, 1, 2, 0})}));

@@ -302,5 +302,50 @@ TEST(Alloc, CpuPointwiseKernelsAllocateNothing) {
   EXPECT_TRUE(test::same_bits(out.at("y"), first));
 }
 
+
+// The cpu backend's own kernels (not oneDNN): kiln.Attention, then Softmax along the last axis
+// and LogSoftmax along a middle one, at sizes that split over threads. Their scratch is
+// thread-local and only grows, so after the warm-up nothing is allocated.
+TEST(Alloc, CpuAttentionAndSoftmaxAllocateNothing) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  auto g = test::new_graph();
+  g->opset_imports["kiln"] = 1;
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({2, 64, 256}));
+  Value* a = g->add_value("a");
+  Value* s = g->add_value("s");
+  Value* y = g->add_value("y");
+  Node* attn = g->add_node("Attention", {x, x, x}, {a}, "attn", "kiln");
+  attn->opset = 1;
+  attn->fused_from = {"attn"};
+  attn->schema = OpRegistry::global().find("kiln", "Attention", 1);
+  attn->attrs.set_int("num_heads", 4);
+  test::op(*g, "Softmax", {a}, {s}, "softmax");
+  test::op(*g, "LogSoftmax", {s}, {y}, "log_softmax")->attrs.set_int("axis", 1);
+  g->add_output(y);
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cpu";
+  config.opt_level = 1;
+  auto e = test::build(std::move(g), config);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  for (const LayerInfo& l : e->info().layers) EXPECT_EQ(l.backend, "cpu") << l.op << " ran " << l.kernel;
+  auto ctx = e->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> vals;
+  for (int i = 0; i < 97; ++i) vals.push_back(static_cast<float>(i % 13) / 6.0f - 1.0f);
+  NamedTensors in{{"x", test::f32({2, 64, 256}, vals)}};
+  NamedTensors out;
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());
+  const Tensor first = *out.at("y").clone();
+  Status st;
+  const Counts c = count_allocations([&] {
+    for (int i = 0; i < 3; ++i) st = (*ctx)->run(in, &out);
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(c.news, 0);
+  EXPECT_EQ(c.mallocs, 0);
+  EXPECT_TRUE(test::same_bits(out.at("y"), first));
+}
+
 }  // namespace
 }  // namespace kiln

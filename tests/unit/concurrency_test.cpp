@@ -217,5 +217,63 @@ TEST(Concurrency, CpuBackendPointwiseReduceEightContexts) {
   expect_threads_match(*engine, want, planes_for);
 }
 
+
+// The cpu backend's own kernels (kiln.Attention, Softmax; thread-local scratch, parallel_for
+// inside each run) under the same load, checked against the reference backend first.
+Tensor sequence_for(int thread, int run) {
+  const int64_t batch = 1 + (thread + run) % 4;
+  std::vector<float> v;
+  for (int64_t i = 0; i < batch * 37 * 48; ++i) v.push_back(static_cast<float>((thread * 131 + run * 17 + i * 7) % 23) / 9.0f - 1.2f);
+  return test::f32({batch, 37, 48}, v);
+}
+
+std::unique_ptr<Graph> attention_softmax_graph() {
+  auto g = test::new_graph();
+  g->opset_imports["kiln"] = 1;
+  Value* x = test::input(*g, "x", DataType::kFloat32, SymShape{Dim::sym("batch"), Dim::known(37), Dim::known(48)});
+  Value* a = g->add_value("a");
+  Value* y = g->add_value("y");
+  Node* attn = g->add_node("Attention", {x, x, x}, {a}, "attn", "kiln");
+  attn->opset = 1;
+  attn->fused_from = {"attn"};
+  attn->schema = OpRegistry::global().find("kiln", "Attention", 1);
+  attn->attrs.set_int("num_heads", 3);
+  attn->attrs.set_int("causal", 1);
+  test::op(*g, "Softmax", {a}, {y}, "softmax");
+  g->add_output(y);
+  return g;
+}
+
+TEST(Concurrency, CpuBackendAttentionSoftmaxEightContexts) {
+  BuilderConfig cpu_config = test::quiet_config();
+  cpu_config.backend = "cpu";
+  auto engine = test::build(attention_softmax_graph(), cpu_config);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  auto reference = test::build(attention_softmax_graph());
+  ASSERT_TRUE(reference.ok()) << reference.status().message();
+  for (const LayerInfo& l : engine->info().layers) ASSERT_EQ(l.backend, "cpu") << l.op << " ran " << l.kernel;
+
+  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
+  {
+    auto ctx = engine->create_execution_context();
+    auto ref_ctx = reference->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+    for (int t = 0; t < kThreads; ++t) {
+      for (int r = 0; r < kRuns; ++r) {
+        NamedTensors out, ref_out;
+        ASSERT_TRUE((*ctx)->run({{"x", sequence_for(t, r)}}, &out).ok());
+        ASSERT_TRUE((*ref_ctx)->run({{"x", sequence_for(t, r)}}, &ref_out).ok());
+        const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
+        ASSERT_EQ(got.size(), ref.size());
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
+        want[t][r] = out.at("y");
+      }
+    }
+  }
+  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
+
+  expect_threads_match(*engine, want, sequence_for);
+}
+
 }  // namespace
 }  // namespace kiln

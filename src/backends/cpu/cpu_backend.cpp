@@ -23,6 +23,9 @@ class CpuBackend final : public Backend {
     for (auto entries : {cpu::unary_entries(), cpu::binary_entries(), cpu::reduce_entries()}) {
       for (KernelEntry& e : entries) table_.add(std::move(e));
     }
+    table_.add(cpu::attention_entry());
+    table_.add(cpu::softmax_entry());
+    table_.add(cpu::log_softmax_entry());
     // Fallbacks come after every oneDNN kernel: KernelTable::find takes the first that supports.
     KernelTable reference;
     register_reference_kernels(reference);
