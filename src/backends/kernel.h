@@ -44,6 +44,11 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual Status run(KernelContext& ctx) const = 0;
+  // An input whose buffer output 0 may take over (the kernel reads each element of it only to
+  // compute the same element of the output, as a residual add does); -1: none. The planner gives
+  // them one buffer when nothing reads that input afterwards and the sizes match, so the kernel
+  // then finds output 0 already holding the input's values.
+  virtual int inplace_input() const { return -1; }
 };
 
 // A kernel that is one function (the reference backend's kernels are all like this).

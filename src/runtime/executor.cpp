@@ -336,6 +336,26 @@ Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
   return ok_status();
 }
 
+// The request whose buffer output `o` of `n` may take over: its kernel's in-place input, when that
+// is an arena value of the same size that nothing reads after this node and that the node reads
+// only there. SIZE_MAX: none.
+size_t inplace_request(const EngineState& e, const Node& n, const Value* o, size_t bytes, size_t step, const std::vector<size_t>& last_use,
+                       const std::vector<size_t>& request_of, const std::vector<BufferRequest>& requests) {
+  if (n.num_outputs() == 0 || n.output(0) != o) return SIZE_MAX;
+  auto k = e.kernels.find(&n);
+  if (k == e.kernels.end()) return SIZE_MAX;
+  const int in = k->second->inplace_input();
+  if (in < 0 || static_cast<size_t>(in) >= n.num_inputs() || !n.input(in)) return SIZE_MAX;
+  const Value* v = n.input(in);
+  for (size_t i = 0; i < n.num_inputs(); ++i) {
+    if (i != static_cast<size_t>(in) && n.input(i) == v) return SIZE_MAX;
+  }
+  const size_t iv = index_of(e, v);
+  const size_t r = request_of[iv];
+  if (r == SIZE_MAX || last_use[iv] != step || requests[r].bytes != bytes || v->is_graph_output()) return SIZE_MAX;
+  return r;
+}
+
 Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) {
   const EngineState& e = *cs.engine;
   const Graph& g = *e.graph;
@@ -367,6 +387,8 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   cs.skip.assign(g.num_nodes(), false);
   std::vector<BufferRequest> requests;
   std::vector<size_t> request_value;
+  std::vector<size_t> request_of(nv, SIZE_MAX);          // per value: its request
+  std::vector<std::pair<size_t, size_t>> shared_buffers;  // (value, request) taking another's buffer
   std::vector<size_t> last_use(nv, 0);
   // Uses, including reads from inside subgraph bodies (attributed to the owning node).
   for (size_t step = 0; step < g.num_nodes(); ++step) {
@@ -404,7 +426,16 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         cs.slots[idx] = Slot::kArena;
         const Dims dims = static_dims(*s.shape);
         cs.planned_tensors[idx] = Tensor::wrap(s.dtype, dims, nullptr);
-        requests.push_back({static_cast<size_t>(element_count(dims)) * dtype_size(s.dtype), step, std::max(step, last_use[idx])});
+        const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(s.dtype);
+        const size_t last = std::max(step, last_use[idx]);
+        if (auto shared = inplace_request(e, n, o, bytes, step, last_use, request_of, requests); shared != SIZE_MAX) {
+          requests[shared].last_step = std::max(requests[shared].last_step, last);
+          request_of[idx] = shared;
+          shared_buffers.emplace_back(idx, shared);
+          continue;
+        }
+        request_of[idx] = requests.size();
+        requests.push_back({bytes, step, last});
         request_value.push_back(idx);
       } else {
         cs.slots[idx] = Slot::kDynamic;
@@ -425,6 +456,10 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   auto* base = static_cast<uint8_t*>(cs.arena.get());
   for (size_t r = 0; r < requests.size(); ++r) {
     Tensor& t = cs.planned_tensors[request_value[r]];
+    t = Tensor::wrap(t.dtype(), t.shape(), base + mp.offsets[r]);
+  }
+  for (const auto& [idx, r] : shared_buffers) {
+    Tensor& t = cs.planned_tensors[idx];
     t = Tensor::wrap(t.dtype(), t.shape(), base + mp.offsets[r]);
   }
   cs.table.assign(nv, nullptr);

@@ -173,3 +173,64 @@ TEST(CpuKernels, ConcurrentContextsGetTheSameBits) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// A FusedConv's residual Z summed in place: when nothing reads Z after the conv, the planner gives
+// the output Z's buffer (Kernel::inplace_input) and oneDNN accumulates into it; when Z is read
+// later (here: by a Neg after it) it must keep its values, so the output gets its own buffer. Both
+// give the reference backend's results.
+std::unique_ptr<Graph> residual_graph(bool z_read_later) {
+  auto g = test::new_graph();
+  g->opset_imports["kiln"] = 1;
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({1, 8, 6, 6}));
+  Value* z = g->add_value("z");
+  Value* y = g->add_value("y");
+  test::op(*g, "Conv", {x, constant_f32(*g, "w0", {8, 8, 1, 1})}, {z}, "conv0");
+  Node* c = g->add_node("FusedConv", {x, constant_f32(*g, "w1", {8, 8, 3, 3}), constant_f32(*g, "b1", {8}), z}, {y}, "conv1", "kiln");
+  c->opset = 1;
+  c->fused_from = {"conv1"};
+  c->schema = OpRegistry::global().find("kiln", "FusedConv", 1);
+  c->attrs.set_ints("pads", {1, 1, 1, 1});
+  c->attrs.set_string("post_activation", "Relu");
+  Value* out = g->add_value("out");
+  test::op(*g, "Neg", {y}, {out}, "read_y");  // so y is an arena value, as between layers
+  g->add_output(out);
+  if (z_read_later) {
+    Value* zr = g->add_value("zr");
+    test::op(*g, "Neg", {z}, {zr}, "read_z_after");
+    g->add_output(zr);
+  }
+  return g;
+}
+
+TEST(CpuKernels, ResidualSummedInPlaceOnlyWhenZDiesThere) {
+  for (bool z_read_later : {false, true}) {
+    BuilderConfig cpu = test::quiet_config();
+    cpu.backend = "cpu";
+    cpu.opt_level = 0;
+    auto e = test::build(residual_graph(z_read_later), cpu);
+    auto r = test::build(residual_graph(z_read_later));
+    ASSERT_TRUE(e.ok() && r.ok());
+    std::vector<float> xv;
+    for (int i = 0; i < 8 * 36; ++i) xv.push_back(static_cast<float>(i % 11) / 5.0f - 1.0f);
+    const NamedTensors in{{"x", test::f32({1, 8, 6, 6}, xv)}};
+    auto ctx = e->create_execution_context();
+    auto rctx = r->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && rctx.ok());
+    for (int run = 0; run < 2; ++run) {  // the second run reuses the planned buffers
+      NamedTensors out, ref;
+      ASSERT_TRUE((*ctx)->run(in, &out).ok());
+      ASSERT_TRUE((*rctx)->run(in, &ref).ok());
+      for (const auto& [name, t] : ref) {
+        const std::vector<float> got = test::floats(out.at(name)), want = test::floats(t);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << name << " z_read_later " << z_read_later;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln

@@ -106,6 +106,39 @@ bool node_inputs_f32(const Node& n, std::vector<int>& ranks) {
   return true;
 }
 
+namespace {
+
+// ctx with one input replaced by a copy: a reference kernel writing output 0 in the buffer of its
+// in-place input (which the planner may have arranged for the oneDNN path) must still read the
+// input's original values.
+class InputCopyContext final : public KernelContext {
+ public:
+  InputCopyContext(KernelContext& base, size_t i, Tensor copy) : base_(base), i_(i), copy_(std::move(copy)) {}
+  const Node& node() const override { return base_.node(); }
+  size_t num_inputs() const override { return base_.num_inputs(); }
+  const Tensor* input(size_t i) const override { return i == i_ ? &copy_ : base_.input(i); }
+  size_t num_outputs() const override { return base_.num_outputs(); }
+  Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) override { return base_.allocate_output(i, dtype, dims); }
+  Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) override {
+    return base_.run_subgraph(g, inputs);
+  }
+
+ private:
+  KernelContext& base_;
+  size_t i_;
+  Tensor copy_;
+};
+
+}  // namespace
+
+Status DnnlKernel::run_reference(KernelContext& ctx) const {
+  const int in = inplace_input();
+  if (in < 0 || static_cast<size_t>(in) >= ctx.num_inputs() || !ctx.input(in)) return reference_(ctx);
+  KILN_ASSIGN_OR_RETURN(Tensor copy, ctx.input(in)->clone());  // shapes oneDNN declines only: rare
+  InputCopyContext with_copy(ctx, static_cast<size_t>(in), std::move(copy));
+  return reference_(with_copy);
+}
+
 Status DnnlKernel::run(KernelContext& ctx) const {
   // The shape signature: each input's presence and dims.
   std::vector<int64_t> key;
@@ -133,7 +166,7 @@ Status DnnlKernel::run(KernelContext& ctx) const {
     }
     plan = it->second;
   }
-  if (!plan->ok) return reference_(ctx);
+  if (!plan->ok) return run_reference(ctx);
 
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, plan->out_dims));
   if (y->numel() == 0) return ok_status();

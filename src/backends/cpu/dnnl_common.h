@@ -74,6 +74,9 @@ class DnnlKernel : public Kernel {
   virtual DnnlPlan make_plan(KernelContext& ctx) const = 0;
 
  private:
+  // The reference kernel, on a copy of the in-place input (if any), which output 0 may overwrite.
+  Status run_reference(KernelContext& ctx) const;
+
   KernelFn reference_;
   mutable std::mutex mu_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const DnnlPlan>> plans_;

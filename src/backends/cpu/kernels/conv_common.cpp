@@ -4,9 +4,10 @@
 //   Y = post_activation(activation(conv(X, W) + B) + Z)
 //
 // B is the primitive's bias (added in the accumulator, as the reference Conv adds it); the
-// activations are eltwise post-ops and Z a sum post-op (Z is copied into Y, which the primitive
-// then accumulates into). Padding comes from kiln's own conv geometry (conv_util.h), so auto_pad
-// is handled exactly as in shape inference and the reference kernel. Constant weights are
+// activations are eltwise post-ops and Z a sum post-op: the primitive accumulates into Y holding
+// Z, which the planner arranges by giving Y Z's buffer when Z dies here (else Z is copied in).
+// Padding comes from kiln's own conv geometry (conv_util.h), so auto_pad is handled exactly as in
+// shape inference and the reference kernel. Constant weights are
 // reordered once per shape signature into the layout the primitive prefers (load-time memory held
 // by the kernel); weights fed at run time are read in plain oihw/goihw.
 #include <algorithm>
@@ -37,6 +38,8 @@ class ConvKernel final : public DnnlKernel {
  public:
   ConvKernel(bool fused, bool channels_last, ActivationAttr act, ActivationAttr post)
       : DnnlKernel(fused ? ref_fused_conv : ref_conv), fused_(fused), channels_last_(channels_last), act_(act), post_(post) {}
+  // The residual Z is summed into Y by the primitive, so Y may live in Z's buffer: no copy then.
+  int inplace_input() const override { return fused_ ? 3 : -1; }
 
  protected:
   DnnlPlan make_plan(KernelContext& ctx) const override {
