@@ -56,27 +56,46 @@ void expect_threads_match(Engine& engine, const std::vector<std::vector<Tensor>>
   EXPECT_EQ(mismatches.load(), 0);
 }
 
-TEST(Concurrency, EightContextsMatchSingleThreaded) {
-  auto engine = Builder(test::quiet_config()).build_from_bytes(test::mlp_model(true).SerializeAsString(), "mlp.onnx");
-  ASSERT_TRUE(engine.ok()) << engine.status().message();
-
-  // The expected results, one context, one thread.
+// The single-threaded baseline for expect_threads_match, then that check: one context of `engine`
+// on this thread runs every input(thread, run) once; with a `reference` engine, every
+// `check_every`-th run is also compared with it within tol · (1 + |ref|).
+void expect_matches_single_threaded(Engine& engine, Tensor (*input)(int, int), Engine* reference = nullptr,
+                                 double tol = 0, int check_every = 1) {
   std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
   {
-    auto ctx = engine->create_execution_context();
+    auto ctx = engine.create_execution_context();
     ASSERT_TRUE(ctx.ok());
+    std::unique_ptr<ExecutionContext> ref_ctx;
+    if (reference) {
+      auto c = reference->create_execution_context();
+      ASSERT_TRUE(c.ok());
+      ref_ctx = std::move(*c);
+    }
     for (int t = 0; t < kThreads; ++t) {
       for (int r = 0; r < kRuns; ++r) {
-        NamedTensors out;
-        ASSERT_TRUE((*ctx)->run({{"x", input_for(t, r)}}, &out).ok());
+        NamedTensors out, ref_out;
+        ASSERT_TRUE((*ctx)->run({{"x", input(t, r)}}, &out).ok());
+        if (ref_ctx && r % check_every == 0) {
+          ASSERT_TRUE(ref_ctx->run({{"x", input(t, r)}}, &ref_out).ok());
+          const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
+          ASSERT_EQ(got.size(), ref.size());
+          for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], tol * (1 + std::fabs(ref[i])));
+        }
         want[t][r] = out.at("y");
       }
     }
   }
-  // Distinct inputs must give distinct outputs somewhere, or equality below proves little.
+  // Distinct inputs must give distinct outputs somewhere, or equality proves little.
   ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
 
-  expect_threads_match(*engine, want, input_for);
+  expect_threads_match(engine, want, input);
+}
+
+TEST(Concurrency, EightContextsMatchSingleThreaded) {
+  auto engine = Builder(test::quiet_config()).build_from_bytes(test::mlp_model(true).SerializeAsString(), "mlp.onnx");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+
+  expect_matches_single_threaded(*engine, input_for);
 }
 
 // The cpu backend's oneDNN kernels under the same load: a Conv (+Relu, fused) and a MatMul (+Add),
@@ -126,26 +145,7 @@ TEST(Concurrency, CpuBackendConvMatMulEightContexts) {
   for (const LayerInfo& l : engine->info().layers) dnnl_layers += l.kernel.rfind("dnnl_", 0) == 0 && l.backend == "cpu";
   ASSERT_EQ(dnnl_layers, 2);
 
-  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
-  {
-    auto ctx = engine->create_execution_context();
-    auto ref_ctx = reference->create_execution_context();
-    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
-    for (int t = 0; t < kThreads; ++t) {
-      for (int r = 0; r < kRuns; ++r) {
-        NamedTensors out, ref_out;
-        ASSERT_TRUE((*ctx)->run({{"x", image_for(t, r)}}, &out).ok());
-        ASSERT_TRUE((*ref_ctx)->run({{"x", image_for(t, r)}}, &ref_out).ok());
-        const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
-        ASSERT_EQ(got.size(), ref.size());
-        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-4 * (1 + std::fabs(ref[i])));
-        want[t][r] = out.at("y");
-      }
-    }
-  }
-  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
-
-  expect_threads_match(*engine, want, image_for);
+  expect_matches_single_threaded(*engine, image_for, &*reference, 1e-4);
 }
 
 // The cpu backend's own vector kernels under the same load: x * scale + bias -> Sigmoid -> * x
@@ -193,28 +193,8 @@ TEST(Concurrency, CpuBackendPointwiseReduceEightContexts) {
   }
   ASSERT_EQ(cpu_layers, layers) << "every layer should run a cpu vector kernel";
 
-  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
-  {
-    auto ctx = engine->create_execution_context();
-    auto ref_ctx = reference->create_execution_context();
-    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
-    for (int t = 0; t < kThreads; ++t) {
-      for (int r = 0; r < kRuns; ++r) {
-        NamedTensors out, ref_out;
-        ASSERT_TRUE((*ctx)->run({{"x", planes_for(t, r)}}, &out).ok());
-        if (r % 25 == 0) {  // the reference is slow: every 25th run is checked against it
-          ASSERT_TRUE((*ref_ctx)->run({{"x", planes_for(t, r)}}, &ref_out).ok());
-          const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
-          ASSERT_EQ(got.size(), ref.size());
-          for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
-        }
-        want[t][r] = out.at("y");
-      }
-    }
-  }
-  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
-
-  expect_threads_match(*engine, want, planes_for);
+  // The reference is slow: every 25th run is checked against it.
+  expect_matches_single_threaded(*engine, planes_for, &*reference, 1e-5, 25);
 }
 
 
@@ -253,26 +233,7 @@ TEST(Concurrency, CpuBackendAttentionSoftmaxEightContexts) {
   ASSERT_TRUE(reference.ok()) << reference.status().message();
   for (const LayerInfo& l : engine->info().layers) ASSERT_EQ(l.backend, "cpu") << l.op << " ran " << l.kernel;
 
-  std::vector<std::vector<Tensor>> want(kThreads, std::vector<Tensor>(kRuns));
-  {
-    auto ctx = engine->create_execution_context();
-    auto ref_ctx = reference->create_execution_context();
-    ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
-    for (int t = 0; t < kThreads; ++t) {
-      for (int r = 0; r < kRuns; ++r) {
-        NamedTensors out, ref_out;
-        ASSERT_TRUE((*ctx)->run({{"x", sequence_for(t, r)}}, &out).ok());
-        ASSERT_TRUE((*ref_ctx)->run({{"x", sequence_for(t, r)}}, &ref_out).ok());
-        const std::vector<float> got = test::floats(out.at("y")), ref = test::floats(ref_out.at("y"));
-        ASSERT_EQ(got.size(), ref.size());
-        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
-        want[t][r] = out.at("y");
-      }
-    }
-  }
-  ASSERT_FALSE(test::same_bits(want[0][0], want[4][0]));
-
-  expect_threads_match(*engine, want, sequence_for);
+  expect_matches_single_threaded(*engine, sequence_for, &*reference, 1e-5);
 }
 
 }  // namespace

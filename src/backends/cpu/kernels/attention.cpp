@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "backends/cpu/kernels/cpu_kernels.h"
-#include "backends/cpu/kernels/simd_f32.h"
+#include "backends/cpu/kernels/vec_f32.h"
 #include "backends/reference/kernels/fused/fused_kernels.h"
 #include "core/parallel.h"
 #include "ir/ops/fused/fused_util.h"
@@ -47,33 +47,11 @@ float* attention_scratch(size_t floats) {
 
 }  // namespace
 
-KILN_SIMD_BEGIN_AVX512
-namespace attention_avx512 {
-namespace {
-using V = simd::F32x16;
-#include "backends/cpu/kernels/attention_body.inc"
-}  // namespace
-void run(const AttentionArgs& a, int64_t u0, int64_t u1) { run_units(a, u0, u1); }
-}  // namespace attention_avx512
-KILN_SIMD_END
-
-KILN_SIMD_BEGIN_AVX2
-namespace attention_avx2 {
-namespace {
-using V = simd::F32x8;
-#include "backends/cpu/kernels/attention_body.inc"
-}  // namespace
-void run(const AttentionArgs& a, int64_t u0, int64_t u1) { run_units(a, u0, u1); }
-}  // namespace attention_avx2
-KILN_SIMD_END
-
-namespace attention_portable {
-namespace {
-using V = simd::F32x4;
-#include "backends/cpu/kernels/attention_body.inc"
-}  // namespace
-void run(const AttentionArgs& a, int64_t u0, int64_t u1) { run_units(a, u0, u1); }
-}  // namespace attention_portable
+namespace attention_isa {
+#define KILN_VEC_BODY "backends/cpu/kernels/attention_body.inc"
+#define KILN_VEC_PORTABLE VecF32x4
+#include "backends/cpu/kernels/vec_per_isa.inc"
+}  // namespace attention_isa
 
 namespace {
 
@@ -81,11 +59,11 @@ using RunFn = void (*)(const AttentionArgs&, int64_t, int64_t);
 
 RunFn pick_body() {
   switch (vector_isa()) {
-    case VectorIsa::kAvx512: return attention_avx512::run;
-    case VectorIsa::kAvx2: return attention_avx2::run;
-    case VectorIsa::kScalar: return attention_portable::run;
+    case VectorIsa::kAvx512: return attention_isa::avx512::run_units;
+    case VectorIsa::kAvx2: return attention_isa::avx2::run_units;
+    case VectorIsa::kScalar: return attention_isa::portable::run_units;
   }
-  return attention_portable::run;
+  return attention_isa::portable::run_units;
 }
 
 bool is_f32(const Tensor* t) { return t && t->dtype() == DataType::kFloat32; }

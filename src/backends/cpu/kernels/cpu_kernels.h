@@ -40,7 +40,7 @@ KernelEntry global_average_pool_entry();     // global_average_pool.cpp
 std::vector<KernelEntry> unary_entries();    // unary.cpp: Relu, Sigmoid, Gelu, Exp, Clip, ...
 std::vector<KernelEntry> binary_entries();   // binary.cpp: Add, Sub, Mul, Div, Max, Min
 std::vector<KernelEntry> reduce_entries();   // reduce.cpp: ReduceSum, ReduceMean, ReduceMax
-// kiln's own vector kernels (not oneDNN; simd_f32.h).
+// kiln's own vector kernels (not oneDNN; vec_f32.h).
 KernelEntry attention_entry();    // attention.cpp: kiln.Attention
 KernelEntry softmax_entry();      // softmax.cpp
 KernelEntry log_softmax_entry();  // log_softmax.cpp

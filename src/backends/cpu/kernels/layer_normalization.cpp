@@ -26,15 +26,12 @@ class LayerNormKernel final : public Kernel {
     const Tensor* x = ctx.input(0);
     const Tensor* scale = ctx.input(1);
     const Tensor* bias = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
-    if (!x || !scale || x->dtype() != DataType::kFloat32 || x->rank() < 1)
-      return ref_layer_normalization(ctx);
-    const int64_t rank = x->rank();
-    if (axis_ < -rank || axis_ >= rank) return ref_layer_normalization(ctx);  // it reports the axis
-    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
-    int64_t rows = 1, cols = 1;
-    for (int64_t d = 0; d < rank; ++d) (d < axis ? rows : cols) *= x->dim(d);
-    float* scratch = norm_scratch(static_cast<size_t>(2 * cols));
     NormRows job;
+    int64_t axis = 0;
+    if (!scale || !norm_rows_view(x, axis_, epsilon_, job, axis))
+      return ref_layer_normalization(ctx);
+    const int64_t rank = x->rank(), cols = job.cols;
+    float* scratch = norm_scratch(static_cast<size_t>(2 * cols));
     job.scale = per_column_params(*scale, x->shape(), axis, cols, scratch);
     if (bias) job.bias = per_column_params(*bias, x->shape(), axis, cols, scratch + cols);
     if (!job.scale || (bias && !job.bias)) return ref_layer_normalization(ctx);
@@ -54,11 +51,7 @@ class LayerNormKernel final : public Kernel {
         job.inv_std = s->data_as<float>();
       }
     }
-    job.x = x->data_as<float>();
     job.y = y->data_as<float>();
-    job.rows = rows;
-    job.cols = cols;
-    job.epsilon = epsilon_;
     normalize_rows(job);
     return ok_status();
   }

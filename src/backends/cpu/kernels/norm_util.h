@@ -26,6 +26,13 @@ struct NormRows {
 
 void normalize_rows(const NormRows& job);
 
+// Fills job.x, rows, cols and epsilon for a normalization of x over its dims from `axis`
+// (negative: counted from the end) on, and sets `norm_axis` to that axis made non-negative. False
+// when x is not a float32 tensor of rank >= 1 or the axis is out of range: the caller then runs
+// the reference kernel, which handles or reports it.
+bool norm_rows_view(const Tensor* x, int64_t axis, double epsilon, NormRows& job,
+                    int64_t& norm_axis);
+
 // The per-column values of `t` (a parameter broadcast to x's shape) for rows formed by the dims
 // before `axis`: t's data itself when it already is `cols` values laid out like the normalized
 // dims, else expanded into `scratch` (cols floats). Null when t varies across rows or does not

@@ -16,27 +16,9 @@ namespace vec {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-KILN_VEC_BEGIN_AVX512
-namespace avx512 {
-using V = VecF32x16;
-constexpr const char* kIsaName = "avx512";
-#include "backends/cpu/kernels/pointwise_body.inc"
-}  // namespace avx512
-KILN_VEC_END
-
-KILN_VEC_BEGIN_AVX2
-namespace avx2 {
-using V = VecF32x8;
-constexpr const char* kIsaName = "avx2";
-#include "backends/cpu/kernels/pointwise_body.inc"
-}  // namespace avx2
-KILN_VEC_END
-
-namespace portable {
-using V = VecF32x1;
-constexpr const char* kIsaName = "scalar";
-#include "backends/cpu/kernels/pointwise_body.inc"
-}  // namespace portable
+#define KILN_VEC_BODY "backends/cpu/kernels/pointwise_body.inc"
+#define KILN_VEC_PORTABLE VecF32x1
+#include "backends/cpu/kernels/vec_per_isa.inc"
 
 #pragma GCC diagnostic pop
 

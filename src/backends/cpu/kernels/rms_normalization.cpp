@@ -19,25 +19,17 @@ class RmsNormKernel final : public Kernel {
   Status run(KernelContext& ctx) const override {
     const Tensor* x = ctx.input(0);
     const Tensor* scale = ctx.input(1);
-    if (!x || !scale || x->dtype() != DataType::kFloat32 || x->rank() < 1)
-      return ref_rms_normalization(ctx);
-    const int64_t rank = x->rank();
-    if (axis_ < -rank || axis_ >= rank) return ref_rms_normalization(ctx);
-    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
-    // The spec lets scale broadcast within the normalized dims only, never reach the rows.
-    if (scale->rank() > rank - axis) return ref_rms_normalization(ctx);
-    int64_t rows = 1, cols = 1;
-    for (int64_t d = 0; d < rank; ++d) (d < axis ? rows : cols) *= x->dim(d);
     NormRows job;
-    job.scale =
-        per_column_params(*scale, x->shape(), axis, cols, norm_scratch(static_cast<size_t>(cols)));
+    int64_t axis = 0;
+    if (!scale || !norm_rows_view(x, axis_, epsilon_, job, axis))
+      return ref_rms_normalization(ctx);
+    // The spec lets scale broadcast within the normalized dims only, never reach the rows.
+    if (scale->rank() > x->rank() - axis) return ref_rms_normalization(ctx);
+    job.scale = per_column_params(*scale, x->shape(), axis, job.cols,
+                                  norm_scratch(static_cast<size_t>(job.cols)));
     if (!job.scale) return ref_rms_normalization(ctx);
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, x->shape()));
-    job.x = x->data_as<float>();
     job.y = y->data_as<float>();
-    job.rows = rows;
-    job.cols = cols;
-    job.epsilon = epsilon_;
     job.rms = true;
     normalize_rows(job);
     return ok_status();

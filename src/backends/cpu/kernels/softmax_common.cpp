@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "backends/cpu/kernels/cpu_kernels.h"
-#include "backends/cpu/kernels/simd_f32.h"
+#include "backends/cpu/kernels/vec_f32.h"
 #include "backends/reference/kernels/reduction/reduction_kernels.h"
 #include "core/parallel.h"
 #include "ir/ops/reduction/reduce_util.h"
@@ -20,48 +20,11 @@ namespace {
 constexpr int64_t kColumnBlock = 256;
 }  // namespace
 
-KILN_SIMD_BEGIN_AVX512
-namespace softmax_avx512 {
-namespace {
-using V = simd::F32x16;
-#include "backends/cpu/kernels/softmax_body.inc"
-}  // namespace
-void rows(const float* x, float* y, int64_t len, int64_t r0, int64_t r1, bool log) {
-  contiguous_rows(x, y, len, r0, r1, log);
-}
-void columns(const float* x, float* y, int64_t len, int64_t inner, int64_t c0, int64_t c1, bool log) {
-  strided_columns(x, y, len, inner, c0, c1, log);
-}
-}  // namespace softmax_avx512
-KILN_SIMD_END
-
-KILN_SIMD_BEGIN_AVX2
-namespace softmax_avx2 {
-namespace {
-using V = simd::F32x8;
-#include "backends/cpu/kernels/softmax_body.inc"
-}  // namespace
-void rows(const float* x, float* y, int64_t len, int64_t r0, int64_t r1, bool log) {
-  contiguous_rows(x, y, len, r0, r1, log);
-}
-void columns(const float* x, float* y, int64_t len, int64_t inner, int64_t c0, int64_t c1, bool log) {
-  strided_columns(x, y, len, inner, c0, c1, log);
-}
-}  // namespace softmax_avx2
-KILN_SIMD_END
-
-namespace softmax_portable {
-namespace {
-using V = simd::F32x4;
-#include "backends/cpu/kernels/softmax_body.inc"
-}  // namespace
-void rows(const float* x, float* y, int64_t len, int64_t r0, int64_t r1, bool log) {
-  contiguous_rows(x, y, len, r0, r1, log);
-}
-void columns(const float* x, float* y, int64_t len, int64_t inner, int64_t c0, int64_t c1, bool log) {
-  strided_columns(x, y, len, inner, c0, c1, log);
-}
-}  // namespace softmax_portable
+namespace softmax_isa {
+#define KILN_VEC_BODY "backends/cpu/kernels/softmax_body.inc"
+#define KILN_VEC_PORTABLE VecF32x4
+#include "backends/cpu/kernels/vec_per_isa.inc"
+}  // namespace softmax_isa
 
 namespace {
 
@@ -94,9 +57,9 @@ class SoftmaxKernel final : public Kernel {
  public:
   SoftmaxKernel(bool log, bool coerce_2d, int64_t axis) : log_(log), coerce_2d_(coerce_2d), axis_(axis) {
     switch (vector_isa()) {
-      case VectorIsa::kAvx512: rows_ = softmax_avx512::rows, columns_ = softmax_avx512::columns; break;
-      case VectorIsa::kAvx2: rows_ = softmax_avx2::rows, columns_ = softmax_avx2::columns; break;
-      case VectorIsa::kScalar: rows_ = softmax_portable::rows, columns_ = softmax_portable::columns; break;
+      case VectorIsa::kAvx512: rows_ = softmax_isa::avx512::contiguous_rows, columns_ = softmax_isa::avx512::strided_columns; break;
+      case VectorIsa::kAvx2: rows_ = softmax_isa::avx2::contiguous_rows, columns_ = softmax_isa::avx2::strided_columns; break;
+      case VectorIsa::kScalar: rows_ = softmax_isa::portable::contiguous_rows, columns_ = softmax_isa::portable::strided_columns; break;
     }
   }
 
@@ -130,8 +93,8 @@ class SoftmaxKernel final : public Kernel {
   bool log_;
   bool coerce_2d_;
   int64_t axis_;
-  RowsFn rows_ = softmax_portable::rows;
-  ColumnsFn columns_ = softmax_portable::columns;
+  RowsFn rows_ = softmax_isa::portable::contiguous_rows;
+  ColumnsFn columns_ = softmax_isa::portable::strided_columns;
 };
 
 }  // namespace
