@@ -345,7 +345,7 @@ void add_dropout_cases(std::vector<Case>& cases) {
 // or varying across rows (reference path), and empty tensors.
 void add_layer_norm_kernel_cases(std::vector<Case>& cases) {
   const DataType f = DataType::kFloat32;
-  auto w = [f](Dims d) { return in(f, std::move(d), Fill::kRandom, {}, true); };
+  auto w = [](Dims d) { return in(DataType::kFloat32, std::move(d), Fill::kRandom, {}, true); };
   for (int64_t cols : {1, 7, 8, 16, 33, 96}) {
     cases.push_back(make("LayerNormalization", "f32_4x" + std::to_string(cols), {in(f, {4, cols}), w({cols}), w({cols})}, 17));
   }
