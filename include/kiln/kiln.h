@@ -134,7 +134,8 @@ class ExecutionContext {
   // allocated. After the first call at a shape, with outputs bound, the runtime allocates
   // nothing: every intermediate lives in the context's planned arena (kiln_alloc_test proves it).
   // Reference-backend kernels may still use scratch memory of their own (broadcast index tables,
-  // sort buffers); the optimized backends' kernels do not.
+  // sort buffers); kiln's own cpu kernels do not, but oneDNN's execute call (cpu Conv, MatMul,
+  // Gemm, MaxPool layers) builds its argument map on the heap on every call.
   Status run(const NamedTensors& inputs, NamedTensors* outputs);
 
   // Per-layer timing (what trtexec's --dumpProfile is): while on, every run adds each layer's
