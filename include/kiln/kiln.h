@@ -1,6 +1,6 @@
 // kiln's public C++ API: build an engine from ONNX, save and load it, run it.
 //
-//   kiln::BuilderConfig config;                 // backend "reference", fp32
+//   kiln::BuilderConfig config;                 // backend "cpu", fp32
 //   kiln::Builder builder(config);
 //   auto engine = builder.build_from_file("model.onnx");   // Result<Engine>
 //   engine->save("model.kiln");
@@ -35,7 +35,7 @@ struct InputRange {
 };
 
 struct BuilderConfig {
-  std::string backend = "reference";  // see available_backends()
+  std::string backend = "cpu";  // see available_backends(); "reference" is the plain oracle
   std::string precision = "fp32";     // fp32 | fp16 | bf16 (where the backend supports it)
   int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;

@@ -1,6 +1,8 @@
 // Level 3, for backends whose convolutions are fastest channels-last (the cpu backend: oneDNN's
 // AVX-512 f32 convolutions read and write NHWC, and on NCHW fall back to im2col + GEMM, 2-10x
-// slower). Every 2-D float32 Conv / kiln.FusedConv becomes a FusedConv with channels_last = 1,
+// slower). Every 2-D float32 Conv / kiln.FusedConv that reads a channels-last value or leads to
+// another convolution (a lone one would only pay for two Transposes) becomes a FusedConv with
+// channels_last = 1,
 // reading X (and the residual Z) as N×H×W×C and writing Y the same way; the pointwise ops and
 // max and global average pools that only read channels-last values follow them (MaxPool becomes
 // kiln.MaxPool with channels_last, GlobalAveragePool a ReduceMean over H and W). The layout is explicit in the graph: a Transpose to
@@ -44,7 +46,7 @@ class ConvertToChannelsLast final : public Pass {
     twin_.clear();
     bool changed = false;
     for (Node* n : order) {
-      if (is_conv(n)) {
+      if (is_conv(n) && (twin_.count(n->input(0)) || leads_to_conv(n->output(0), 3))) {
         KILN_RETURN_IF_ERROR(convert_conv(g, n));
         changed = true;
       } else if (is_op(n, "GlobalAveragePool") && twin_.count(n->input(0)) && rank4_float32(n->output(0))) {
@@ -71,6 +73,18 @@ class ConvertToChannelsLast final : public Pass {
       return false;
     }
     return n->num_inputs() < 4 || !n->input(3) || rank4_float32(n->input(3));
+  }
+
+  // Does v reach another convolution through at most `depth` pools or layout-free ops? A lone
+  // convolution (ViT's patch embedding) gains nothing from two Transposes around it.
+  bool leads_to_conv(const Value* v, int depth) const {
+    for (const Use& u : v->uses()) {
+      const Node* c = u.node;
+      if (is_conv(c)) return true;
+      const bool passes_layout = is_op(c, "MaxPool") || (c->domain.empty() && layout_free_ops().count(c->op_type));
+      if (depth > 0 && passes_layout && c->num_outputs() >= 1 && c->output(0) && leads_to_conv(c->output(0), depth - 1)) return true;
+    }
+    return false;
   }
 
   // A 2-D MaxPool of a channels-last value with only the pooled output read.

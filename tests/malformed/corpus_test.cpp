@@ -60,6 +60,7 @@ const std::vector<std::string>& source_models() {
 
 BuilderConfig quiet_config() {
   BuilderConfig c;
+  c.backend = "reference";
   c.show_progress = false;
   return c;
 }

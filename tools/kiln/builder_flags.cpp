@@ -6,7 +6,7 @@
 namespace kiln::cli {
 
 void BuilderFlags::add_to(CLI::App& cmd) {
-  cmd.add_option("--backend", backend, "Target backend (see `kiln backends`)");
+  cmd.add_option("--backend", backend, "Target backend (see `kiln backends`; default cpu, \"reference\" is the plain oracle)");
   cmd.add_option("--opt-level", opt_level, "0 none, 1 cleanup and folding, 2 fusions, 3 also layout and backend passes (default 3)");
   cmd.add_flag("--fp16", fp16, "Build in float16 where accuracy allows");
   cmd.add_flag("--bf16", bf16, "Build in bfloat16 where accuracy allows");

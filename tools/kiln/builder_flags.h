@@ -10,7 +10,7 @@
 namespace kiln::cli {
 
 struct BuilderFlags {
-  std::string backend = "reference";
+  std::string backend = "cpu";
   int opt_level = 3;
   bool fp16 = false, bf16 = false;
   std::vector<std::string> disabled_passes;

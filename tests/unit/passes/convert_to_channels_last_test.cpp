@@ -55,24 +55,39 @@ TEST(ConvertToChannelsLast, ReadersThatNeedChannelsFirstGetATransposeBack) {
   PassRun r = channels_last_run([] {
     TestGraph b;
     Value* x = b.input("x", nchw(2, 4, 6, 5));
-    Value* c = b.op("Conv", {x, b.random("w", {6, 4, 3, 3}), b.random("b", {6})}, pads1);
+    Value* c0 = b.op("Conv", {x, b.random("w0", {4, 4, 1, 1})});
+    Value* c = b.op("Conv", {c0, b.random("w", {6, 4, 3, 3}), b.random("b", {6})}, pads1);
     b.output(b.op("Softmax", {c}, [](Attributes& a) { a.set_int("axis", 1); }));
     b.output(b.op("Mul", {c, b.random("scale", {6, 1, 1})}));
     return b.take();
   });
   EXPECT_PASS_RUN_OK(r, 1e-5);
-  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "Transpose", "Softmax", "Mul"}));
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "kiln.FusedConv", "Transpose", "Softmax", "Mul"}));
 }
 
 TEST(ConvertToChannelsLast, GraphOutputKeepsItsNameAndLayout) {
   PassRun r = channels_last_run([] {
     TestGraph b;
     Value* x = b.input("x", nchw(1, 2, 5, 5));
-    b.output(b.op("Conv", {x, b.random("w", {3, 2, 1, 1})}));
+    Value* c = b.op("Conv", {x, b.random("w0", {2, 2, 1, 1})});
+    b.output(b.op("Conv", {c, b.random("w", {3, 2, 1, 1})}));
     return b.take();
   });
   EXPECT_PASS_RUN_OK(r, 1e-6);
-  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "Transpose"}));
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "kiln.FusedConv", "Transpose"}));
+}
+
+TEST(ConvertToChannelsLast, ALoneConvolutionStaysChannelsFirst) {
+  // ViT's patch embedding: one Conv read by a Reshape. Two Transposes would buy nothing.
+  PassRun r = channels_last_run([] {
+    TestGraph b;
+    Value* x = b.input("x", nchw(1, 3, 8, 8));
+    Value* c = b.op("Conv", {x, b.random("w", {6, 3, 4, 4})}, [](Attributes& a) { a.set_ints("strides", {4, 4}); });
+    b.output(b.op("Reshape", {c, b.ints({1, 6, 4})}));
+    return b.take();
+  });
+  EXPECT_PASS_RUN_OK(r, 1e-6);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Conv", "Reshape"}));
 }
 
 TEST(ConvertToChannelsLast, NotForOtherRanksOrTypes) {
@@ -90,14 +105,15 @@ TEST(ConvertToChannelsLast, MaxPoolWithIndicesStaysChannelsFirst) {
   PassRun r = channels_last_run([] {
     TestGraph b;
     Value* x = b.input("x", nchw(1, 2, 6, 6));
-    Value* c = b.op("Conv", {x, b.random("w", {4, 2, 1, 1})});
+    Value* c0 = b.op("Conv", {x, b.random("w0", {2, 2, 1, 1})});
+    Value* c = b.op("Conv", {c0, b.random("w", {4, 2, 1, 1})});
     auto outs = b.ops("MaxPool", {c}, 2, [](Attributes& a) { a.set_ints("kernel_shape", {2, 2}); });
     b.output(outs[0]);
     b.output(outs[1]);
     return b.take();
   });
   EXPECT_PASS_RUN_OK(r, 1e-6);
-  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "Transpose", "MaxPool"}));
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "kiln.FusedConv", "Transpose", "MaxPool"}));
 }
 
 }  // namespace
