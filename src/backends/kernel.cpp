@@ -12,6 +12,22 @@ Status KernelContext::unsupported_error(const std::string& msg) const {
   return unsupported(fmt::format("{}: {}", node().describe(), msg));
 }
 
+void SubstituteContext::replace_input(size_t i, Tensor t) { replaced_.emplace_back(i, std::move(t)); }
+
+const Tensor* SubstituteContext::input(size_t i) const {
+  for (const auto& [j, t] : replaced_) {
+    if (j == i) return &t;
+  }
+  return base_.input(i);
+}
+
+Result<Tensor*> SubstituteContext::allocate_output(size_t i, DataType dtype, const Dims& dims) {
+  if (!own_output0_) return base_.allocate_output(i, dtype, dims);
+  if (i != 0) return base_.error(fmt::format("output {} does not exist", i));
+  KILN_ASSIGN_OR_RETURN(output0_, Tensor::allocate(dtype, dims));
+  return &output0_;
+}
+
 void KernelTable::add(KernelEntry e) { entries_.push_back(std::move(e)); }
 
 void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain) {

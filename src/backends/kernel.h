@@ -40,6 +40,32 @@ class KernelContext {
   Status unsupported_error(const std::string& msg) const;
 };
 
+// A context that forwards to `base` except for the inputs replaced by tensors it owns and, when
+// asked, output 0, which it allocates itself: how a kernel runs another kernel on changed operands
+// (the reference on channels-first copies; on a copy of an input its output may overwrite).
+class SubstituteContext final : public KernelContext {
+ public:
+  SubstituteContext(KernelContext& base, bool own_output0) : base_(base), own_output0_(own_output0) {}
+  void replace_input(size_t i, Tensor t);
+  // Output 0 as the inner kernel wrote it (own_output0 only).
+  const Tensor& own_output() const { return output0_; }
+
+  const Node& node() const override { return base_.node(); }
+  size_t num_inputs() const override { return base_.num_inputs(); }
+  const Tensor* input(size_t i) const override;
+  size_t num_outputs() const override { return own_output0_ ? 1 : base_.num_outputs(); }
+  Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) override;
+  Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) override {
+    return base_.run_subgraph(g, inputs);
+  }
+
+ private:
+  KernelContext& base_;
+  bool own_output0_;
+  std::vector<std::pair<size_t, Tensor>> replaced_;
+  Tensor output0_;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

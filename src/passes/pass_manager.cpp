@@ -54,11 +54,13 @@ Status run_passes(Graph& g, const PassOptions& options) {
     if (p.level() < min_level || p.level() > std::min(max_level, options.opt_level) || !p.wanted(options)) return false;
     return std::find(options.disabled.begin(), options.disabled.end(), p.name()) == options.disabled.end();
   };
-  // Passes of levels [min_level, max_level] to a fixed point: a fusion can expose a fold and the
-  // other way round; bounded in case two passes keep undoing each other.
-  auto fixed_point = [&](int min_level, int max_level, bool dump) -> Status {
-    constexpr int kMaxRounds = 8;
-    for (int round = 0; round < kMaxRounds; ++round) {
+  // Passes of levels [min_level, max_level], repeated until nothing changes (at most max_rounds
+  // times: a fusion can expose a fold and the other way round, and two passes could keep undoing
+  // each other). Returns whether anything changed; `dump` prints the graph after --dump-after's
+  // pass in the first round.
+  auto run_rounds = [&](int min_level, int max_level, int max_rounds, bool dump) -> Result<bool> {
+    bool any = false;
+    for (int round = 0; round < max_rounds; ++round) {
       bool changed = false;
       for (auto& p : passes) {
         if (!runs(*p, min_level, max_level)) continue;
@@ -69,25 +71,18 @@ Status run_passes(Graph& g, const PassOptions& options) {
         }
         if (dump && round == 0 && p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
       }
+      any |= changed;
       if (!changed) break;
     }
-    return ok_status();
+    return any;
   };
-  KILN_RETURN_IF_ERROR(fixed_point(1, 2, true));
+  constexpr int kMaxRounds = 8;
+  KILN_RETURN_IF_ERROR(run_rounds(1, 2, kMaxRounds, true).status());
   // Layout passes see the fused graph once; the cleanup after them removes the Transposes they
   // leave between converted nodes (composed pairs, duplicates, unread values).
   if (options.opt_level >= 3) {
-    bool changed = false;
-    for (auto& p : passes) {
-      if (!runs(*p, 3, 3)) continue;
-      KILN_ASSIGN_OR_RETURN(bool c, p->run(g));
-      changed |= c;
-      if (options.verify) {
-        if (Status s = g.verify(); !s.ok()) return internal_error(fmt::format("after pass {}: {}", p->name(), s.message()));
-      }
-      if (p->name() == options.dump_after && options.dump) options.dump(print_graph(g));
-    }
-    if (changed) KILN_RETURN_IF_ERROR(fixed_point(1, 1, false));
+    KILN_ASSIGN_OR_RETURN(bool laid_out, run_rounds(3, 3, 1, true));
+    if (laid_out) KILN_RETURN_IF_ERROR(run_rounds(1, 1, kMaxRounds, false).status());
   }
   return ok_status();
 }

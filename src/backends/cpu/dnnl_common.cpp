@@ -67,6 +67,14 @@ dnnl::memory::desc plain_f32_desc(const dnnl::memory::dims& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
 }
 
+dnnl::memory::desc activation_f32_desc(const dnnl::memory::dims& nchw, bool channels_last) {
+  return channels_last ? dnnl::memory::desc(nchw, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc) : plain_f32_desc(nchw);
+}
+
+int64_t dnnl_end_pad(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin) {
+  return std::max<int64_t>(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - in - pad_begin);
+}
+
 dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const void* data) {
   const dnnl::engine& eng = dnnl_cpu_engine();
   dnnl::memory packed(to, eng);
@@ -106,36 +114,13 @@ bool node_inputs_f32(const Node& n, std::vector<int>& ranks) {
   return true;
 }
 
-namespace {
-
-// ctx with one input replaced by a copy: a reference kernel writing output 0 in the buffer of its
-// in-place input (which the planner may have arranged for the oneDNN path) must still read the
-// input's original values.
-class InputCopyContext final : public KernelContext {
- public:
-  InputCopyContext(KernelContext& base, size_t i, Tensor copy) : base_(base), i_(i), copy_(std::move(copy)) {}
-  const Node& node() const override { return base_.node(); }
-  size_t num_inputs() const override { return base_.num_inputs(); }
-  const Tensor* input(size_t i) const override { return i == i_ ? &copy_ : base_.input(i); }
-  size_t num_outputs() const override { return base_.num_outputs(); }
-  Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) override { return base_.allocate_output(i, dtype, dims); }
-  Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) override {
-    return base_.run_subgraph(g, inputs);
-  }
-
- private:
-  KernelContext& base_;
-  size_t i_;
-  Tensor copy_;
-};
-
-}  // namespace
-
 Status DnnlKernel::run_reference(KernelContext& ctx) const {
   const int in = inplace_input();
   if (in < 0 || static_cast<size_t>(in) >= ctx.num_inputs() || !ctx.input(in)) return reference_(ctx);
+  // The output may share that input's buffer (the planner's doing), so the reference reads a copy.
   KILN_ASSIGN_OR_RETURN(Tensor copy, ctx.input(in)->clone());  // shapes oneDNN declines only: rare
-  InputCopyContext with_copy(ctx, static_cast<size_t>(in), std::move(copy));
+  SubstituteContext with_copy(ctx, /*own_output0=*/false);
+  with_copy.replace_input(static_cast<size_t>(in), std::move(copy));
   return reference_(with_copy);
 }
 

@@ -35,6 +35,11 @@ void append_activation(dnnl::post_ops& ops, const ActivationAttr& a);
 
 // Memory descriptor for f32 `dims` with row-major (plain) strides.
 dnnl::memory::desc plain_f32_desc(const dnnl::memory::dims& dims);
+// f32 activations of oneDNN dims N, C, H, W: nhwc in memory when channels_last, else plain nchw.
+dnnl::memory::desc activation_f32_desc(const dnnl::memory::dims& nchw, bool channels_last);
+// The end pad that makes oneDNN's floor output-size formula give `out` for windows of `kernel`
+// taps `dilation` apart (ONNX's ceil_mode and auto_pad included), never below 0.
+int64_t dnnl_end_pad(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin);
 
 // A copy of the constant at `data` (laid out as `from`) in layout `to`, owned by the returned memory.
 dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const void* data);

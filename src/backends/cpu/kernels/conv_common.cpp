@@ -69,8 +69,7 @@ class ConvKernel final : public DnnlKernel {
       strides[i] = s;
       dilates[i] = dil - 1;  // oneDNN counts the gaps between taps
       pad_l[i] = d->pad_begin;
-      // The end pad that makes oneDNN's output size formula give `out` (never below zero).
-      pad_r[i] = std::max<int64_t>(0, (d->out - 1) * s + (k - 1) * dil + 1 - in - d->pad_begin);
+      pad_r[i] = dnnl_end_pad(in, d->out, k, s, dil, d->pad_begin);
       out[i] = d->out;
     }
     const Dims out_dims = channels_last_ ? Dims{N, out[0], out[1], M} : Dims{N, M, out[0], out[1]};
@@ -83,11 +82,8 @@ class ConvKernel final : public DnnlKernel {
 
     const dnnl::engine& eng = dnnl_cpu_engine();
     const dims w_dims = G > 1 ? dims{G, M / G, C / G, w->dim(2), w->dim(3)} : dims{M, C, w->dim(2), w->dim(3)};
-    auto activation_desc = [&](const dims& d) {
-      return channels_last_ ? dnnl::memory::desc(d, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc) : plain_f32_desc(d);
-    };
-    const dnnl::memory::desc src_md = activation_desc({N, C, xd[2], xd[3]});
-    const dnnl::memory::desc dst_md = activation_desc({N, M, out[0], out[1]});
+    const dnnl::memory::desc src_md = activation_f32_desc({N, C, xd[2], xd[3]}, channels_last_);
+    const dnnl::memory::desc dst_md = activation_f32_desc({N, M, out[0], out[1]}, channels_last_);
     const dnnl::memory::desc w_plain = plain_f32_desc(w_dims);
     const bool w_constant = ctx.node().input(1) && ctx.node().input(1)->is_constant();
     const dnnl::memory::desc w_any(w_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);

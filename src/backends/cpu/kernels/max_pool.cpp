@@ -42,17 +42,13 @@ class MaxPoolKernel final : public DnnlKernel {
       dilation[i] = g.dilations[i] - 1;  // oneDNN counts the gaps between taps
       dilated |= g.dilations[i] != 1;
       pad_l[i] = g.pad_begin[i];
-      // The end pad that makes oneDNN's floor formula give `out` (ceil_mode included).
-      pad_r[i] = std::max<int64_t>(0, (g.out[i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1 - xd[2 + i] - g.pad_begin[i]);
+      pad_r[i] = dnnl_end_pad(xd[2 + i], g.out[i], g.kernel[i], g.strides[i], g.dilations[i], g.pad_begin[i]);
       out[i] = g.out[i];
       // oneDNN requires every window to touch the input (pads smaller than the window).
       if (pad_l[i] >= (g.kernel[i] - 1) * g.dilations[i] + 1 || pad_r[i] >= (g.kernel[i] - 1) * g.dilations[i] + 1) return plan;
     }
-    auto desc = [&](const dims& d) {
-      return channels_last_ ? dnnl::memory::desc(d, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc) : plain_f32_desc(d);
-    };
-    const dnnl::memory::desc src_md = desc({xd[0], xd[1], xd[2], xd[3]});
-    const dnnl::memory::desc dst_md = desc({xd[0], xd[1], out[0], out[1]});
+    const dnnl::memory::desc src_md = activation_f32_desc({xd[0], xd[1], xd[2], xd[3]}, channels_last_);
+    const dnnl::memory::desc dst_md = activation_f32_desc({xd[0], xd[1], out[0], out[1]}, channels_last_);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     const auto kind = dnnl::prop_kind::forward_inference;

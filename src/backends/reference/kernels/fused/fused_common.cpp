@@ -1,5 +1,7 @@
 #include "backends/reference/kernels/fused/fused_kernels.h"
+#include "backends/reference/kernels/tensor/tensor_kernels.h"
 #include "fmt/format.h"
+#include "ir/shape.h"
 
 namespace kiln {
 
@@ -7,6 +9,32 @@ Result<const Tensor*> fused_required_input(const KernelContext& ctx, size_t i, c
   const Tensor* t = ctx.input(i);
   if (t == nullptr) return ctx.error(fmt::format("input {} '{}' is required but missing", i, name));
   return t;
+}
+
+namespace {
+Result<Tensor> permuted_copy(const Tensor& t, const std::vector<int64_t>& perm) {
+  KILN_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t.dtype(), permuted_shape(t.shape(), perm)));
+  transpose_elements(t.data(), t.shape(), dtype_size(t.dtype()), out.data(), perm);
+  return out;
+}
+}  // namespace
+
+Status run_channels_first(KernelContext& ctx, const std::vector<size_t>& permuted_inputs, KernelFn channels_first) {
+  KILN_ASSIGN_OR_RETURN(const Tensor* x, fused_required_input(ctx, 0, "X"));
+  if (x->rank() < 3) return ctx.error(fmt::format("input 0 'X' {} must have rank >= 3 (N, spatial..., C)", x->describe()));
+  const int64_t rank = x->rank();
+  SubstituteContext cf(ctx, /*own_output0=*/true);
+  for (size_t i : permuted_inputs) {
+    const Tensor* t = i < ctx.num_inputs() ? ctx.input(i) : nullptr;
+    if (!t || t->rank() != rank) continue;  // absent, or wrong: the kernel reports it as given
+    KILN_ASSIGN_OR_RETURN(Tensor copy, permuted_copy(*t, to_channels_first_perm(static_cast<size_t>(rank))));
+    cf.replace_input(i, std::move(copy));
+  }
+  KILN_RETURN_IF_ERROR(channels_first(cf));
+  const Tensor& y = cf.own_output();
+  KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, y.dtype(), channels_last_shape(y.shape())));
+  transpose_elements(y.data(), y.shape(), dtype_size(y.dtype()), out->data(), to_channels_last_perm(y.rank()));
+  return ok_status();
 }
 
 Status fused_check_dtypes(const KernelContext& ctx, size_t count) {

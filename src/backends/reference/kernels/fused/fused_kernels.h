@@ -24,6 +24,11 @@ Status ref_kiln_max_pool(KernelContext& ctx);  // kiln.MaxPool
 
 // Input i, or an error naming it when it is missing.
 Result<const Tensor*> fused_required_input(const KernelContext& ctx, size_t i, const char* name);
+// A channels_last = 1 node run by a channels-first kernel: X (input 0, N × spatial… × C) and the
+// listed inputs of X's rank are permuted to N × C × spatial…, `channels_first` computes output 0
+// from those copies, and its result is permuted back into the node's output (a copy each way:
+// this is the oracle, not the fast path).
+Status run_channels_first(KernelContext& ctx, const std::vector<size_t>& permuted_inputs, KernelFn channels_first);
 
 // An error unless every present input in [0, count) has a float dtype equal to input 0's.
 Status fused_check_dtypes(const KernelContext& ctx, size_t count);
