@@ -58,6 +58,8 @@ struct LayerInfo {
   std::string detail;  // what a fused op folded in: "bias+add+Relu", "Mul>Add>Relu", "heads=12 mask"
   std::string backend;
   std::string kernel;
+  // The precision the kernel computes in when it is not the model's own ("bf16"); empty otherwise.
+  std::string precision;
   std::vector<std::string> fused_from;  // the ONNX nodes this layer came from
   std::vector<std::string> inputs, outputs;  // value names; "" for an optional input left out
   std::vector<std::string> input_types, output_types;  // "float32[1,64,56,56]" or symbolic
@@ -76,6 +78,8 @@ struct EngineInfo {
   std::vector<LayerInfo> layers;
   size_t onnx_nodes = 0;
   size_t weights_bytes = 0;
+  // Copies of weights the kernels rearranged at build time (packed layouts, lower precision).
+  size_t packed_weights_bytes = 0;
   // Arena bytes for one run at the profile's opt shapes (or the fixed shapes); -1 if the shapes
   // are data-dependent and cannot be planned ahead.
   int64_t activation_bytes = -1;

@@ -24,6 +24,9 @@ class Backend {
   // 2-D convolutions run fastest with channels last (N×H×W×C): the builder then runs the
   // convert-to-channels-last layout pass at --opt-level 3.
   virtual bool prefers_channels_last() const { return false; }
+  // ok if an engine may be built with --<precision> ("fp32", "fp16", "bf16") for this backend on
+  // this machine; otherwise why not. Layers whose kernels cannot use it stay in fp32.
+  virtual Status check_precision(const std::string& precision) const;
 };
 
 // Every backend compiled in, by name ("reference", ...); nullptr if unknown.

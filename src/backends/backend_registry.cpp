@@ -1,8 +1,15 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/reference/reference_backend.h"
+#include "fmt/format.h"
 
 namespace kiln {
+
+Status Backend::check_precision(const std::string& precision) const {
+  if (precision == "fp32") return ok_status();
+  return unsupported(fmt::format("the {} backend computes in the model's own precision; --{} needs a backend that has {} kernels", name(),
+                                 precision, precision));
+}
 
 std::vector<const Backend*> all_backends() { return {&reference_backend(), &cpu_backend()}; }
 

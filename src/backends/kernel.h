@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ir/graph.h"
@@ -89,6 +90,10 @@ class FunctionKernel final : public Kernel {
   KernelFn fn_;
 };
 
+// Concrete shapes of a graph's values at the shapes an engine is optimized for (the profile's
+// opt shapes; a dim no profile names counts as 1): what build-time packing plans for.
+using BuildShapes = std::unordered_map<const Value*, Dims>;
+
 // One row of a backend's kernel table.
 struct KernelEntry {
   std::string domain;  // "" for ai.onnx
@@ -100,6 +105,13 @@ struct KernelEntry {
   // Can this kernel run this node (dtypes, attributes)? Empty: yes.
   std::function<bool(const Node&)> supports;
   std::function<Result<std::unique_ptr<Kernel>>(const Node&)> create;
+  // Would this kernel compute the node in `precision` ("bf16", ...) rather than the model's own?
+  // The builder asks when the user requests a lower precision; empty: never.
+  std::function<bool(const Node&, const std::string& precision)> computes_in;
+  // Build time, after the node's precision is chosen: what the kernel derives once from the
+  // node's constants for the build shapes (packed weights), kept as Node::backend_data in the
+  // engine. Empty: nothing to derive.
+  std::function<Result<Attributes>(const Node&, const BuildShapes&)> pack;
 };
 
 class KernelTable {

@@ -17,7 +17,18 @@ namespace {
 // Elements up to which inference computes constant values while building.
 constexpr int64_t kInferFoldLimit = 1 << 20;
 
-Status lower(Graph& g, const Backend& backend) {
+// Inference evaluates nodes whose inputs are known and small (shape arithmetic), not big constants.
+Result<std::optional<std::vector<Tensor>>> evaluate_small(const Node& n, const std::vector<const Tensor*>& ins) {
+  int64_t total = 0;
+  for (const Tensor* t : ins) total += t ? t->numel() : 0;
+  if (total > kInferFoldLimit) return std::optional<std::vector<Tensor>>();
+  return evaluate_node(n, ins);
+}
+
+// Picks each node's kernel and, when a lower precision is requested, whether that kernel
+// computes the node in it; then lets the kernel derive its build-time data (packed weights).
+Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, Progress* progress) {
+  size_t done = 0;
   for (const auto& np : g.nodes()) {
     Node& n = *np;
     const KernelEntry* k = backend.kernels().find(n);
@@ -26,12 +37,47 @@ Status lower(Graph& g, const Backend& backend) {
     }
     n.backend = k->backend.empty() ? backend.name() : k->backend;
     n.kernel = k->name;
-    for (const auto& [an, a] : n.attrs.all()) {
-      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend));
-      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend));
+    n.precision = precision != "fp32" && k->computes_in && k->computes_in(n, precision) ? precision : "";
+    if (k->pack) {
+      KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes));
     }
+    for (const auto& [an, a] : n.attrs.all()) {
+      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, nullptr));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, nullptr));
+    }
+    if (progress) progress->update(2, fmt::format("lowering and packing weights: layer {}/{}", ++done, g.nodes().size()));
   }
   return ok_status();
+}
+
+// Every top-level value's shape at the profile's opt shapes (dims no profile names: 1), for the
+// kernels' build-time packing; empty when these shapes cannot be inferred (data-dependent sizes).
+BuildShapes build_shapes(const Graph& g, const std::vector<InputRange>& profile) {
+  ValueStates states = initial_states(g);
+  for (const Value* in : g.inputs()) {
+    if (!in->shape) return {};
+    Dims d;
+    for (const Dim& x : *in->shape) d.push_back(x.is_known() ? x.value : 1);
+    for (const InputRange& r : profile) {
+      if (r.input == in->name() && r.opt.size() == d.size()) d = r.opt;
+    }
+    states[in].shape = sym_shape(d);
+  }
+  InferenceOptions opts;
+  opts.evaluate = evaluate_small;
+  if (!infer_graph(g, states, opts).ok()) return {};
+  BuildShapes out;
+  for (const auto& [v, st] : states) {
+    if (!st.shape) continue;
+    Dims d;
+    bool known = true;
+    for (const Dim& x : *st.shape) {
+      known &= x.is_known();
+      d.push_back(x.value);
+    }
+    if (known) out[v] = std::move(d);
+  }
+  return out;
 }
 
 Status apply_profile(Graph& g, const std::vector<InputRange>& profile) {
@@ -73,12 +119,7 @@ Status infer_and_annotate(Graph& g) {
   ValueStates states = initial_states(g);
   InferenceOptions opts;
   opts.name_unknown_dims = true;
-  opts.evaluate = [](const Node& n, const std::vector<const Tensor*>& ins) -> Result<std::optional<std::vector<Tensor>>> {
-    int64_t total = 0;
-    for (const Tensor* t : ins) total += t ? t->numel() : 0;
-    if (total > kInferFoldLimit) return std::optional<std::vector<Tensor>>();
-    return evaluate_node(n, ins);
-  };
+  opts.evaluate = evaluate_small;
   KILN_RETURN_IF_ERROR(infer_graph(g, states, opts));
   apply_states(g, states);
   return ok_status();
@@ -98,14 +139,8 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   if (config.precision != "fp32" && config.precision != "fp16" && config.precision != "bf16") {
     return invalid_argument(fmt::format("unknown precision '{}' (fp32, fp16 or bf16)", config.precision));
   }
-  if (config.precision != "fp32" && backend->name() == "reference") {
-    return unsupported(fmt::format("the reference backend computes in the model's own precision; --{} needs the cpu or cuda backend",
-                                   config.precision));
-  }
-  if (config.precision != "fp32" && backend->name() == "cpu") {
-    // Refused rather than ignored: an engine labelled bf16 must compute in bf16.
-    return unsupported(fmt::format("the cpu backend computes in fp32 only so far; --{} is not implemented for it yet", config.precision));
-  }
+  // Refused rather than ignored: an engine labelled bf16 must compute in bf16 where it can.
+  KILN_RETURN_IF_ERROR(backend->check_precision(config.precision));
   Graph& g = *input.graph;
   Progress progress("building", 4, config.show_progress);
   KILN_RETURN_IF_ERROR(apply_profile(g, config.profile));
@@ -120,8 +155,8 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   po.dump = dump;
   KILN_RETURN_IF_ERROR(run_passes(g, po));
   KILN_RETURN_IF_ERROR(infer_and_annotate(g));
-  progress.update(2, "lowering");
-  KILN_RETURN_IF_ERROR(lower(g, *backend));
+  progress.update(2, "lowering and packing weights");
+  KILN_RETURN_IF_ERROR(lower(g, *backend, config.precision, build_shapes(g, config.profile), &progress));
   progress.update(3, "creating kernels");
   EngineMeta meta;
   meta.producer = fmt::format("kiln {}", version());

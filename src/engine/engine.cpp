@@ -140,12 +140,16 @@ EngineInfo Engine::info() const {
   }
   for (const auto& np : e.graph->nodes()) {
     const Node& n = *np;
+    for (const auto& [name, a] : n.backend_data.all()) {
+      if (a.kind == Attribute::Kind::kTensor) info.packed_weights_bytes += a.t.nbytes();
+    }
     LayerInfo l;
     l.name = n.name;
     l.op = layer_op_name(n);
     l.detail = layer_detail(n);
     l.backend = n.backend.empty() ? e.meta.backend : n.backend;
     l.kernel = n.kernel;
+    l.precision = n.precision;
     l.fused_from = n.fused_from;
     for (const Value* v : n.inputs()) {
       l.inputs.push_back(v ? v->name() : "");

@@ -125,6 +125,8 @@ json graph_json(const Graph& g, BlobWriter& blob) {
   for (const auto& n : g.nodes()) {
     json attrs = json::object();
     for (const auto& [name, a] : n->attrs.all()) attrs[name] = attribute_json(a, blob);
+    json backend_data = json::object();
+    for (const auto& [name, a] : n->backend_data.all()) backend_data[name] = attribute_json(a, blob);
     nodes.push_back(json{{"name", n->name},
                          {"op", n->op_type},
                          {"domain", n->domain},
@@ -134,7 +136,9 @@ json graph_json(const Graph& g, BlobWriter& blob) {
                          {"attrs", attrs},
                          {"fused_from", n->fused_from},
                          {"backend", n->backend},
-                         {"kernel", n->kernel}});
+                         {"kernel", n->kernel},
+                         {"precision", n->precision},
+                         {"backend_data", backend_data}});
   }
   json opsets = json::object();
   for (const auto& [d, v] : g.opset_imports) opsets[d] = v;
@@ -234,6 +238,11 @@ class Reader {
       for (const auto& [name, ja] : jn.at("attrs").items()) {
         KILN_ASSIGN_OR_RETURN(Attribute a, attribute(ja, g.get()));
         n->attrs.set(name, std::move(a));
+      }
+      n->precision = jn.at("precision").get<std::string>();
+      for (const auto& [name, ja] : jn.at("backend_data").items()) {
+        KILN_ASSIGN_OR_RETURN(Attribute a, attribute(ja, g.get()));
+        n->backend_data.set(name, std::move(a));
       }
     }
     for (const json& r : j.at("outputs")) {

@@ -19,7 +19,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kEngineFormatVersion = 1;
+constexpr uint32_t kEngineFormatVersion = 2;  // 2: per-node precision and backend_data
 
 Result<std::string> serialize_engine(const EngineState& e);
 // `bytes` must stay alive as long as the returned state: `storage` owns it.

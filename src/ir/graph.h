@@ -74,6 +74,13 @@ class Node {
   // Filled by the builder when it lowers the node to a backend kernel.
   std::string backend;
   std::string kernel;
+  // The precision the kernel computes in when it is not the model's own ("bf16": an fp32 layer
+  // whose products run in bfloat16); empty: the dtypes the graph says. Chosen by the builder.
+  std::string precision;
+  // What the kernel derived at build time from the node's constants for its static shapes (the
+  // cpu backend's weights packed into oneDNN's blocked layout): stored in the engine, handed back
+  // to the kernel when it is created, so loading does no repacking. Opaque to everything else.
+  Attributes backend_data;
   const OpSchema* schema = nullptr;
 
   const std::vector<Value*>& inputs() const { return inputs_; }

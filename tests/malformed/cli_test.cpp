@@ -151,10 +151,10 @@ class CliMalformed : public ::testing::Test {
     std::string bad = kiln;
     bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x10);
     write_bytes(dir_ / "bad.kiln", bad);
-    std::string v2 = kiln;
-    const uint32_t version = 2;
-    std::memcpy(v2.data() + 8, &version, 4);
-    write_bytes(dir_ / "v2.kiln", v2);
+    std::string v99 = kiln;
+    const uint32_t version = 99;  // a format from the future
+    std::memcpy(v99.data() + 8, &version, 4);
+    write_bytes(dir_ / "v99.kiln", v99);
     std::string bad_magic = kiln;
     bad_magic[0] = 'X';
     write_bytes(dir_ / "bad_magic.kiln", bad_magic);
@@ -228,7 +228,7 @@ TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {
   expect_clean_failure({"run", "bad.kiln", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "truncated.kiln", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "short.kiln", "--output-dir", "od"}, "od");
-  expect_clean_failure({"run", "v2.kiln", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "v99.kiln", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "bad_magic.kiln", "--output-dir", "od"}, "od");  // then read as ONNX
   expect_clean_failure({"run", "squeeze_flipped.onnx", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "missing.kiln", "--output-dir", "od"}, "od");
@@ -391,6 +391,10 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   bench({"--input", "x=wrong_shape.npy"}, "x");  // refused by the runtime on the first run
   bench({"--input", "x=missing.npy"}, "missing.npy");
   bench({"--opt-level", "9"}, "--opt-level 9");
+  bench({"--check"}, "--check-model");                  // an engine: which ONNX to check against?
+  bench({"--check-model", "model.kiln"}, "--check-model model.kiln: is an engine file");
+  bench({"--check-model", "batch.onnx"}, "not the model the engine was built from");
+  bench({"--check-model", "missing.onnx"}, "missing.onnx");
   // An unwritable --json path fails at once, before the model is even read.
   expect_clean_failure({"bench", "model.kiln", "--json", "no/such/dir/out.json"}, "no/such/dir/out.json");
   EXPECT_NE(last_error_.find("--json no/such/dir/out.json"), std::string::npos) << last_error_;
@@ -404,7 +408,7 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   EXPECT_NE(last_error_.find("--batch 4: --shapes gives input 'x' the shape 2x4"), std::string::npos) << last_error_;
   expect_clean_failure({"bench", "batch.onnx", "--json", "out.json"}, "out.json");
   EXPECT_NE(last_error_.find("input 'x' has symbolic shape"), std::string::npos) << last_error_;
-  EXPECT_EQ(cases_, 27);
+  EXPECT_EQ(cases_, 31);
 }
 
 // `bench` measures what it says: --iterations runs on each of --contexts contexts, percentiles
@@ -462,6 +466,13 @@ TEST_F(CliMalformed, BenchWritesConsistentJson) {
   check({"bench", "batch.onnx", "--batch", "4", "--iterations", "2", "--warmup", "1", "--contexts", "3", "--json", "out.json"}, 3, 2, 4, "build");
   const nlohmann::json j = nlohmann::json::parse(read_bytes(dir_ / "out.json"));
   EXPECT_EQ(j.at("inputs").at(0).at("shape"), nlohmann::json::array({4, 4}));
+  // --check: the engine's outputs against fp32 on the reference backend (Add is exact on both).
+  check({"bench", "model.kiln", "--iterations", "2", "--check-model", "model.onnx", "--json", "out.json"}, 1, 2, 1, "load");
+  const nlohmann::json c = nlohmann::json::parse(read_bytes(dir_ / "out.json")).at("check");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c.at(0).at("rel_l2"), 0.0);
+  EXPECT_EQ(c.at(0).at("mismatched"), 0);
+  EXPECT_GT(c.at(0).at("elements").get<int64_t>(), 0);
 }
 
 // The good corpus members work, so the failures above are about the damage, not the set-up.

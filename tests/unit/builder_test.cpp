@@ -85,17 +85,6 @@ TEST(Builder, ProfileRangeIsEnforcedAtRunTime) {
   EXPECT_FALSE((*ctx2)->run({{"x", test::f32({5, 4}, {1})}}, &out).ok());
 }
 
-TEST(Builder, Bf16OnCpuIsRefusedNotIgnored) {
-  BuilderConfig cfg = test::quiet_config();
-  cfg.backend = "cpu";
-  cfg.precision = "bf16";
-  auto e = build_mlp(cfg);
-  ASSERT_FALSE(e.ok());
-  EXPECT_EQ(e.status().code(), StatusCode::kUnsupported);
-  EXPECT_TRUE(contains(e.status().message(), "cpu")) << e.status().message();
-  EXPECT_TRUE(contains(e.status().message(), "bf16")) << e.status().message();
-}
-
 TEST(Builder, Fp16OnReferenceIsUnsupported) {
   BuilderConfig cfg = test::quiet_config();
   cfg.precision = "fp16";

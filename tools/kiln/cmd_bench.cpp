@@ -19,6 +19,7 @@
 #include <system_error>
 #include <thread>
 
+#include "bench_check.h"
 #include "bench_stats.h"
 #include "builder_flags.h"
 #include "cli_common.h"
@@ -60,6 +61,8 @@ struct BenchOpts {
   long long batch = 0;  // 0: not given
   long long contexts = 1;
   bool profile = false;
+  bool check = false;       // --check: outputs against fp32 on the reference backend
+  std::string check_model;  // --check-model: the ONNX file an engine was built from
   // Intra-op threads per context (--threads; default all cores), set on every thread that runs.
   long long requested_intra_op_threads = 0;  // 0: not given
   BuilderFlags flags;
@@ -294,6 +297,10 @@ Command add_bench_command(CLI::App& app) {
                                    "Intra-op threads per context, shared by kiln's cpu kernels and oneDNN (default: all cores; the reference backend runs single-threaded)");
   cmd->add_option("--json", o->json_file, "Write every figure to this file as JSON");
   cmd->add_flag("--profile", o->profile, "Time every layer during the measured runs; print the slowest layers and the time per op");
+  cmd->add_flag("--check", o->check,
+                "After measuring, compare the outputs with the model run in fp32 on the reference backend (the error a --bf16 or "
+                "--fp16 engine makes)");
+  cmd->add_option("--check-model", o->check_model, "The ONNX model an engine file was built from, for --check (implies --check)");
   o->flags.add_to(*cmd);
   return [o]() -> int {
     if (Status s = check_flags(*o); !s.ok()) return fail(s);
@@ -305,6 +312,14 @@ Command add_bench_command(CLI::App& app) {
     if (!given_shapes.ok()) return fail(given_shapes.status());
 
     const bool is_engine = is_engine_file(o->model);
+    const bool check = o->check || !o->check_model.empty();
+    if (check && is_engine && o->check_model.empty()) {
+      return fail(invalid_argument(fmt::format("--check: {} is an engine file; give the ONNX model it was built from with --check-model FILE",
+                                               o->model)));
+    }
+    if (!o->check_model.empty() && is_engine_file(o->check_model)) {
+      return fail(invalid_argument(fmt::format("--check-model {}: is an engine file; give the ONNX model", o->check_model)));
+    }
     const auto load_start = Clock::now();
     auto engine = load_or_build(o->model, *config);
     if (!engine.ok()) return fail(engine.status());
@@ -482,6 +497,24 @@ Command add_bench_command(CLI::App& app) {
     nlohmann::json profile_json;
     if (o->profile) profile_json = print_profile(info, runs);
 
+    nlohmann::json check_json;
+    if (check) {
+      const std::string reference_model = o->check_model.empty() ? o->model : o->check_model;
+      auto errors = check_against_fp32(reference_model, is_engine ? info.source_sha256 : "", *inputs, runs[0].outputs);
+      if (!errors.ok()) return fail(errors.status());
+      const std::string precision = info.build_options.count("precision") ? info.build_options.at("precision") : "fp32";
+      std::printf("check: %s engine against fp32 on the reference backend, same inputs\n", precision.c_str());
+      check_json = nlohmann::json::array();
+      for (const OutputError& e : *errors) {
+        std::printf("  output %-24s rel L2 %.3g  max abs %.3g (max |ref| %.3g)", e.name.c_str(), e.rel_l2, e.max_abs, e.max_abs_ref);
+        if (e.mismatched) std::printf("  %lld of %lld elements differ or are not finite", static_cast<long long>(e.mismatched),
+                                      static_cast<long long>(e.elements));
+        std::printf("\n");
+        check_json.push_back({{"output", e.name}, {"rel_l2", e.rel_l2}, {"max_abs", e.max_abs}, {"max_abs_ref", e.max_abs_ref},
+                              {"mismatched", e.mismatched}, {"elements", e.elements}});
+      }
+    }
+
     if (!o->json_file.empty()) {
       nlohmann::json in = nlohmann::json::array();
       for (const IoInfo& io : engine->inputs()) {
@@ -522,6 +555,7 @@ Command add_bench_command(CLI::App& app) {
           {"per_context", per_context},
       };
       if (o->profile) j["profile"] = profile_json;
+      if (check) j["check"] = check_json;
       if (Status s = write_json_file(o->json_file, j); !s.ok()) return fail(s);
     }
     return 0;

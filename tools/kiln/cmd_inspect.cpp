@@ -1,5 +1,6 @@
 // kiln inspect model.kiln [--json] [--summary] [--graph FILE.svg|.png|.dot]
 #include <algorithm>
+#include <map>
 #include <cstdio>
 
 #include "builder_flags.h"
@@ -23,7 +24,7 @@ nlohmann::json layers_json(const std::vector<LayerInfo>& layers) {
   nlohmann::json a = nlohmann::json::array();
   for (const LayerInfo& l : layers) {
     a.push_back({{"name", l.name}, {"op", l.op}, {"detail", l.detail}, {"backend", l.backend}, {"kernel", l.kernel},
-                 {"fused_from", l.fused_from}, {"inputs", l.inputs}, {"input_types", l.input_types},
+                 {"precision", l.precision}, {"fused_from", l.fused_from}, {"inputs", l.inputs}, {"input_types", l.input_types},
                  {"input_is_weight", l.input_is_weight}, {"outputs", l.outputs}, {"output_types", l.output_types}});
   }
   return a;
@@ -93,7 +94,9 @@ void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& 
   const size_t w_op = column_width(layers, "op", 20, [](const LayerInfo& l) { return l.op; });
   const size_t w_detail = column_width(layers, "detail", 16, [](const LayerInfo& l) { return l.detail; });
   const size_t w_backend = one_backend ? 0 : column_width(layers, "backend", 12, [](const LayerInfo& l) { return l.backend; });
-  const size_t w_kernel = column_width(layers, kernel_header, 22, [](const LayerInfo& l) { return l.kernel; });
+  // A layer computing in a lower precision than the model's says so after its kernel's name.
+  auto kernel_text = [](const LayerInfo& l) { return l.precision.empty() ? l.kernel : l.kernel + " " + l.precision; };
+  const size_t w_kernel = column_width(layers, kernel_header, 22, kernel_text);
   auto row = [&](const std::string& index, const std::string& name, const std::string& op, const std::string& detail,
                  const std::string& backend, const std::string& kernel) {
     std::string line = fmt::format("  {:>4}  {:<{}}  {:<{}}  {:<{}}  ", index, name, w_name, op, w_op, detail, w_detail);
@@ -108,7 +111,7 @@ void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& 
     const LayerInfo& l = layers[i];
     std::printf("%s%s\n",
                 row(std::to_string(i), fit_tail(l.name, w_name), fit_head(l.op, w_op), fit_head(l.detail, w_detail),
-                    fit_head(l.backend, std::max<size_t>(w_backend, 4)), fit_head(l.kernel, w_kernel))
+                    fit_head(l.backend, std::max<size_t>(w_backend, 4)), fit_head(kernel_text(l), w_kernel))
                     .c_str(),
                 fit_head(outputs_text(l), w_output).c_str());
     // The ONNX nodes the layer stands for, when it is not simply one node of the same name.
@@ -155,6 +158,7 @@ Command add_inspect_command(CLI::App& app) {
                        {"device", info.device}, {"source", info.source_name}, {"source_sha256", info.source_sha256},
                        {"build_options", info.build_options}, {"inputs", io_json(info.inputs)}, {"outputs", io_json(info.outputs)},
                        {"layers", layers_json(info.layers)}, {"onnx_nodes", info.onnx_nodes}, {"weights_bytes", info.weights_bytes},
+                       {"packed_weights_bytes", info.packed_weights_bytes},
                        {"activation_bytes", info.activation_bytes}};
       std::printf("%s\n", j.dump(2).c_str());
       return 0;
@@ -167,9 +171,16 @@ Command add_inspect_command(CLI::App& app) {
     std::printf("options   %s\n", opts.c_str());
     for (const IoInfo& io : info.inputs) std::printf("input     %-28s %s[%s]\n", io.name.c_str(), dtype_name(io.dtype), io.shape_string().c_str());
     for (const IoInfo& io : info.outputs) std::printf("output    %-28s %s[%s]\n", io.name.c_str(), dtype_name(io.dtype), io.shape_string().c_str());
-    std::printf("layers: %zu (from %zu ONNX nodes)\n", info.layers.size(), info.onnx_nodes);
+    std::printf("layers: %zu (from %zu ONNX nodes)", info.layers.size(), info.onnx_nodes);
+    std::map<std::string, size_t> lowered;  // layers per lower precision
+    for (const LayerInfo& l : info.layers) {
+      if (!l.precision.empty()) ++lowered[l.precision];
+    }
+    for (const auto& [p, count] : lowered) std::printf(", %zu computing in %s", count, p.c_str());
+    std::printf("\n");
     if (!o->summary) print_layer_table(info.layers, info.backend);
     std::printf("memory    weights %.3f MB", static_cast<double>(info.weights_bytes) / 1e6);
+    if (info.packed_weights_bytes) std::printf(" (+ %.3f MB packed for the kernels)", static_cast<double>(info.packed_weights_bytes) / 1e6);
     if (info.activation_bytes >= 0) std::printf(", activations %.3f MB", static_cast<double>(info.activation_bytes) / 1e6);
     std::printf("\n");
     if (!o->graph.empty()) std::printf("graph     %s\n", o->graph.c_str());

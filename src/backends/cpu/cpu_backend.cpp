@@ -41,6 +41,17 @@ class CpuBackend final : public Backend {
   const KernelTable& kernels() const override { return table_; }
   // oneDNN's AVX-512/AVX2 f32 convolutions read and write NHWC; on NCHW they use im2col + GEMM.
   bool prefers_channels_last() const override { return true; }
+  // bf16: convolutions and products with constant weights run in bfloat16 (fp32 accumulation) on
+  // CPUs with native bf16 instructions (AVX-512 BF16, AMX); elsewhere oneDNN would emulate it,
+  // slower than fp32, so the request is refused rather than honoured slowly.
+  Status check_precision(const std::string& precision) const override {
+    if (precision == "fp32") return ok_status();
+    if (precision == "bf16") {
+      if (cpu::has_native_bf16()) return ok_status();
+      return unsupported("--bf16 on the cpu backend needs a CPU with AVX-512 BF16 or AMX; this one is " + cpu::dnnl_isa_name());
+    }
+    return unsupported("the cpu backend has no " + precision + " kernels (this CPU computes in fp32 or bf16); use --bf16 or the cuda backend");
+  }
 
  private:
   KernelTable table_;

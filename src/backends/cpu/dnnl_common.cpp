@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "fmt/format.h"
@@ -32,6 +33,11 @@ std::string dnnl_isa_name() {
   if (avx512_core) return "avx512_core";
   if (avx2) return "avx2";
   return "generic";
+}
+
+bool has_native_bf16() {
+  const std::string isa = dnnl_isa_name();
+  return isa == "avx512_core_amx" || isa == "avx512_core_bf16";
 }
 
 bool activation_expressible(const ActivationAttr& a) {
@@ -85,18 +91,157 @@ dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory
   return packed;
 }
 
-dnnl::memory thread_scratchpad(const dnnl::memory::desc& md) {
-  // One buffer per calling thread, grown as needed: concurrent runs never share a scratchpad.
-  thread_local std::unique_ptr<char[]> buffer;
-  thread_local size_t capacity = 0;
+namespace {
+
+// One buffer per calling thread and slot, grown as needed: concurrent runs never share one.
+dnnl::memory thread_buffer(int slot, const dnnl::memory::desc& md) {
+  constexpr int kSlots = 2;
+  thread_local std::unique_ptr<char[]> buffer[kSlots];
+  thread_local size_t capacity[kSlots] = {};
   const size_t need = md.get_size() + 64;
-  if (need > capacity) {
-    buffer = std::make_unique<char[]>(need);
-    capacity = need;
+  if (need > capacity[slot]) {
+    buffer[slot] = std::make_unique<char[]>(need);
+    capacity[slot] = need;
   }
-  const auto addr = reinterpret_cast<uintptr_t>(buffer.get());
-  void* aligned = buffer.get() + ((64 - addr % 64) % 64);
+  const auto addr = reinterpret_cast<uintptr_t>(buffer[slot].get());
+  void* aligned = buffer[slot].get() + ((64 - addr % 64) % 64);
   return dnnl::memory(md, dnnl_cpu_engine(), aligned);
+}
+
+// A node's inputs as tensors of their build shapes, for planning at build time: constants with
+// their data, the others without any (a plan reads only their shapes). `complete` is false when
+// a shape is not known.
+class BuildShapeContext final : public KernelContext {
+ public:
+  BuildShapeContext(const Node& n, const BuildShapes& shapes) : node_(n) {
+    for (size_t i = 0; i < n.num_inputs(); ++i) {
+      const Value* v = n.input(i);
+      if (!v) {
+        inputs_.emplace_back();
+        continue;
+      }
+      if (v->constant) {
+        inputs_.emplace_back(*v->constant);
+        continue;
+      }
+      auto it = shapes.find(v);
+      if (it == shapes.end()) complete_ = false;
+      inputs_.emplace_back(Tensor::wrap(v->dtype, it == shapes.end() ? Dims{} : it->second, nullptr, nullptr));
+    }
+  }
+  bool complete() const { return complete_; }
+  const Node& node() const override { return node_; }
+  size_t num_inputs() const override { return inputs_.size(); }
+  const Tensor* input(size_t i) const override { return i < inputs_.size() && inputs_[i] ? &*inputs_[i] : nullptr; }
+  size_t num_outputs() const override { return node_.num_outputs(); }
+  Result<Tensor*> allocate_output(size_t, DataType, const Dims&) override { return error("no outputs while packing"); }
+  Result<std::vector<Tensor>> run_subgraph(const Graph&, const std::vector<Tensor>&) override {
+    return error("no subgraphs while packing");
+  }
+
+ private:
+  const Node& node_;
+  std::vector<std::optional<Tensor>> inputs_;
+  bool complete_ = true;
+};
+
+std::string dnnl_version_string() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("{}.{}.{} {}", v->major, v->minor, v->patch, v->hash);
+}
+
+constexpr const char* kPackedWeights = "dnnl_weights";
+constexpr const char* kPackedDesc = "dnnl_weights_desc";
+constexpr const char* kPackedBy = "dnnl_version";
+
+}  // namespace
+
+dnnl::memory thread_scratchpad(const dnnl::memory::desc& md) { return thread_buffer(0, md); }
+dnnl::memory thread_operand_buffer(const dnnl::memory::desc& md) { return thread_buffer(1, md); }
+
+bool dnnl_product_computes_in(const Node& n, const std::string& precision) {
+  return precision == "bf16" && has_native_bf16() && n.input(1) && n.input(1)->is_constant();
+}
+
+Result<Attributes> pack_dnnl_weights(Result<std::unique_ptr<Kernel>> made, const Node& n, const BuildShapes& shapes) {
+  if (!made.ok()) return made.status();
+  return static_cast<const DnnlKernel&>(**made).pack(n, shapes);
+}
+
+DnnlKernel::DnnlKernel(KernelFn reference, const Node& n) : reference_(reference), bf16_(n.precision == "bf16") {
+  const Attribute* data = n.backend_data.find(kPackedWeights);
+  const Attribute* desc = n.backend_data.find(kPackedDesc);
+  // Packed by another oneDNN (the descriptor's layout is that version's): repack from the plain
+  // weights, as an engine without packed weights would.
+  if (!data || !desc || n.backend_data.get_string(kPackedBy, "") != dnnl_version_string()) return;
+  if (desc->kind != Attribute::Kind::kTensor || desc->t.nbytes() != sizeof(dnnl_memory_desc_t)) return;
+  if (data->kind != Attribute::Kind::kTensor || data->t.dtype() != DataType::kUInt8) return;
+  dnnl_memory_desc_t raw;
+  std::memcpy(&raw, desc->t.data(), sizeof raw);
+  if (raw.ndims < 1 || raw.ndims > DNNL_MAX_NDIMS) return;
+  packed_desc_ = dnnl::memory::desc(raw);
+  if (packed_desc_.get_size() != data->t.nbytes()) return;
+  packed_data_ = data->t;
+  has_packed_ = true;
+}
+
+Result<Attributes> DnnlKernel::pack(const Node& n, const BuildShapes& shapes) const {
+  Attributes out;
+  const Value* w = n.input(1);
+  if (!w || !w->constant) return out;
+  BuildShapeContext ctx(n, shapes);
+  if (!ctx.complete()) return out;
+  DnnlPlan plan;
+  try {
+    plan = make_plan(ctx);
+  } catch (const dnnl::error&) {
+    return out;  // oneDNN declines these shapes: the reference will run them
+  }
+  if (!plan.ok || !plan.weights) return out;
+  const dnnl::memory::desc md = plan.weights.get_desc();
+  KILN_ASSIGN_OR_RETURN(Tensor data, Tensor::allocate(DataType::kUInt8, {static_cast<int64_t>(md.get_size())}));
+  std::memcpy(data.data(), plan.weights.get_data_handle(), md.get_size());
+  KILN_ASSIGN_OR_RETURN(Tensor desc, Tensor::allocate(DataType::kUInt8, {static_cast<int64_t>(sizeof(dnnl_memory_desc_t))}));
+  std::memcpy(desc.data(), &md.data, sizeof(dnnl_memory_desc_t));
+  out.set_tensor(kPackedWeights, std::move(data));
+  out.set_tensor(kPackedDesc, std::move(desc));
+  out.set_string(kPackedBy, dnnl_version_string());
+  return out;
+}
+
+dnnl::memory DnnlKernel::constant_weights(const dnnl::memory::desc& plain, const dnnl::memory::desc& wanted, const void* data) const {
+  if (has_packed_ && packed_desc_ == wanted) {
+    return dnnl::memory(wanted, dnnl_cpu_engine(), const_cast<void*>(packed_data_.data()));  // read only
+  }
+  if (has_packed_ && packed_desc_.dims() == wanted.dims() && packed_desc_.data_type() == wanted.data_type()) {
+    return reorder_constant(packed_desc_, wanted, packed_data_.data());  // another shape chose another layout
+  }
+  return reorder_constant(plain, wanted, data);
+}
+
+dnnl::memory::desc DnnlKernel::compute_src_desc(DnnlPlan& plan, const dnnl::memory::desc& src_md) const {
+  if (!bf16_) return src_md;
+  // The same dims in a dense layout of the same dim order (nhwc stays nhwc), in bf16.
+  dnnl::memory::desc md = src_md;
+  md.data.data_type = dnnl_bf16;
+  if (md.data.format_kind == dnnl_blocked) {
+    // Recompute dense strides in the source's stride order: transposed views become dense.
+    const int nd = md.data.ndims;
+    std::vector<int> order(nd);
+    for (int i = 0; i < nd; ++i) order[i] = i;
+    const auto& st = src_md.data.format_desc.blocking.strides;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return st[a] > st[b]; });
+    dnnl::memory::dims dims = src_md.dims(), strides(nd);
+    int64_t s = 1;
+    for (int k = nd; k-- > 0;) {
+      strides[order[k]] = s;
+      s *= std::max<int64_t>(dims[order[k]], 1);
+    }
+    md = dnnl::memory::desc(dims, dnnl::memory::data_type::bf16, strides);
+  }
+  plan.src_compute_md = md;
+  plan.src_convert = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), src_md, dnnl_cpu_engine(), md));
+  return md;
 }
 
 bool node_inputs_f32(const Node& n, std::vector<int>& ranks) {
@@ -162,6 +307,13 @@ Status DnnlKernel::run(KernelContext& ctx) const {
     };
     std::unordered_map<int, dnnl::memory> args;
     args[DNNL_ARG_SRC] = user_mem(plan->src_md, ctx.input(0));
+    // One stream per calling thread, made once: a stream is used by one thread at a time.
+    thread_local dnnl::stream stream(eng);
+    if (plan->src_convert) {
+      dnnl::memory converted = thread_operand_buffer(plan->src_compute_md);
+      plan->src_convert.execute(stream, {{DNNL_ARG_FROM, args[DNNL_ARG_SRC]}, {DNNL_ARG_TO, converted}});
+      args[DNNL_ARG_SRC] = converted;
+    }
     if (plan->has_weights) args[DNNL_ARG_WEIGHTS] = plan->weights ? plan->weights : user_mem(plan->wei_md, ctx.input(1));
     args[DNNL_ARG_DST] = dnnl::memory(plan->dst_md, eng, y->data());
     if (plan->bias_input >= 0) args[DNNL_ARG_BIAS] = user_mem(plan->bias_md, ctx.input(plan->bias_input));
@@ -174,8 +326,6 @@ Status DnnlKernel::run(KernelContext& ctx) const {
       if (z->data() != y->data()) std::memcpy(y->data(), z->data(), y->nbytes());
     }
     if (plan->scratch_md.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = thread_scratchpad(plan->scratch_md);
-    // One stream per calling thread, made once: a stream is used by one thread at a time.
-    thread_local dnnl::stream stream(eng);
     plan->prim.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {

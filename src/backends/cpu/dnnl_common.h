@@ -27,6 +27,8 @@ const dnnl::engine& dnnl_cpu_engine();
 
 // This CPU's ISA tier as oneDNN names them ("avx512_core_bf16", ...), read with cpuid.
 std::string dnnl_isa_name();
+// Does this CPU compute bf16 products natively (AVX-512 BF16 or AMX)?
+bool has_native_bf16();
 
 // Can `a` be expressed as eltwise post-ops exactly as docs/fused_ops.md defines it?
 bool activation_expressible(const ActivationAttr& a);
@@ -46,10 +48,18 @@ dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory
 
 // The calling thread's scratchpad of at least `bytes` (64-byte aligned), as oneDNN memory.
 dnnl::memory thread_scratchpad(const dnnl::memory::desc& md);
+// A second per-thread buffer, for an operand converted to the precision the primitive computes in.
+dnnl::memory thread_operand_buffer(const dnnl::memory::desc& md);
 
 // Every input of the node that is present is float32 with a known rank; ranks are returned
 // (-1 for an absent input).
 bool node_inputs_f32(const Node& n, std::vector<int>& ranks);
+
+// KernelEntry::computes_in for the oneDNN products: bf16 when the weights (input 1) are constant
+// and this CPU has native bf16; products of two activations stay fp32.
+bool dnnl_product_computes_in(const Node& n, const std::string& precision);
+// KernelEntry::pack for a oneDNN kernel made by `make`.
+Result<Attributes> pack_dnnl_weights(Result<std::unique_ptr<Kernel>> made, const Node& n, const BuildShapes& shapes);
 
 // One compiled configuration. `ok` false: oneDNN refused it, the reference kernel runs instead.
 struct DnnlPlan {
@@ -61,6 +71,9 @@ struct DnnlPlan {
   std::vector<int> binary_post_op_index;        // its index in the post-op chain
   bool has_weights = true;                       // false for primitives without (pooling)
   dnnl::memory weights;                          // reordered constant weights, when cached
+  // bf16 layers: the reorder that converts the f32 source into src_compute_md before the product.
+  dnnl::primitive src_convert;
+  dnnl::memory::desc src_compute_md;
   int bias_input = -1;                           // node input bound to the primitive's bias
   bool copy_residual_to_dst = false;             // sum post-op: Z is copied into Y first
   int residual_input = -1;
@@ -71,18 +84,38 @@ struct DnnlPlan {
 // current input shapes and executes it; any shape the plan builder declines runs the reference.
 class DnnlKernel : public Kernel {
  public:
-  explicit DnnlKernel(KernelFn reference) : reference_(reference) {}
+  // Reads the node's precision and the weights packed at build time (Node::backend_data).
+  DnnlKernel(KernelFn reference, const Node& n);
   Status run(KernelContext& ctx) const final;
+  // Build time: the constant weights packed for the build shapes, in the layout (and
+  // precision) the primitive chooses there, as backend_data; nothing when the shapes are not
+  // static, the weights not constant or oneDNN declines.
+  Result<Attributes> pack(const Node& n, const BuildShapes& shapes) const;
 
  protected:
   // Builds the plan for the inputs in ctx (ok = false to decline). May read constant weights.
   virtual DnnlPlan make_plan(KernelContext& ctx) const = 0;
+  // The constant weights at `data` (laid out as `plain`) in the layout `wanted`: the build-time
+  // packed copy itself when it is in that layout (no copy: it lives in the engine's mapping),
+  // else reordered from it or from `plain` into memory the plan keeps.
+  dnnl::memory constant_weights(const dnnl::memory::desc& plain, const dnnl::memory::desc& wanted, const void* data) const;
+  // Products in bfloat16 (the node's precision is "bf16"): weights and source converted, fp32
+  // accumulation and output.
+  bool bf16() const { return bf16_; }
+  // Sets the plan's source conversion to bf16 when this layer computes in it; returns the
+  // descriptor the primitive should be created with for its source.
+  dnnl::memory::desc compute_src_desc(DnnlPlan& plan, const dnnl::memory::desc& src_md) const;
 
  private:
   // The reference kernel, on a copy of the in-place input (if any), which output 0 may overwrite.
   Status run_reference(KernelContext& ctx) const;
 
   KernelFn reference_;
+  bool bf16_ = false;
+  // Build-time packed weights (valid only when made by this oneDNN version).
+  bool has_packed_ = false;
+  dnnl::memory::desc packed_desc_;
+  Tensor packed_data_;
   mutable std::mutex mu_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const DnnlPlan>> plans_;
 };

@@ -1,4 +1,5 @@
 // Conv (2-D, f32) on oneDNN: see conv_common.cpp.
+#include "backends/cpu/dnnl_common.h"
 #include "backends/cpu/kernels/cpu_kernels.h"
 
 namespace kiln::cpu {
@@ -9,6 +10,8 @@ KernelEntry conv_entry() {
   e.name = "dnnl_conv";
   e.supports = [](const Node& n) { return conv_supported(n, false); };
   e.create = [](const Node& n) { return make_conv_kernel(n, false); };
+  e.computes_in = dnnl_product_computes_in;
+  e.pack = [](const Node& n, const BuildShapes& shapes) { return pack_dnnl_weights(make_conv_kernel(n, false), n, shapes); };
   return e;
 }
 

@@ -9,7 +9,8 @@
 // Padding comes from kiln's own conv geometry (conv_util.h), so auto_pad is handled exactly as in
 // shape inference and the reference kernel. Constant weights are
 // reordered once per shape signature into the layout the primitive prefers (load-time memory held
-// by the kernel); weights fed at run time are read in plain oihw/goihw.
+// by the kernel) unless the engine holds them packed from build time (DnnlKernel::pack); weights
+// fed at run time are read in plain oihw/goihw. A bf16 layer converts X to bf16 before the product.
 #include <algorithm>
 
 #include "backends/cpu/dnnl_common.h"
@@ -36,8 +37,8 @@ bool read_fused_activations(const Attributes& attrs, ActivationAttr& act, Activa
 
 class ConvKernel final : public DnnlKernel {
  public:
-  ConvKernel(bool fused, bool channels_last, ActivationAttr act, ActivationAttr post)
-      : DnnlKernel(fused ? ref_fused_conv : ref_conv), fused_(fused), channels_last_(channels_last), act_(act), post_(post) {}
+  ConvKernel(const Node& n, bool fused, bool channels_last, ActivationAttr act, ActivationAttr post)
+      : DnnlKernel(fused ? ref_fused_conv : ref_conv, n), fused_(fused), channels_last_(channels_last), act_(act), post_(post) {}
   // The residual Z is summed into Y by the primitive, so Y may live in Z's buffer: no copy then.
   int inplace_input() const override { return fused_ ? 3 : -1; }
 
@@ -86,7 +87,10 @@ class ConvKernel final : public DnnlKernel {
     const dnnl::memory::desc dst_md = activation_f32_desc({N, M, out[0], out[1]}, channels_last_);
     const dnnl::memory::desc w_plain = plain_f32_desc(w_dims);
     const bool w_constant = ctx.node().input(1) && ctx.node().input(1)->is_constant();
-    const dnnl::memory::desc w_any(w_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    // bf16 layers: bf16 source and weights, fp32 accumulation, bias and output (constant weights only).
+    const bool bf16_product = bf16() && w_constant;
+    const dnnl::memory::desc w_any(w_dims, bf16_product ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32,
+                                   dnnl::memory::format_tag::any);
     const dnnl::memory::desc bias_md = plain_f32_desc({M});
 
     dnnl::post_ops ops;
@@ -101,8 +105,9 @@ class ConvKernel final : public DnnlKernel {
     const auto kind = dnnl::prop_kind::forward_inference;
     const auto alg = dnnl::algorithm::convolution_direct;
     const dnnl::memory::desc& w_md = w_constant ? w_any : w_plain;
-    const conv::desc desc = b ? conv::desc(kind, alg, src_md, w_md, bias_md, dst_md, strides, dilates, pad_l, pad_r)
-                              : conv::desc(kind, alg, src_md, w_md, dst_md, strides, dilates, pad_l, pad_r);
+    const dnnl::memory::desc conv_src_md = bf16_product ? compute_src_desc(plan, src_md) : src_md;
+    const conv::desc desc = b ? conv::desc(kind, alg, conv_src_md, w_md, bias_md, dst_md, strides, dilates, pad_l, pad_r)
+                              : conv::desc(kind, alg, conv_src_md, w_md, dst_md, strides, dilates, pad_l, pad_r);
     const conv::primitive_desc pd(desc, attr, eng);
 
     plan.prim = conv(pd);
@@ -113,8 +118,8 @@ class ConvKernel final : public DnnlKernel {
     plan.bias_input = b ? 2 : -1;
     plan.scratch_md = pd.scratchpad_desc();
     if (w_constant) {
-      // Weights in the primitive's preferred blocked layout, reordered once and kept.
-      plan.weights = reorder_constant(w_plain, pd.weights_desc(), w->data());
+      // Weights in the primitive's preferred blocked layout: packed at build time, or once here.
+      plan.weights = constant_weights(w_plain, pd.weights_desc(), w->data());
     }
     plan.copy_residual_to_dst = z != nullptr;
     plan.residual_input = z ? 3 : -1;
@@ -150,7 +155,7 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const Node& n, bool fused) {
     return invalid_argument(n.describe() + ": activation attributes the cpu backend cannot express");
   }
   const bool channels_last = fused && n.attrs.get_int("channels_last", 0) == 1;
-  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(fused, channels_last, act, post));
+  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(n, fused, channels_last, act, post));
 }
 
 }  // namespace kiln::cpu

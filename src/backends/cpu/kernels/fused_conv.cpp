@@ -1,5 +1,6 @@
 // kiln.FusedConv (2-D, f32) on oneDNN: the activation and post_activation as eltwise post-ops, the
 // residual Z as a sum post-op (see conv_common.cpp).
+#include "backends/cpu/dnnl_common.h"
 #include "backends/cpu/kernels/cpu_kernels.h"
 #include "ir/ops/fused/fused_util.h"
 
@@ -12,6 +13,8 @@ KernelEntry fused_conv_entry() {
   e.name = "dnnl_fused_conv";
   e.supports = [](const Node& n) { return conv_supported(n, true); };
   e.create = [](const Node& n) { return make_conv_kernel(n, true); };
+  e.computes_in = dnnl_product_computes_in;
+  e.pack = [](const Node& n, const BuildShapes& shapes) { return pack_dnnl_weights(make_conv_kernel(n, true), n, shapes); };
   return e;
 }
 

@@ -1,5 +1,6 @@
 // kiln.FusedMatMul (f32) on oneDNN: bias and Z as broadcasting binary-add post-ops, the
 // activations as eltwise post-ops (see matmul_common.cpp).
+#include "backends/cpu/dnnl_common.h"
 #include "backends/cpu/kernels/cpu_kernels.h"
 #include "ir/ops/fused/fused_util.h"
 
@@ -12,6 +13,8 @@ KernelEntry fused_matmul_entry() {
   e.name = "dnnl_fused_matmul";
   e.supports = [](const Node& n) { return matmul_supported(n, MatMulFlavor::kFused); };
   e.create = [](const Node& n) { return make_matmul_kernel(n, MatMulFlavor::kFused); };
+  e.computes_in = dnnl_product_computes_in;
+  e.pack = [](const Node& n, const BuildShapes& shapes) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kFused), n, shapes); };
   return e;
 }
 

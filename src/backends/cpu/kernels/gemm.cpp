@@ -1,5 +1,6 @@
 // Gemm (f32) on oneDNN: transA/transB as strides, alpha as the output scale, C (beta = 1 only)
 // as a broadcasting binary-add post-op (see matmul_common.cpp).
+#include "backends/cpu/dnnl_common.h"
 #include "backends/cpu/kernels/cpu_kernels.h"
 
 namespace kiln::cpu {
@@ -10,6 +11,8 @@ KernelEntry gemm_entry() {
   e.name = "dnnl_gemm";
   e.supports = [](const Node& n) { return matmul_supported(n, MatMulFlavor::kGemm); };
   e.create = [](const Node& n) { return make_matmul_kernel(n, MatMulFlavor::kGemm); };
+  e.computes_in = dnnl_product_computes_in;
+  e.pack = [](const Node& n, const BuildShapes& shapes) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kGemm), n, shapes); };
   return e;
 }
 

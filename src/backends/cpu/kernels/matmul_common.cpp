@@ -84,7 +84,7 @@ dnnl::memory::desc operand_desc(Dims stored, bool trans, size_t rank) {
 
 class MatMulKernel final : public DnnlKernel {
  public:
-  MatMulKernel(MatMulFlavor flavor, MatMulAttrs m) : DnnlKernel(reference_for(flavor)), flavor_(flavor), m_(m) {}
+  MatMulKernel(const Node& n, MatMulFlavor flavor, MatMulAttrs m) : DnnlKernel(reference_for(flavor), n), flavor_(flavor), m_(m) {}
 
  protected:
   DnnlPlan make_plan(KernelContext& ctx) const override {
@@ -195,15 +195,20 @@ class MatMulKernel final : public DnnlKernel {
     plan.src_md = operand_desc(a_stored, m_.trans_a, r);
     plan.wei_md = operand_desc(b_stored, m_.trans_b, r);
     plan.dst_md = plain_f32_desc(dnnl::memory::dims(out.begin(), out.end()));
-    // Constant weights are packed once into the layout the primitive prefers and kept.
+    // Constant weights are packed into the layout the primitive prefers: at build time
+    // (DnnlKernel::pack, stored in the engine) or once here, and kept.
     const bool b_constant = ctx.node().input(1) && ctx.node().input(1)->is_constant();
-    const dnnl::memory::desc wei_any(plan.wei_md.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    // bf16 layers: bf16 source and weights, fp32 accumulation, bias and output.
+    const bool bf16_product = bf16() && b_constant;
+    const dnnl::memory::desc wei_any(plan.wei_md.dims(), bf16_product ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32,
+                                     dnnl::memory::format_tag::any);
     const dnnl::memory::desc& wei_md = b_constant ? wei_any : plan.wei_md;
-    const dnnl::matmul::desc desc = native_bias ? dnnl::matmul::desc(plan.src_md, wei_md, plan.bias_md, plan.dst_md)
-                                                : dnnl::matmul::desc(plan.src_md, wei_md, plan.dst_md);
+    const dnnl::memory::desc src_md = bf16_product ? compute_src_desc(plan, plan.src_md) : plan.src_md;
+    const dnnl::matmul::desc desc = native_bias ? dnnl::matmul::desc(src_md, wei_md, plan.bias_md, plan.dst_md)
+                                                : dnnl::matmul::desc(src_md, wei_md, plan.dst_md);
     const dnnl::matmul::primitive_desc pd(desc, attr, eng);
     plan.prim = dnnl::matmul(pd);
-    if (b_constant) plan.weights = reorder_constant(plan.wei_md, pd.weights_desc(), b->data());
+    if (b_constant) plan.weights = constant_weights(plan.wei_md, pd.weights_desc(), b->data());
     plan.scratch_md = pd.scratchpad_desc();
     plan.out_dims = onnx_out;
     plan.ok = true;
@@ -236,7 +241,7 @@ Result<std::unique_ptr<Kernel>> make_matmul_kernel(const Node& n, MatMulFlavor f
   if (!read_matmul_attrs(n, flavor, m)) {
     return invalid_argument(n.describe() + ": attributes the cpu backend cannot express");
   }
-  return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(flavor, m));
+  return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(n, flavor, m));
 }
 
 }  // namespace kiln::cpu

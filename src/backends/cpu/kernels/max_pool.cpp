@@ -19,8 +19,8 @@ constexpr int kSpatial = 2;
 
 class MaxPoolKernel final : public DnnlKernel {
  public:
-  MaxPoolKernel(bool kiln_op, bool channels_last)
-      : DnnlKernel(kiln_op ? ref_kiln_max_pool : ref_max_pool), channels_last_(channels_last) {}
+  MaxPoolKernel(const Node& n, bool kiln_op, bool channels_last)
+      : DnnlKernel(kiln_op ? ref_kiln_max_pool : ref_max_pool, n), channels_last_(channels_last) {}
 
  protected:
   DnnlPlan make_plan(KernelContext& ctx) const override {
@@ -95,7 +95,7 @@ KernelEntry max_pool_entry() {
   e.op_type = "MaxPool";
   e.name = "dnnl_max_pool";
   e.supports = [](const Node& n) { return max_pool_supported(n, false); };
-  e.create = [](const Node&) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel>(false, false)); };
+  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel>(n, false, false)); };
   return e;
 }
 
@@ -106,7 +106,7 @@ KernelEntry kiln_max_pool_entry() {
   e.name = "dnnl_max_pool";
   e.supports = [](const Node& n) { return max_pool_supported(n, true); };
   e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> {
-    return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel>(true, n.attrs.get_int("channels_last", 0) == 1));
+    return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel>(n, true, n.attrs.get_int("channels_last", 0) == 1));
   };
   return e;
 }
