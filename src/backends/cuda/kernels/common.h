@@ -30,6 +30,9 @@
 
 namespace kiln::cuda {
 
+// The most dims the broadcasting and copy kernels take.
+inline constexpr int kMaxRank = 8;
+
 // Bytes of one element for the kernels that move elements without reading them (copy.h): every
 // fixed-size dtype kiln holds in a tensor; 0 for the others (string, complex).
 inline size_t element_bytes(DataType t) {
@@ -251,6 +254,25 @@ __device__ __forceinline__ float group_max(float v, float* scratch) {
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
   return warp_max(lane < (blockDim.x >> 5) ? scratch[lane] : -__int_as_float(0x7f800000));
+}
+
+// --- indexing ----------------------------------------------------------------------------------
+
+// The index of element e along each dim (row-major over dims[0, rank), rank <= kMaxRank); entries
+// from rank on are left alone. Unrolled, so idx stays in registers; the outermost dim needs no
+// division, so a rank-1 layout costs none.
+template <typename Index>
+__device__ __forceinline__ void unravel(const Index* dims, int rank, Index e, Index (&idx)[kMaxRank]) {
+#pragma unroll
+  for (int d = kMaxRank - 1; d >= 0; --d) {
+    if (d >= rank) continue;
+    if (d > 0) {
+      idx[d] = e % dims[d];
+      e /= dims[d];
+    } else {
+      idx[d] = e;
+    }
+  }
 }
 
 // --- dispatch ----------------------------------------------------------------------------------
