@@ -51,10 +51,11 @@ bool cuda_device_present() {
   return present;
 }
 
-#define KILN_CUDA_ASSERT(expr)                                                    \
-  do {                                                                            \
-    const cudaError_t kiln_test_error_ = (expr);                                  \
-    ASSERT_EQ(kiln_test_error_, cudaSuccess) << #expr << ": " << cudaGetErrorString(kiln_test_error_); \
+#define KILN_CUDA_ASSERT(expr)                                    \
+  do {                                                            \
+    const cudaError_t kiln_test_error_ = (expr);                  \
+    ASSERT_EQ(kiln_test_error_, cudaSuccess)                      \
+        << #expr << ": " << cudaGetErrorString(kiln_test_error_); \
   } while (0)
 
 // The GPU cases: a stream of their own (the kernels must honour the stream they are given).
@@ -209,7 +210,8 @@ Tolerance tolerance_for(Tolerance f32, double ulps = 1, double abs_ulps = 0) {
 }
 
 template <typename H>
-::testing::AssertionResult all_close(const std::vector<H>& got, const std::vector<double>& want, Tolerance tol) {
+::testing::AssertionResult all_close(const std::vector<H>& got, const std::vector<double>& want,
+                                     Tolerance tol) {
   if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
   size_t bad = 0;
   std::string shown;
@@ -223,10 +225,13 @@ template <typename H>
     } else {
       ok = std::abs(g - w) <= tol.atol + tol.rtol * std::abs(w);  // false for a NaN g
     }
-    if (!ok && bad++ < 5) shown += " [" + std::to_string(i) + "] got " + std::to_string(g) + " want " + std::to_string(w);
+    if (!ok && bad++ < 5)
+      shown +=
+          " [" + std::to_string(i) + "] got " + std::to_string(g) + " want " + std::to_string(w);
   }
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << bad << " of " << got.size() << " elements differ:" << shown;
+  return ::testing::AssertionFailure()
+         << bad << " of " << got.size() << " elements differ:" << shown;
 }
 
 // Bit for bit, except that any NaN matches any NaN.
@@ -238,10 +243,13 @@ template <typename H>
   for (size_t i = 0; i < got.size(); ++i) {
     const float g = static_cast<float>(got[i]), w = static_cast<float>(want[i]);
     const bool ok = (std::isnan(g) && std::isnan(w)) || bits_of(got[i]) == bits_of(want[i]);
-    if (!ok && bad++ < 5) shown += " [" + std::to_string(i) + "] got " + std::to_string(g) + " want " + std::to_string(w);
+    if (!ok && bad++ < 5)
+      shown +=
+          " [" + std::to_string(i) + "] got " + std::to_string(g) + " want " + std::to_string(w);
   }
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << bad << " of " << got.size() << " elements differ:" << shown;
+  return ::testing::AssertionFailure()
+         << bad << " of " << got.size() << " elements differ:" << shown;
 }
 
 std::string dims_string(const std::vector<int64_t>& d) {
@@ -268,13 +276,15 @@ std::vector<int64_t> strides_of(const std::vector<int64_t>& d) {
 }
 
 // The offset into a tensor of dims `operand` (numpy-broadcast to out) of out's element e.
-int64_t broadcast_offset(const std::vector<int64_t>& out, const std::vector<int64_t>& operand, int64_t e) {
+int64_t broadcast_offset(const std::vector<int64_t>& out, const std::vector<int64_t>& operand,
+                         int64_t e) {
   const std::vector<int64_t> os = strides_of(operand);
   int64_t offset = 0;
   for (size_t d = out.size(); d-- > 0;) {
     const int64_t idx = e % out[d];
     e /= out[d];
-    const ptrdiff_t od = static_cast<ptrdiff_t>(d) - static_cast<ptrdiff_t>(out.size() - operand.size());
+    const ptrdiff_t od =
+        static_cast<ptrdiff_t>(d) - static_cast<ptrdiff_t>(out.size() - operand.size());
     if (od >= 0 && operand[od] != 1) offset += idx * os[od];
   }
   return offset;
@@ -289,8 +299,8 @@ struct RowsCase {
 
 // Every path: warp rows (aligned and not), block rows, rows past the register cache (> 16384
 // aligned, > 8192 unaligned), single elements, many rows.
-const RowsCase kRowCases[] = {{1, 1},     {3, 7},     {4, 8},     {5, 255},   {6, 256},   {3, 512},
-                              {7, 513},   {2, 1000},  {3, 1024},  {2, 4099},  {2, 8192},  {2, 8193},
+const RowsCase kRowCases[] = {{1, 1},     {3, 7},     {4, 8},     {5, 255},   {6, 256},  {3, 512},
+                              {7, 513},   {2, 1000},  {3, 1024},  {2, 4099},  {2, 8192}, {2, 8193},
                               {1, 16384}, {2, 16385}, {2, 20000}, {1000, 64}, {257, 33}};
 
 template <typename H>
@@ -301,14 +311,16 @@ void check_layer_norm(cudaStream_t stream, bool rms) {
       const bool with_beta = !rms && (c.cols + misalign) % 2 == 0;
       const bool with_stats = !rms && misalign == 0;
       SCOPED_TRACE(std::string(type_name<H>()) + " rows " + std::to_string(c.rows) + " cols " +
-                   std::to_string(c.cols) + " misalign " + std::to_string(misalign) + (with_beta ? " beta" : ""));
+                   std::to_string(c.cols) + " misalign " + std::to_string(misalign) +
+                   (with_beta ? " beta" : ""));
       const size_t n = static_cast<size_t>(c.rows * c.cols), cols = static_cast<size_t>(c.cols);
       const std::vector<H> x = random_values<H>(n, -2.f, 3.f, seed++);
       const std::vector<H> gamma = random_values<H>(cols, 0.5f, 1.5f, seed++);
       const std::vector<H> beta = random_values<H>(cols, -1.f, 1.f, seed++);
       const float eps = 1e-5f;
-      DeviceBuffer dx(n * sizeof(H), misalign), dy(n * sizeof(H), misalign), dg(cols * sizeof(H), misalign),
-          db(cols * sizeof(H), misalign), dmean(c.rows * sizeof(float), 0), dinv(c.rows * sizeof(float), 0);
+      DeviceBuffer dx(n * sizeof(H), misalign), dy(n * sizeof(H), misalign),
+          dg(cols * sizeof(H), misalign), db(cols * sizeof(H), misalign),
+          dmean(c.rows * sizeof(float), 0), dinv(c.rows * sizeof(float), 0);
       upload(dx, x);
       upload(dg, gamma);
       upload(db, beta);
@@ -316,12 +328,13 @@ void check_layer_norm(cudaStream_t stream, bool rms) {
       poison(dmean);
       poison(dinv);
       if (rms) {
-        KILN_CUDA_ASSERT(rms_norm(dx.get(), dg.get(), dy.get(), kDtypeOf<H>, c.rows, c.cols, eps, stream));
+        KILN_CUDA_ASSERT(
+            rms_norm(dx.get(), dg.get(), dy.get(), kDtypeOf<H>, c.rows, c.cols, eps, stream));
       } else {
         KILN_CUDA_ASSERT(layer_norm(dx.get(), dg.get(), with_beta ? db.get() : nullptr, dy.get(),
                                     with_stats ? static_cast<float*>(dmean.get()) : nullptr,
-                                    with_stats ? static_cast<float*>(dinv.get()) : nullptr, kDtypeOf<H>, c.rows,
-                                    c.cols, eps, stream));
+                                    with_stats ? static_cast<float*>(dinv.get()) : nullptr,
+                                    kDtypeOf<H>, c.rows, c.cols, eps, stream));
       }
       KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
       std::vector<H> y(n);
@@ -453,7 +466,8 @@ TEST_F(CudaKernelsTest, SoftmaxNanFillsItsRowOnly) {
   }
 }
 
-// --- unary ----------------------------------------------------------------------------------------
+// --- unary
+// ----------------------------------------------------------------------------------------
 
 struct UnaryCase {
   UnaryKind kind;
@@ -492,7 +506,8 @@ const UnaryCase kUnaryCases[] = {
 template <typename H>
 H unary_reference(const UnaryCase& c, H x) {
   const float v = static_cast<float>(x);
-  if (c.activation != Activation::kNone) return H(apply_activation_as<H>(c.activation, v, c.alpha, c.beta));
+  if (c.activation != Activation::kNone)
+    return H(apply_activation_as<H>(c.activation, v, c.alpha, c.beta));
   switch (c.kind) {
     case UnaryKind::kIdentity:
       return x;
@@ -526,7 +541,8 @@ H unary_reference(const UnaryCase& c, H x) {
 template <typename H>
 std::vector<H> unary_inputs(size_t n, uint32_t seed) {
   std::vector<H> v = random_values<H>(n, -5.f, 5.f, seed);
-  const float specials[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f, 1e30f, -1e30f, 0.5f, -0.5f, 3.f};
+  const float specials[] = {0.f,     -0.f,  INFINITY, -INFINITY, NAN,   1e-30f,
+                            -1e-30f, 1e30f, -1e30f,   0.5f,      -0.5f, 3.f};
   for (size_t i = 0; i < n && i < std::size(specials); ++i) v[i] = H(specials[i]);
   return v;
 }
@@ -537,14 +553,16 @@ void check_unary(cudaStream_t stream) {
   for (const UnaryCase& c : kUnaryCases) {
     for (size_t n : {size_t{1}, size_t{7}, size_t{4099}, size_t{100003}}) {
       for (size_t misalign : {size_t{0}, sizeof(H)}) {
-        SCOPED_TRACE(std::string(type_name<H>()) + " unary kind " + std::to_string(static_cast<int>(c.kind)) +
-                     " n " + std::to_string(n) + " misalign " + std::to_string(misalign));
+        SCOPED_TRACE(std::string(type_name<H>()) + " unary kind " +
+                     std::to_string(static_cast<int>(c.kind)) + " n " + std::to_string(n) +
+                     " misalign " + std::to_string(misalign));
         const std::vector<H> x = unary_inputs<H>(n, seed++);
         DeviceBuffer dx(n * sizeof(H), misalign), dy(n * sizeof(H), misalign);
         upload(dx, x);
         poison(dy);
         const UnaryOp op{c.kind, c.alpha, c.beta};
-        KILN_CUDA_ASSERT(unary(op, dx.get(), dy.get(), kDtypeOf<H>, static_cast<int64_t>(n), stream));
+        KILN_CUDA_ASSERT(
+            unary(op, dx.get(), dy.get(), kDtypeOf<H>, static_cast<int64_t>(n), stream));
         KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
         std::vector<H> y(n), want(n);
         download(dy, y);
@@ -572,7 +590,8 @@ TEST_F(CudaKernelsTest, UnaryInPlace) {
   std::vector<float> x = random_values<float>(n, -3.f, 3.f, 5);
   DeviceBuffer d(n * 4, 0);
   upload(d, x);
-  KILN_CUDA_ASSERT(unary(UnaryOp{UnaryKind::kNeg, 0, 0}, d.get(), d.get(), DataType::kFloat32, n, stream_));
+  KILN_CUDA_ASSERT(
+      unary(UnaryOp{UnaryKind::kNeg, 0, 0}, d.get(), d.get(), DataType::kFloat32, n, stream_));
   KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
   std::vector<float> y(n), want(n);
   download(d, y);
@@ -580,7 +599,8 @@ TEST_F(CudaKernelsTest, UnaryInPlace) {
   EXPECT_TRUE(same_bits(y, want));
 }
 
-// --- binary ---------------------------------------------------------------------------------------
+// --- binary
+// ---------------------------------------------------------------------------------------
 
 // op(a, b) as the reference computes it in float (Pow in double), rounded to H.
 template <typename H>
@@ -633,35 +653,41 @@ void check_binary(cudaStream_t stream) {
   for (BinaryOp op : ops) {
     for (const BroadcastCase& c : kBroadcastCases) {
       for (size_t misalign : {size_t{0}, sizeof(H)}) {
-        SCOPED_TRACE(std::string(type_name<H>()) + " op " + std::to_string(static_cast<int>(op)) + " a " +
-                     dims_string(c.a) + " b " + dims_string(c.b) + " misalign " + std::to_string(misalign));
+        SCOPED_TRACE(std::string(type_name<H>()) + " op " + std::to_string(static_cast<int>(op)) +
+                     " a " + dims_string(c.a) + " b " + dims_string(c.b) + " misalign " +
+                     std::to_string(misalign));
         int64_t out_dims[kMaxRank];
         int out_rank = 0;
         ASSERT_TRUE(broadcast_shape(c.a.data(), static_cast<int>(c.a.size()), c.b.data(),
                                     static_cast<int>(c.b.size()), out_dims, &out_rank));
         const std::vector<int64_t> out(out_dims, out_dims + out_rank);
-        const size_t na = static_cast<size_t>(numel_of(c.a)), nb = static_cast<size_t>(numel_of(c.b)),
+        const size_t na = static_cast<size_t>(numel_of(c.a)),
+                     nb = static_cast<size_t>(numel_of(c.b)),
                      ny = static_cast<size_t>(numel_of(out));
-        std::vector<H> a = random_values<H>(na, -4.f, 4.f, seed++), b = random_values<H>(nb, -4.f, 4.f, seed++);
+        std::vector<H> a = random_values<H>(na, -4.f, 4.f, seed++),
+                       b = random_values<H>(nb, -4.f, 4.f, seed++);
         if (op == BinaryOp::kPow) {
           for (H& v : a) v = H(std::abs(static_cast<float>(v)) + 0.25f);  // a positive base
-          if (na > 2) a[1] = H(-2.f);                                     // with an integral exponent
+          if (na > 2) a[1] = H(-2.f);  // with an integral exponent
           if (nb > 1) b[1] = H(3.f);
         } else if (na > 3 && nb > 3) {
           a[2] = H(NAN);  // NaN wins Max and Min from either side
           b[3] = H(NAN);
         }
-        DeviceBuffer da(na * sizeof(H), misalign), db(nb * sizeof(H), misalign), dy(ny * sizeof(H), misalign);
+        DeviceBuffer da(na * sizeof(H), misalign), db(nb * sizeof(H), misalign),
+            dy(ny * sizeof(H), misalign);
         upload(da, a);
         upload(db, b);
         poison(dy);
-        KILN_CUDA_ASSERT(binary(op, da.get(), c.a.data(), static_cast<int>(c.a.size()), db.get(), c.b.data(),
-                                static_cast<int>(c.b.size()), dy.get(), kDtypeOf<H>, stream));
+        KILN_CUDA_ASSERT(binary(op, da.get(), c.a.data(), static_cast<int>(c.a.size()), db.get(),
+                                c.b.data(), static_cast<int>(c.b.size()), dy.get(), kDtypeOf<H>,
+                                stream));
         KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
         std::vector<H> y(ny), want(ny);
         download(dy, y);
         for (size_t e = 0; e < ny; ++e) {
-          want[e] = binary_reference(op, a[broadcast_offset(out, c.a, e)], b[broadcast_offset(out, c.b, e)]);
+          want[e] = binary_reference(op, a[broadcast_offset(out, c.a, e)],
+                                     b[broadcast_offset(out, c.b, e)]);
         }
         if (op == BinaryOp::kPow) {
           // Double pow on the device against the C library's: the same after rounding to
@@ -681,27 +707,30 @@ TEST_F(CudaKernelsTest, BinaryBroadcast) {
   check_binary<BFloat16>(stream_);
 }
 
-// --- Cast -----------------------------------------------------------------------------------------
+// --- Cast
+// -----------------------------------------------------------------------------------------
 
 template <typename From, typename To>
 void check_cast(cudaStream_t stream) {
   uint32_t seed = 400;
   for (size_t n : {size_t{1}, size_t{9}, size_t{4099}, size_t{65539}}) {
     for (size_t misalign : {size_t{0}, sizeof(From)}) {
-      SCOPED_TRACE(std::string(type_name<From>()) + " -> " + type_name<To>() + " n " + std::to_string(n) +
-                   " misalign " + std::to_string(misalign));
+      SCOPED_TRACE(std::string(type_name<From>()) + " -> " + type_name<To>() + " n " +
+                   std::to_string(n) + " misalign " + std::to_string(misalign));
       // Wide magnitudes: float16 overflows and subnormals, bfloat16's rounding, specials.
       std::vector<From> x(n);
       std::mt19937 rng(seed++);
       std::uniform_real_distribution<float> mant(-2.f, 2.f);
       std::uniform_int_distribution<int> expo(-30, 20);
       for (From& v : x) v = From(std::ldexp(mant(rng), expo(rng)));
-      const float specials[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, 65504.f, 65520.f, 1e-8f, 3e38f, -1.00048828125f};
+      const float specials[] = {0.f,     -0.f,    INFINITY, -INFINITY, NAN,
+                                65504.f, 65520.f, 1e-8f,    3e38f,     -1.00048828125f};
       for (size_t i = 0; i < n && i < std::size(specials); ++i) x[i] = From(specials[i]);
       DeviceBuffer dx(n * sizeof(From), misalign), dy(n * sizeof(To), misalign);
       upload(dx, x);
       poison(dy);
-      KILN_CUDA_ASSERT(cast(dx.get(), kDtypeOf<From>, dy.get(), kDtypeOf<To>, static_cast<int64_t>(n), stream));
+      KILN_CUDA_ASSERT(
+          cast(dx.get(), kDtypeOf<From>, dy.get(), kDtypeOf<To>, static_cast<int64_t>(n), stream));
       KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
       std::vector<To> y(n), want(n);
       download(dy, y);
@@ -722,7 +751,8 @@ TEST_F(CudaKernelsTest, Cast) {
   check_cast<Float16, Float16>(stream_);
 }
 
-// --- FusedPointwise -------------------------------------------------------------------------------
+// --- FusedPointwise
+// -------------------------------------------------------------------------------
 
 PointwiseStep unary_step(PointwiseKind kind) {
   PointwiseStep s;
@@ -806,7 +836,8 @@ const FusedCase kFusedCases[] = {
     {{2, 3, 4, 5}, {{3, 1, 1}, {2, 3, 4, 5}, {}, {5}, {2, 1, 4, 1}}},
     {{4099}, {{4099}, {4099}, {}, {1}, {4099}}},
     {{8, 64}, {{64}, {8, 64}, {}, {8, 1}, {1, 64}}},
-    {{2, 3, 2, 3, 2, 3, 2, 5}, {{3, 1, 3, 1, 3, 1, 5}, {2, 3, 2, 3, 2, 3, 2, 5}, {1}, {5}, {2, 1, 2, 1, 2, 1, 2, 1}}},
+    {{2, 3, 2, 3, 2, 3, 2, 5},
+     {{3, 1, 3, 1, 3, 1, 5}, {2, 3, 2, 3, 2, 3, 2, 5}, {1}, {5}, {2, 1, 2, 1, 2, 1, 2, 1}}},
     {{1}, {{1}, {}, {}, {1}, {1}}},
 };
 
@@ -849,14 +880,16 @@ std::vector<PointwiseStep> transcendental_program() {
 }
 
 template <typename H>
-void check_fused(cudaStream_t stream, const std::vector<PointwiseStep>& steps, bool exact, bool in_place) {
+void check_fused(cudaStream_t stream, const std::vector<PointwiseStep>& steps, bool exact,
+                 bool in_place) {
   FusedPointwiseProgram program;
   ASSERT_TRUE(decode_fused_pointwise(steps, &program));
   uint32_t seed = 500;
   for (const FusedCase& c : kFusedCases) {
     for (size_t misalign : {size_t{0}, sizeof(H)}) {
-      SCOPED_TRACE(std::string(type_name<H>()) + " x " + dims_string(c.x) + " misalign " + std::to_string(misalign) +
-                   (exact ? " exact" : " transcendental") + (in_place ? " in place" : ""));
+      SCOPED_TRACE(std::string(type_name<H>()) + " x " + dims_string(c.x) + " misalign " +
+                   std::to_string(misalign) + (exact ? " exact" : " transcendental") +
+                   (in_place ? " in place" : ""));
       const size_t n = static_cast<size_t>(numel_of(c.x));
       const std::vector<H> x = random_values<H>(n, -3.f, 3.f, seed++);
       std::vector<std::vector<H>> e;
@@ -879,9 +912,9 @@ void check_fused(cudaStream_t stream, const std::vector<PointwiseStep>& steps, b
       upload(dx, x);
       poison(dy);
       void* out = in_place ? dx.get() : dy.get();
-      KILN_CUDA_ASSERT(fused_pointwise(program, dx.get(), c.x.data(), static_cast<int>(c.x.size()), ptrs.data(),
-                                       dims.data(), ranks.data(), static_cast<int>(ptrs.size()), out, kDtypeOf<H>,
-                                       stream));
+      KILN_CUDA_ASSERT(fused_pointwise(program, dx.get(), c.x.data(), static_cast<int>(c.x.size()),
+                                       ptrs.data(), dims.data(), ranks.data(),
+                                       static_cast<int>(ptrs.size()), out, kDtypeOf<H>, stream));
       KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
       std::vector<H> y(n), want(n);
       download(in_place ? dx : dy, y);
@@ -889,7 +922,9 @@ void check_fused(cudaStream_t stream, const std::vector<PointwiseStep>& steps, b
         H v = x[i];
         for (const PointwiseStep& s : steps) {
           float ev = 0;
-          if (s.binary()) ev = static_cast<float>(e[s.operand - 1][broadcast_offset(c.x, c.operands[s.operand - 1], i)]);
+          if (s.binary())
+            ev = static_cast<float>(
+                e[s.operand - 1][broadcast_offset(c.x, c.operands[s.operand - 1], i)]);
           v = H(step_reference<H>(s, static_cast<float>(v), ev));
         }
         want[i] = v;
@@ -919,16 +954,17 @@ TEST_F(CudaKernelsTest, FusedPointwiseTranscendental) {
   check_fused<BFloat16>(stream_, transcendental_program(), false, false);
 }
 
-// --- reductions -----------------------------------------------------------------------------------
+// --- reductions
+// -----------------------------------------------------------------------------------
 
 struct ReduceCase {
   int64_t outer, reduced, inner;  // inner 0: the rows layout
 };
 
 const ReduceCase kReduceCases[] = {
-    {1, 1, 0},    {3, 7, 0},     {5, 1000, 0},   {2, 1024, 0}, {2, 5000, 0}, {3, 100003, 0},
-    {1000, 3, 0}, {64, 256, 0},  {2, 7, 3},      {3, 1000, 33}, {1, 5, 1000}, {4, 3000, 64},
-    {5, 9, 1},    {2, 49, 2048}, {1, 20000, 2},
+    {1, 1, 0},      {3, 7, 0},     {5, 1000, 0}, {2, 1024, 0},  {2, 5000, 0},
+    {3, 100003, 0}, {1000, 3, 0},  {64, 256, 0}, {2, 7, 3},     {3, 1000, 33},
+    {1, 5, 1000},   {4, 3000, 64}, {5, 9, 1},    {2, 49, 2048}, {1, 20000, 2},
 };
 
 template <typename H>
@@ -939,18 +975,21 @@ void check_reduce(cudaStream_t stream) {
       for (size_t misalign : {size_t{0}, sizeof(H)}) {
         const bool rows = c.inner == 0;
         const int64_t inner = rows ? 1 : c.inner;
-        SCOPED_TRACE(std::string(type_name<H>()) + " op " + std::to_string(static_cast<int>(op)) + " outer " +
-                     std::to_string(c.outer) + " reduced " + std::to_string(c.reduced) + " inner " +
-                     std::to_string(c.inner) + " misalign " + std::to_string(misalign));
-        const size_t n = static_cast<size_t>(c.outer * c.reduced * inner), m = static_cast<size_t>(c.outer * inner);
+        SCOPED_TRACE(std::string(type_name<H>()) + " op " + std::to_string(static_cast<int>(op)) +
+                     " outer " + std::to_string(c.outer) + " reduced " + std::to_string(c.reduced) +
+                     " inner " + std::to_string(c.inner) + " misalign " + std::to_string(misalign));
+        const size_t n = static_cast<size_t>(c.outer * c.reduced * inner),
+                     m = static_cast<size_t>(c.outer * inner);
         const std::vector<H> x = random_values<H>(n, -1.f, 2.f, seed++);
         DeviceBuffer dx(n * sizeof(H), misalign), dy(m * sizeof(H), misalign);
         upload(dx, x);
         poison(dy);
         if (rows) {
-          KILN_CUDA_ASSERT(reduce_rows(dx.get(), dy.get(), kDtypeOf<H>, op, c.outer, c.reduced, stream));
+          KILN_CUDA_ASSERT(
+              reduce_rows(dx.get(), dy.get(), kDtypeOf<H>, op, c.outer, c.reduced, stream));
         } else {
-          KILN_CUDA_ASSERT(reduce_middle(dx.get(), dy.get(), kDtypeOf<H>, op, c.outer, c.reduced, c.inner, stream));
+          KILN_CUDA_ASSERT(reduce_middle(dx.get(), dy.get(), kDtypeOf<H>, op, c.outer, c.reduced,
+                                         c.inner, stream));
         }
         KILN_CUDA_ASSERT(cudaStreamSynchronize(stream));
         std::vector<H> y(m);
@@ -961,7 +1000,8 @@ void check_reduce(cudaStream_t stream) {
           for (int64_t i = 0; i < inner; ++i) {
             double acc = op == ReduceOp::kMax ? -INFINITY : 0.0, abs_sum = 0;
             for (int64_t r = 0; r < c.reduced; ++r) {
-              const double v = static_cast<float>(x[static_cast<size_t>((o * c.reduced + r) * inner + i)]);
+              const double v =
+                  static_cast<float>(x[static_cast<size_t>((o * c.reduced + r) * inner + i)]);
               acc = op == ReduceOp::kMax ? std::max(acc, v) : acc + v;
               abs_sum += std::abs(v);
             }
@@ -999,39 +1039,47 @@ TEST_F(CudaKernelsTest, ReduceEdgeCases) {
     DeviceBuffer dy(outer * inner * 4, 0);
     for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMean, ReduceOp::kMax}) {
       poison(dy);
-      KILN_CUDA_ASSERT(rows ? reduce_rows(nullptr, dy.get(), DataType::kFloat32, op, outer, 0, stream_)
-                            : reduce_middle(nullptr, dy.get(), DataType::kFloat32, op, outer, 0, inner, stream_));
+      KILN_CUDA_ASSERT(
+          rows
+              ? reduce_rows(nullptr, dy.get(), DataType::kFloat32, op, outer, 0, stream_)
+              : reduce_middle(nullptr, dy.get(), DataType::kFloat32, op, outer, 0, inner, stream_));
       KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
       std::vector<float> y(static_cast<size_t>(outer * inner));
       download(dy, y);
-      const double identity = op == ReduceOp::kSum ? 0.0 : (op == ReduceOp::kMean ? NAN : -INFINITY);
-      EXPECT_TRUE(all_close(y, std::vector<double>(y.size(), identity), {0, 0})) << static_cast<int>(op);
+      const double identity =
+          op == ReduceOp::kSum ? 0.0 : (op == ReduceOp::kMean ? NAN : -INFINITY);
+      EXPECT_TRUE(all_close(y, std::vector<double>(y.size(), identity), {0, 0}))
+          << static_cast<int>(op);
     }
     const int64_t reduced = 3000;
-    std::vector<float> x = random_values<float>(static_cast<size_t>(outer * reduced * inner), -1.f, 1.f, 9);
+    std::vector<float> x =
+        random_values<float>(static_cast<size_t>(outer * reduced * inner), -1.f, 1.f, 9);
     x[static_cast<size_t>((1 * reduced + 1234) * inner)] = NAN;  // outer 1, column 0
     DeviceBuffer dx(x.size() * 4, 0);
     upload(dx, x);
     poison(dy);
-    KILN_CUDA_ASSERT(rows ? reduce_rows(dx.get(), dy.get(), DataType::kFloat32, ReduceOp::kMax, outer, reduced, stream_)
-                          : reduce_middle(dx.get(), dy.get(), DataType::kFloat32, ReduceOp::kMax, outer, reduced,
-                                          inner, stream_));
+    KILN_CUDA_ASSERT(rows ? reduce_rows(dx.get(), dy.get(), DataType::kFloat32, ReduceOp::kMax,
+                                        outer, reduced, stream_)
+                          : reduce_middle(dx.get(), dy.get(), DataType::kFloat32, ReduceOp::kMax,
+                                          outer, reduced, inner, stream_));
     KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
     std::vector<float> y(static_cast<size_t>(outer * inner));
     download(dy, y);
-    for (int64_t j = 0; j < outer * inner; ++j) EXPECT_EQ(std::isnan(y[static_cast<size_t>(j)]), j == inner) << j;
+    for (int64_t j = 0; j < outer * inner; ++j)
+      EXPECT_EQ(std::isnan(y[static_cast<size_t>(j)]), j == inner) << j;
   }
 }
 
-// --- copies ---------------------------------------------------------------------------------------
+// --- copies
+// ---------------------------------------------------------------------------------------
 
 // Raw elements of each size the copies move, with a dtype of that size.
 struct CopyType {
   DataType dtype;
   size_t bytes;
 };
-const CopyType kCopyTypes[] = {{DataType::kUInt8, 1}, {DataType::kFloat16, 2}, {DataType::kFloat32, 4},
-                               {DataType::kInt64, 8}};
+const CopyType kCopyTypes[] = {
+    {DataType::kUInt8, 1}, {DataType::kFloat16, 2}, {DataType::kFloat32, 4}, {DataType::kInt64, 8}};
 
 std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -1072,8 +1120,8 @@ TEST_F(CudaKernelsTest, Transpose) {
     for (const TransposeCase& c : kTransposeCases) {
       for (size_t misalign : {size_t{0}, t.bytes}) {
         for (uint8_t poison_byte : kCopyPoisons) {
-          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " dims " + dims_string(c.dims) + " perm " +
-                       dims_string(c.perm) + " misalign " + std::to_string(misalign));
+          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " dims " + dims_string(c.dims) +
+                       " perm " + dims_string(c.perm) + " misalign " + std::to_string(misalign));
           const size_t n = static_cast<size_t>(numel_of(c.dims));
           const std::vector<uint8_t> x = random_bytes(n * t.bytes, seed++);
           DeviceBuffer dx(x.size(), misalign), dy(x.size(), misalign);
@@ -1085,7 +1133,8 @@ TEST_F(CudaKernelsTest, Transpose) {
           std::vector<uint8_t> y(x.size()), want(x.size());
           download(dy, y, poison_byte);
           std::vector<int64_t> ydims(c.dims.size());
-          for (size_t j = 0; j < c.dims.size(); ++j) ydims[j] = c.dims[static_cast<size_t>(c.perm[j])];
+          for (size_t j = 0; j < c.dims.size(); ++j)
+            ydims[j] = c.dims[static_cast<size_t>(c.perm[j])];
           const std::vector<int64_t> xs = strides_of(c.dims);
           for (size_t e = 0; e < n; ++e) {
             int64_t rem = static_cast<int64_t>(e), offset = 0;
@@ -1121,9 +1170,9 @@ TEST_F(CudaKernelsTest, ConcatAndSplit) {
     for (const ConcatCase& c : kConcatCases) {
       for (size_t misalign : {size_t{0}, t.bytes}) {
         for (uint8_t poison_byte : kCopyPoisons) {
-          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " outer " + std::to_string(c.outer) + " inner " +
-                       std::to_string(c.inner) + " lens " + dims_string(c.lens) + " misalign " +
-                       std::to_string(misalign));
+          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " outer " +
+                       std::to_string(c.outer) + " inner " + std::to_string(c.inner) + " lens " +
+                       dims_string(c.lens) + " misalign " + std::to_string(misalign));
           int64_t total = 0;
           for (int64_t l : c.lens) total += l;
           std::vector<std::vector<uint8_t>> parts;
@@ -1143,8 +1192,8 @@ TEST_F(CudaKernelsTest, ConcatAndSplit) {
           const size_t ybytes = static_cast<size_t>(c.outer * total * c.inner) * t.bytes;
           DeviceBuffer dy(ybytes, misalign);
           poison(dy, poison_byte);
-          KILN_CUDA_ASSERT(concat(in_ptrs.data(), c.lens.data(), static_cast<int>(c.lens.size()), dy.get(), t.dtype,
-                                  c.outer, c.inner, stream_));
+          KILN_CUDA_ASSERT(concat(in_ptrs.data(), c.lens.data(), static_cast<int>(c.lens.size()),
+                                  dy.get(), t.dtype, c.outer, c.inner, stream_));
           KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
           std::vector<uint8_t> y(ybytes), want;
           download(dy, y, poison_byte);
@@ -1157,8 +1206,9 @@ TEST_F(CudaKernelsTest, ConcatAndSplit) {
           }
           EXPECT_TRUE(want == y) << "concat";
           // Split of the concatenation gives the parts back.
-          KILN_CUDA_ASSERT(split(dy.get(), out_ptrs.data(), c.lens.data(), static_cast<int>(c.lens.size()), t.dtype,
-                                 c.outer, c.inner, stream_));
+          KILN_CUDA_ASSERT(split(dy.get(), out_ptrs.data(), c.lens.data(),
+                                 static_cast<int>(c.lens.size()), t.dtype, c.outer, c.inner,
+                                 stream_));
           KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
           for (size_t k = 0; k < parts.size(); ++k) {
             std::vector<uint8_t> got(parts[k].size());
@@ -1190,16 +1240,18 @@ TEST_F(CudaKernelsTest, Slice) {
     for (const SliceCase& c : kSliceCases) {
       for (size_t misalign : {size_t{0}, t.bytes}) {
         for (uint8_t poison_byte : kCopyPoisons) {
-          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " x " + dims_string(c.x) + " starts " +
-                       dims_string(c.starts) + " steps " + dims_string(c.steps) + " misalign " +
-                       std::to_string(misalign));
-          const size_t nx = static_cast<size_t>(numel_of(c.x)), ny = static_cast<size_t>(numel_of(c.y));
+          SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " x " + dims_string(c.x) +
+                       " starts " + dims_string(c.starts) + " steps " + dims_string(c.steps) +
+                       " misalign " + std::to_string(misalign));
+          const size_t nx = static_cast<size_t>(numel_of(c.x)),
+                       ny = static_cast<size_t>(numel_of(c.y));
           const std::vector<uint8_t> x = random_bytes(nx * t.bytes, seed++);
           DeviceBuffer dx(x.size(), misalign), dy(ny * t.bytes, misalign);
           upload(dx, x);
           poison(dy, poison_byte);
-          KILN_CUDA_ASSERT(slice(dx.get(), c.x.data(), static_cast<int>(c.x.size()), c.starts.data(), c.steps.data(),
-                                 dy.get(), c.y.data(), t.dtype, stream_));
+          KILN_CUDA_ASSERT(slice(dx.get(), c.x.data(), static_cast<int>(c.x.size()),
+                                 c.starts.data(), c.steps.data(), dy.get(), c.y.data(), t.dtype,
+                                 stream_));
           KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
           std::vector<uint8_t> y(ny * t.bytes), want(ny * t.bytes);
           download(dy, y, poison_byte);
@@ -1240,11 +1292,13 @@ TEST_F(CudaKernelsTest, Gather) {
         for (size_t misalign : {size_t{0}, t.bytes}) {
           for (uint8_t poison_byte : kCopyPoisons) {
             SCOPED_TRACE("element bytes " + std::to_string(t.bytes) + " index bytes " +
-                         std::to_string(index_dt == DataType::kInt32 ? 4 : 8) + " outer " + std::to_string(c.outer) +
-                         " axis " + std::to_string(c.axis_len) + " inner " + std::to_string(c.inner) + " indices " +
+                         std::to_string(index_dt == DataType::kInt32 ? 4 : 8) + " outer " +
+                         std::to_string(c.outer) + " axis " + std::to_string(c.axis_len) +
+                         " inner " + std::to_string(c.inner) + " indices " +
                          dims_string(c.indices) + " misalign " + std::to_string(misalign));
             const size_t nd = static_cast<size_t>(c.outer * c.axis_len * c.inner);
-            const size_t k = c.indices.size(), ny = static_cast<size_t>(c.outer) * k * static_cast<size_t>(c.inner);
+            const size_t k = c.indices.size(),
+                         ny = static_cast<size_t>(c.outer) * k * static_cast<size_t>(c.inner);
             const std::vector<uint8_t> data = random_bytes(nd * t.bytes, seed++);
             std::vector<uint8_t> idx_bytes(k * (index_dt == DataType::kInt32 ? 4 : 8));
             for (size_t j = 0; j < k; ++j) {
@@ -1261,8 +1315,9 @@ TEST_F(CudaKernelsTest, Gather) {
             if (!idx_bytes.empty()) upload(di, idx_bytes);
             poison(dy, poison_byte);
             KILN_CUDA_ASSERT(dbad.fill(0));
-            KILN_CUDA_ASSERT(gather(dd.get(), di.get(), index_dt, static_cast<int64_t>(k), dy.get(), t.dtype, c.outer,
-                                    c.axis_len, c.inner, static_cast<int*>(dbad.get()), stream_));
+            KILN_CUDA_ASSERT(gather(dd.get(), di.get(), index_dt, static_cast<int64_t>(k), dy.get(),
+                                    t.dtype, c.outer, c.axis_len, c.inner,
+                                    static_cast<int*>(dbad.get()), stream_));
             KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
             if (ny == 0) continue;
             std::vector<uint8_t> y(ny * t.bytes), want(ny * t.bytes);
@@ -1294,15 +1349,16 @@ TEST_F(CudaKernelsTest, GatherOutOfRangeIndexGivesZerosAndFlag) {
   upload(di, indices);
   poison(dy);
   KILN_CUDA_ASSERT(dbad.fill(0));
-  KILN_CUDA_ASSERT(gather(dd.get(), di.get(), DataType::kInt64, 4, dy.get(), DataType::kFloat32, 2, 4, 3,
-                          static_cast<int*>(dbad.get()), stream_));
+  KILN_CUDA_ASSERT(gather(dd.get(), di.get(), DataType::kInt64, 4, dy.get(), DataType::kFloat32, 2,
+                          4, 3, static_cast<int*>(dbad.get()), stream_));
   KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
   std::vector<float> y(2 * 4 * 3);
   download(dy, y);
   for (int o = 0; o < 2; ++o) {
     for (int j = 0; j < 4; ++j) {
       for (int c = 0; c < 3; ++c) {
-        const float want = j == 1 || j == 2 ? 0.f : data[static_cast<size_t>((o * 4 + (j == 0 ? 1 : 0)) * 3 + c)];
+        const float want =
+            j == 1 || j == 2 ? 0.f : data[static_cast<size_t>((o * 4 + (j == 0 ? 1 : 0)) * 3 + c)];
         EXPECT_EQ(y[static_cast<size_t>((o * 4 + j) * 3 + c)], want) << o << " " << j << " " << c;
       }
     }
@@ -1312,7 +1368,8 @@ TEST_F(CudaKernelsTest, GatherOutOfRangeIndexGivesZerosAndFlag) {
   EXPECT_EQ(bad, 1);
 }
 
-// --- host-side planning (no device needed) --------------------------------------------------------
+// --- host-side planning (no device needed)
+// --------------------------------------------------------
 
 TEST(CudaKernelsHost, BroadcastShape) {
   int64_t out[kMaxRank];
@@ -1366,14 +1423,16 @@ TEST(CudaKernelsHost, PlanBroadcastMatchesNaiveOffsets) {
           rem /= plan.dims[d];
         }
         ASSERT_EQ(offset, broadcast_offset(out, ops[static_cast<size_t>(k)], e))
-            << "out " << dims_string(out) << " operand " << dims_string(ops[static_cast<size_t>(k)]);
+            << "out " << dims_string(out) << " operand "
+            << dims_string(ops[static_cast<size_t>(k)]);
       }
     }
   }
 }
 
 TEST(CudaKernelsHost, PlanBroadcastCollapses) {
-  const int64_t out[] = {8, 16, 4, 4}, same[] = {8, 16, 4, 4}, channel[] = {16, 1, 1}, bad[] = {3, 4};
+  const int64_t out[] = {8, 16, 4, 4}, same[] = {8, 16, 4, 4}, channel[] = {16, 1, 1},
+                bad[] = {3, 4};
   const int64_t* dims[] = {same, channel};
   const int ranks[] = {4, 3};
   BroadcastPlan plan;
@@ -1457,7 +1516,8 @@ TEST(CudaKernelsHost, CollapseTransposeMatchesNaive) {
       }
       return out;
     };
-    EXPECT_EQ(source_of(dims, perm), source_of(cd, cp)) << dims_string(dims) << " perm " << dims_string(perm);
+    EXPECT_EQ(source_of(dims, perm), source_of(cd, cp))
+        << dims_string(dims) << " perm " << dims_string(perm);
     for (int d = 0; d < s.rank; ++d) EXPECT_GT(s.dims[d], 1);
     for (int j = 1; j < s.rank; ++j) EXPECT_NE(s.perm[j], s.perm[j - 1] + 1) << "an unmerged run";
   }
@@ -1467,9 +1527,10 @@ TEST(CudaKernelsHost, CollapseTransposeMatchesNaive) {
 }
 
 TEST(CudaKernelsHost, DecodeFusedPointwise) {
-  std::vector<PointwiseStep> steps = {activation_step(Activation::kLeakyRelu, 0.3f),
-                                      binary_step(PointwiseKind::kSub, 2, true), unary_step(PointwiseKind::kErf),
-                                      activation_step(Activation::kGeluTanh), binary_step(PointwiseKind::kPow, 1)};
+  std::vector<PointwiseStep> steps = {
+      activation_step(Activation::kLeakyRelu, 0.3f), binary_step(PointwiseKind::kSub, 2, true),
+      unary_step(PointwiseKind::kErf), activation_step(Activation::kGeluTanh),
+      binary_step(PointwiseKind::kPow, 1)};
   FusedPointwiseProgram p;
   ASSERT_TRUE(decode_fused_pointwise(steps, &p));
   ASSERT_EQ(p.num_steps, 5);
@@ -1505,9 +1566,11 @@ TEST(CudaKernelsHost, ArgumentsCheckedBeforeAnyLaunch) {
   EXPECT_EQ(gather(p, p, DataType::kInt16, 1, p, DataType::kFloat32, 1, 1, 1, nullptr, nullptr),
             cudaErrorInvalidValue);
   const int64_t a[] = {2, 3}, b[] = {4};
-  EXPECT_EQ(binary(BinaryOp::kAdd, p, a, 2, p, b, 1, p, DataType::kFloat32, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(binary(BinaryOp::kAdd, p, a, 2, p, b, 1, p, DataType::kFloat32, nullptr),
+            cudaErrorInvalidValue);
   const int64_t x_dims[] = {4}, starts[] = {3}, steps[] = {1}, y_dims[] = {2};  // reads index 4
-  EXPECT_EQ(slice(p, x_dims, 1, starts, steps, p, y_dims, DataType::kFloat32, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(slice(p, x_dims, 1, starts, steps, p, y_dims, DataType::kFloat32, nullptr),
+            cudaErrorInvalidValue);
   FusedPointwiseProgram program;
   program.num_steps = 1;
   program.steps[0].operand = 2;  // the node has one operand
@@ -1519,7 +1582,9 @@ TEST(CudaKernelsHost, ArgumentsCheckedBeforeAnyLaunch) {
             cudaErrorInvalidValue);
   // Empty work succeeds without a device.
   EXPECT_EQ(unary(UnaryOp{}, p, p, DataType::kFloat32, 0, nullptr), cudaSuccess);
-  EXPECT_EQ(layer_norm(p, p, nullptr, p, nullptr, nullptr, DataType::kFloat32, 0, 3, 1e-5f, nullptr), cudaSuccess);
+  EXPECT_EQ(
+      layer_norm(p, p, nullptr, p, nullptr, nullptr, DataType::kFloat32, 0, 3, 1e-5f, nullptr),
+      cudaSuccess);
   EXPECT_EQ(reduce_rows(p, p, DataType::kFloat32, ReduceOp::kSum, 0, 5, nullptr), cudaSuccess);
   const int64_t empty[] = {0, 3};
   EXPECT_EQ(transpose(p, p, DataType::kFloat32, empty, perm, 2, nullptr), cudaSuccess);

@@ -187,7 +187,8 @@ __device__ __forceinline__ void store_pack(T* p, const float* in) {
     for (int i = 0; i < 4; ++i) words[i] = __float_as_uint(in[i]);
   } else {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) words[i] = f32_to_bits16<T>(in[2 * i]) | (f32_to_bits16<T>(in[2 * i + 1]) << 16);
+    for (int i = 0; i < 4; ++i)
+      words[i] = f32_to_bits16<T>(in[2 * i]) | (f32_to_bits16<T>(in[2 * i + 1]) << 16);
   }
   *reinterpret_cast<uint4*>(p) = make_uint4(words[0], words[1], words[2], words[3]);
 }
@@ -228,7 +229,8 @@ __device__ __forceinline__ float nan_max(float a, float b) { return (a >= b || a
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
 }
 
@@ -262,7 +264,8 @@ __device__ __forceinline__ float group_max(float v, float* scratch) {
 // from rank on are left alone. Unrolled, so idx stays in registers; the outermost dim needs no
 // division, so a rank-1 layout costs none.
 template <typename Index>
-__device__ __forceinline__ void unravel(const Index* dims, int rank, Index e, Index (&idx)[kMaxRank]) {
+__device__ __forceinline__ void unravel(const Index* dims, int rank, Index e,
+                                        Index (&idx)[kMaxRank]) {
 #pragma unroll
   for (int d = kMaxRank - 1; d >= 0; --d) {
     if (d >= rank) continue;

@@ -1,9 +1,8 @@
-#include "backends/cuda/kernels/copy.h"
-
 #include <algorithm>
 #include <limits>
 
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/copy.h"
 
 namespace kiln::cuda {
 
@@ -102,7 +101,9 @@ cudaError_t dispatch_unit(size_t bytes, Fn&& fn) {
   }
 }
 
-bool divides(size_t unit, int64_t bytes) { return (bytes < 0 ? -bytes : bytes) % static_cast<int64_t>(unit) == 0; }
+bool divides(size_t unit, int64_t bytes) {
+  return (bytes < 0 ? -bytes : bytes) % static_cast<int64_t>(unit) == 0;
+}
 bool divides(size_t unit, const void* p) { return reinterpret_cast<uintptr_t>(p) % unit == 0; }
 
 // --- strided view -> contiguous ----------------------------------------------------------------
@@ -132,7 +133,8 @@ __global__ void strided_copy_kernel(const __grid_constant__ StridedCopyArgs<U, I
 }
 
 template <typename U, typename Index>
-cudaError_t launch_strided_copy(const void* src, const StridedView& v, void* dst, cudaStream_t stream) {
+cudaError_t launch_strided_copy(const void* src, const StridedView& v, void* dst,
+                                cudaStream_t stream) {
   StridedCopyArgs<U, Index> a{};
   a.src = static_cast<const U*>(src);
   a.dst = static_cast<U*>(dst);
@@ -150,15 +152,18 @@ cudaError_t launch_strided_copy(const void* src, const StridedView& v, void* dst
 // Reads the view (elements of es bytes from src; collapsed, numel > 0) into dst in row-major
 // order. A contiguous innermost dim moves in the widest unit that every address, stride and the
 // run length allow.
-cudaError_t strided_copy(const void* src, StridedView v, size_t es, void* dst, cudaStream_t stream) {
+cudaError_t strided_copy(const void* src, StridedView v, size_t es, void* dst,
+                         cudaStream_t stream) {
   const char* base = static_cast<const char*>(src) + v.offset * static_cast<int64_t>(es);
   v.offset = 0;
   size_t unit = es;
   if (v.rank > 0 && v.strides[v.rank - 1] == 1) {
     const int inner = v.rank - 1;
     for (size_t u = 16; u > es; u /= 2) {
-      bool ok = divides(u, base) && divides(u, dst) && divides(u, v.dims[inner] * static_cast<int64_t>(es));
-      for (int d = 0; d < inner && ok; ++d) ok = divides(u, v.strides[d] * static_cast<int64_t>(es));
+      bool ok = divides(u, base) && divides(u, dst) &&
+                divides(u, v.dims[inner] * static_cast<int64_t>(es));
+      for (int d = 0; d < inner && ok; ++d)
+        ok = divides(u, v.strides[d] * static_cast<int64_t>(es));
       if (ok) {
         unit = u;
         break;
@@ -203,7 +208,8 @@ struct TileArgs {
 };
 
 template <typename U>
-__global__ void __launch_bounds__(kTile* kTileRows) transpose_tiled_kernel(const __grid_constant__ TileArgs<U> a) {
+__global__ void __launch_bounds__(kTile* kTileRows)
+    transpose_tiled_kernel(const __grid_constant__ TileArgs<U> a) {
   __shared__ U tile[kTile][kTile + 1];  // +1: column reads hit distinct banks
   const int tx = threadIdx.x, ty = threadIdx.y;
   for (int64_t t = blockIdx.x; t < a.tiles; t += gridDim.x) {
@@ -222,13 +228,15 @@ __global__ void __launch_bounds__(kTile* kTileRows) transpose_tiled_kernel(const
     // Read rows along b, each a coalesced run along a (x's innermost).
 #pragma unroll
     for (int r = ty; r < kTile; r += kTileRows) {
-      if (b0 + r < a.b_len && a0 + tx < a.a_len) tile[r][tx] = a.x[x_base + (b0 + r) * a.b_x_stride + a0 + tx];
+      if (b0 + r < a.b_len && a0 + tx < a.a_len)
+        tile[r][tx] = a.x[x_base + (b0 + r) * a.b_x_stride + a0 + tx];
     }
     __syncthreads();
     // Write rows along a, each a coalesced run along b (y's innermost).
 #pragma unroll
     for (int r = ty; r < kTile; r += kTileRows) {
-      if (a0 + r < a.a_len && b0 + tx < a.b_len) a.y[y_base + (a0 + r) * a.a_y_stride + b0 + tx] = tile[tx][r];
+      if (a0 + r < a.a_len && b0 + tx < a.b_len)
+        a.y[y_base + (a0 + r) * a.a_y_stride + b0 + tx] = tile[tx][r];
     }
     __syncthreads();  // the tile is refilled for the next t
   }
@@ -269,7 +277,8 @@ cudaError_t launch_tiled(const void* x, void* y, const TransposeShape& s, cudaSt
   a.tiles_b = (a.b_len + kTile - 1) / kTile;
   a.tiles = a.tiles_a * a.tiles_b * batches;
   const dim3 block(kTile, kTileRows);
-  transpose_tiled_kernel<U><<<grid_blocks(a.tiles * kTile * kTileRows, kTile * kTileRows), block, 0, stream>>>(a);
+  transpose_tiled_kernel<U>
+      <<<grid_blocks(a.tiles * kTile * kTileRows, kTile * kTileRows), block, 0, stream>>>(a);
   return launch_error();
 }
 
@@ -296,7 +305,8 @@ template <typename U, typename Index>
 __global__ void copy_segments_kernel(const __grid_constant__ SegmentArgs<U, Index> a) {
   const int s = blockIdx.y;
   const Index row_units = a.row_units[s];
-  for (Index u = blockIdx.x * blockDim.x + threadIdx.x; u < a.units[s]; u += gridDim.x * blockDim.x) {
+  for (Index u = blockIdx.x * blockDim.x + threadIdx.x; u < a.units[s];
+       u += gridDim.x * blockDim.x) {
     const Index row = u / row_units, c = u - row * row_units;
     a.dst[s][row * a.dst_pitch[s] + c] = a.src[s][row * a.src_pitch[s] + c];
   }
@@ -333,8 +343,9 @@ cudaError_t copy_segments(const Segment* segs, int count, size_t es, cudaStream_
     for (; unit > es; unit /= 2) {
       bool ok = true;
       for (int i = 0; i < n && ok; ++i) {
-        ok = divides(unit, batch[i].src) && divides(unit, batch[i].dst) && divides(unit, batch[i].src_pitch) &&
-             divides(unit, batch[i].dst_pitch) && divides(unit, batch[i].row_bytes);
+        ok = divides(unit, batch[i].src) && divides(unit, batch[i].dst) &&
+             divides(unit, batch[i].src_pitch) && divides(unit, batch[i].dst_pitch) &&
+             divides(unit, batch[i].row_bytes);
       }
       if (ok) break;
     }
@@ -345,7 +356,8 @@ cudaError_t copy_segments(const Segment* segs, int count, size_t es, cudaStream_
     }
     KILN_CUDA_RETURN_IF_ERROR(dispatch_unit(unit, [&](auto tag) {
       using U = typename decltype(tag)::type;
-      return narrow ? launch_segments<U, uint32_t>(batch, n, stream) : launch_segments<U, int64_t>(batch, n, stream);
+      return narrow ? launch_segments<U, uint32_t>(batch, n, stream)
+                    : launch_segments<U, int64_t>(batch, n, stream);
     }));
     n = 0;
   }
@@ -355,8 +367,8 @@ cudaError_t copy_segments(const Segment* segs, int count, size_t es, cudaStream_
 // --- gather --------------------------------------------------------------------------------------
 
 template <typename U, typename Index, typename I>
-__global__ void gather_kernel(const U* data, const I* indices, U* y, Index num_indices, Index axis_len,
-                              Index inner_units, Index total, int* bad_index) {
+__global__ void gather_kernel(const U* data, const I* indices, U* y, Index num_indices,
+                              Index axis_len, Index inner_units, Index total, int* bad_index) {
   for (Index u = blockIdx.x * blockDim.x + threadIdx.x; u < total; u += gridDim.x * blockDim.x) {
     const Index row = u / inner_units, c = u - row * inner_units;
     const Index o = row / num_indices, j = row - o * num_indices;
@@ -373,8 +385,8 @@ __global__ void gather_kernel(const U* data, const I* indices, U* y, Index num_i
 
 }  // namespace
 
-cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, const int64_t* perm, int rank,
-                      cudaStream_t stream) {
+cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, const int64_t* perm,
+                      int rank, cudaStream_t stream) {
   const size_t es = element_bytes(dt);
   TransposeShape s;
   if (es == 0 || !collapse_transpose(dims, perm, rank, &s)) return cudaErrorInvalidValue;
@@ -386,7 +398,8 @@ cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, 
   if (numel == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
   // Dims that stay in order merge, so an order-keeping permutation collapses to one dim.
-  if (s.rank <= 1) return cudaMemcpyAsync(y, x, static_cast<size_t>(numel) * es, cudaMemcpyDeviceToDevice, stream);
+  if (s.rank <= 1)
+    return cudaMemcpyAsync(y, x, static_cast<size_t>(numel) * es, cudaMemcpyDeviceToDevice, stream);
   if (s.perm[s.rank - 1] == s.rank - 1) {
     // The innermost dim stays innermost: y reads x as a strided view with contiguous runs.
     int64_t x_strides[kMaxRank];
@@ -415,8 +428,8 @@ cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, 
   }
 }
 
-cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int count, void* y, DataType dt,
-                   int64_t outer, int64_t inner, cudaStream_t stream) {
+cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int count, void* y,
+                   DataType dt, int64_t outer, int64_t inner, cudaStream_t stream) {
   const int64_t es = static_cast<int64_t>(element_bytes(dt));
   if (es == 0 || count < 0 || outer < 0 || inner < 0) return cudaErrorInvalidValue;
   int64_t total = 0;
@@ -432,8 +445,12 @@ cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int coun
   for (int k = 0; k < count; ++k) {
     const int64_t row_bytes = axis_lens[k] * inner * es;
     if (row_bytes > 0 && !inputs[k]) return cudaErrorInvalidValue;
-    segs[n++] = Segment{static_cast<const char*>(inputs[k]), static_cast<char*>(y) + offset, row_bytes,
-                        total * inner * es, row_bytes, outer};
+    segs[n++] = Segment{static_cast<const char*>(inputs[k]),
+                        static_cast<char*>(y) + offset,
+                        row_bytes,
+                        total * inner * es,
+                        row_bytes,
+                        outer};
     offset += row_bytes;
     if (n == kMaxCopySegments || k == count - 1) {
       KILN_CUDA_RETURN_IF_ERROR(copy_segments(segs, n, static_cast<size_t>(es), stream));
@@ -443,8 +460,8 @@ cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int coun
   return cudaSuccess;
 }
 
-cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens, int count, DataType dt,
-                  int64_t outer, int64_t inner, cudaStream_t stream) {
+cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens, int count,
+                  DataType dt, int64_t outer, int64_t inner, cudaStream_t stream) {
   const int64_t es = static_cast<int64_t>(element_bytes(dt));
   if (es == 0 || count < 0 || outer < 0 || inner < 0) return cudaErrorInvalidValue;
   int64_t total = 0;
@@ -460,8 +477,12 @@ cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens,
   for (int k = 0; k < count; ++k) {
     const int64_t row_bytes = axis_lens[k] * inner * es;
     if (row_bytes > 0 && !outputs[k]) return cudaErrorInvalidValue;
-    segs[n++] = Segment{static_cast<const char*>(x) + offset, static_cast<char*>(outputs[k]), total * inner * es,
-                        row_bytes, row_bytes, outer};
+    segs[n++] = Segment{static_cast<const char*>(x) + offset,
+                        static_cast<char*>(outputs[k]),
+                        total * inner * es,
+                        row_bytes,
+                        row_bytes,
+                        outer};
     offset += row_bytes;
     if (n == kMaxCopySegments || k == count - 1) {
       KILN_CUDA_RETURN_IF_ERROR(copy_segments(segs, n, static_cast<size_t>(es), stream));
@@ -471,8 +492,9 @@ cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens,
   return cudaSuccess;
 }
 
-cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t* starts, const int64_t* steps,
-                  void* y, const int64_t* y_dims, DataType dt, cudaStream_t stream) {
+cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t* starts,
+                  const int64_t* steps, void* y, const int64_t* y_dims, DataType dt,
+                  cudaStream_t stream) {
   const size_t es = element_bytes(dt);
   if (es == 0 || rank < 0 || rank > kMaxCopyRank) return cudaErrorInvalidValue;
   StridedView v;
@@ -484,7 +506,8 @@ cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t*
     if (y_dims[d] > 0) {
       // The first and the last index read along d must lie in x.
       const int64_t last = starts[d] + (y_dims[d] - 1) * steps[d];
-      if (steps[d] == 0 || starts[d] < 0 || starts[d] >= x_dims[d] || last < 0 || last >= x_dims[d]) {
+      if (steps[d] == 0 || starts[d] < 0 || starts[d] >= x_dims[d] || last < 0 ||
+          last >= x_dims[d]) {
         return cudaErrorInvalidValue;
       }
     }
@@ -498,17 +521,19 @@ cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t*
   return strided_copy(x, collapse_view(v), es, y, stream);
 }
 
-cudaError_t gather(const void* data, const void* indices, DataType index_dt, int64_t num_indices, void* y,
-                   DataType dt, int64_t outer, int64_t axis_len, int64_t inner, int* bad_index,
-                   cudaStream_t stream) {
+cudaError_t gather(const void* data, const void* indices, DataType index_dt, int64_t num_indices,
+                   void* y, DataType dt, int64_t outer, int64_t axis_len, int64_t inner,
+                   int* bad_index, cudaStream_t stream) {
   const size_t es = element_bytes(dt);
-  if (es == 0 || (index_dt != DataType::kInt32 && index_dt != DataType::kInt64)) return cudaErrorInvalidValue;
+  if (es == 0 || (index_dt != DataType::kInt32 && index_dt != DataType::kInt64))
+    return cudaErrorInvalidValue;
   if (num_indices < 0 || outer < 0 || axis_len < 0 || inner < 0) return cudaErrorInvalidValue;
   const int64_t total = outer * num_indices * inner;
   if (total == 0) return cudaSuccess;
   if (!indices || !y || (axis_len > 0 && !data)) return cudaErrorInvalidValue;
   size_t unit = 16;
-  while (unit > es && !(divides(unit, data) && divides(unit, y) && divides(unit, inner * static_cast<int64_t>(es)))) {
+  while (unit > es && !(divides(unit, data) && divides(unit, y) &&
+                        divides(unit, inner * static_cast<int64_t>(es)))) {
     unit /= 2;
   }
   const int64_t inner_units = inner * static_cast<int64_t>(es) / static_cast<int64_t>(unit);
@@ -522,14 +547,16 @@ cudaError_t gather(const void* data, const void* indices, DataType index_dt, int
       using I = typename decltype(int_tag)::type;
       gather_kernel<U, Index, I><<<grid_blocks(units, kThreads), kThreads, 0, stream>>>(
           static_cast<const U*>(data), static_cast<const I*>(indices), static_cast<U*>(y),
-          static_cast<Index>(num_indices), static_cast<Index>(axis_len), static_cast<Index>(inner_units),
-          static_cast<Index>(units), bad_index);
+          static_cast<Index>(num_indices), static_cast<Index>(axis_len),
+          static_cast<Index>(inner_units), static_cast<Index>(units), bad_index);
       return launch_error();
     };
     if (index_dt == DataType::kInt32) {
-      return narrow ? run(TypeTag<int32_t>{}, TypeTag<int32_t>{}) : run(TypeTag<int64_t>{}, TypeTag<int32_t>{});
+      return narrow ? run(TypeTag<int32_t>{}, TypeTag<int32_t>{})
+                    : run(TypeTag<int64_t>{}, TypeTag<int32_t>{});
     }
-    return narrow ? run(TypeTag<int32_t>{}, TypeTag<int64_t>{}) : run(TypeTag<int64_t>{}, TypeTag<int64_t>{});
+    return narrow ? run(TypeTag<int32_t>{}, TypeTag<int64_t>{})
+                  : run(TypeTag<int64_t>{}, TypeTag<int64_t>{});
   });
 }
 

@@ -22,30 +22,31 @@ inline constexpr int kMaxCopyRank = kMaxRank;
 inline constexpr int kMaxCopySegments = 16;
 
 // y = x with its dims permuted: y's dim j is x's dim perm[j]. dims and perm have `rank` entries.
-cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, const int64_t* perm, int rank,
-                      cudaStream_t stream);
+cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, const int64_t* perm,
+                      int rank, cudaStream_t stream);
 
 // Concat along an axis: inputs[k] is [outer, axis_lens[k], inner] and y is
 // [outer, sum of axis_lens, inner]. Split is the reverse: x into outputs[k].
-cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int count, void* y, DataType dt,
-                   int64_t outer, int64_t inner, cudaStream_t stream);
-cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens, int count, DataType dt,
-                  int64_t outer, int64_t inner, cudaStream_t stream);
+cudaError_t concat(const void* const* inputs, const int64_t* axis_lens, int count, void* y,
+                   DataType dt, int64_t outer, int64_t inner, cudaStream_t stream);
+cudaError_t split(const void* x, void* const* outputs, const int64_t* axis_lens, int count,
+                  DataType dt, int64_t outer, int64_t inner, cudaStream_t stream);
 
 // y[i_0, .., i_r-1] = x[starts[0] + i_0 * steps[0], ..] for y's dims y_dims: starts and steps are
 // those ONNX Slice ends up with per axis (the reference's slice_axis: starts clamped into range,
 // steps non-zero and possibly negative; an axis not sliced has start 0, step 1). Every index read
 // must lie inside x (cudaErrorInvalidValue otherwise).
-cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t* starts, const int64_t* steps,
-                  void* y, const int64_t* y_dims, DataType dt, cudaStream_t stream);
+cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t* starts,
+                  const int64_t* steps, void* y, const int64_t* y_dims, DataType dt,
+                  cudaStream_t stream);
 
 // Gather along an axis: data is [outer, axis_len, inner], indices holds num_indices values of
 // index_dt (int32 or int64; negative ones count from the end) and y is [outer, num_indices, inner].
 // An index outside [-axis_len, axis_len) gives zeros and sets *bad_index (a device int; may be
 // null) to 1, so the caller can report the error the reference kernel reports.
-cudaError_t gather(const void* data, const void* indices, DataType index_dt, int64_t num_indices, void* y,
-                   DataType dt, int64_t outer, int64_t axis_len, int64_t inner, int* bad_index,
-                   cudaStream_t stream);
+cudaError_t gather(const void* data, const void* indices, DataType index_dt, int64_t num_indices,
+                   void* y, DataType dt, int64_t outer, int64_t axis_len, int64_t inner,
+                   int* bad_index, cudaStream_t stream);
 
 // --- host-side planning (exposed for tests) ----------------------------------------------------
 

@@ -1,6 +1,6 @@
-#include "backends/cuda/kernels/fused_pointwise.h"
-
 #include <limits>
+
+#include "backends/cuda/kernels/fused_pointwise.h"
 
 namespace kiln::cuda {
 
@@ -24,7 +24,8 @@ struct FusedArgs {
 // from the kernel's parameter space (__grid_constant__), so indexing them at run time costs no
 // local memory; v and idx are indexed with compile-time offsets only.
 template <typename T, typename Index, bool kVec>
-__device__ __forceinline__ void run_program(const FusedArgs<T, Index>& a, const Index (&idx)[kMaxRank], float* v) {
+__device__ __forceinline__ void run_program(const FusedArgs<T, Index>& a,
+                                            const Index (&idx)[kMaxRank], float* v) {
   constexpr int kStep = kAccess<T, kVec>;
   const int inner = a.layout.rank - 1;
   for (int s = 0; s < a.program.num_steps; ++s) {
@@ -57,7 +58,8 @@ __device__ __forceinline__ void run_program(const FusedArgs<T, Index>& a, const 
 template <typename T, typename Index, bool kVec>
 __global__ void fused_pointwise_kernel(const __grid_constant__ FusedArgs<T, Index> args) {
   constexpr int kStep = kAccess<T, kVec>;
-  for (Index p = blockIdx.x * blockDim.x + threadIdx.x; p < args.packs; p += gridDim.x * blockDim.x) {
+  for (Index p = blockIdx.x * blockDim.x + threadIdx.x; p < args.packs;
+       p += gridDim.x * blockDim.x) {
     const Index e = p * kStep;
     Index idx[kMaxRank];
     unravel(args.layout.dims, args.layout.rank, e, idx);
@@ -79,8 +81,9 @@ __global__ void fused_pointwise_kernel(const __grid_constant__ FusedArgs<T, Inde
 }
 
 template <typename T, typename Index, bool kVec>
-cudaError_t launch_fused(const FusedPointwiseProgram& program, const T* x, const void* const* operands,
-                         int num_operands, T* y, const BroadcastPlan& plan, cudaStream_t stream) {
+cudaError_t launch_fused(const FusedPointwiseProgram& program, const T* x,
+                         const void* const* operands, int num_operands, T* y,
+                         const BroadcastPlan& plan, cudaStream_t stream) {
   FusedArgs<T, Index> args{};
   args.program = program;
   args.x = x;
@@ -89,24 +92,27 @@ cudaError_t launch_fused(const FusedPointwiseProgram& program, const T* x, const
   args.layout = strided_layout<Index, kMaxFusedOperands>(plan);
   args.numel = static_cast<Index>(plan.numel);
   args.packs = static_cast<Index>(plan.numel / kAccess<T, kVec>);
-  fused_pointwise_kernel<T, Index, kVec><<<grid_blocks(args.packs, kThreads), kThreads, 0, stream>>>(args);
+  fused_pointwise_kernel<T, Index, kVec>
+      <<<grid_blocks(args.packs, kThreads), kThreads, 0, stream>>>(args);
   return launch_error();
 }
 
 }  // namespace
 
-cudaError_t fused_pointwise(const FusedPointwiseProgram& program, const void* x, const int64_t* dims, int rank,
-                            const void* const* operands, const int64_t* const* operand_dims,
-                            const int* operand_ranks, int num_operands, void* y, DataType dt,
-                            cudaStream_t stream) {
+cudaError_t fused_pointwise(const FusedPointwiseProgram& program, const void* x,
+                            const int64_t* dims, int rank, const void* const* operands,
+                            const int64_t* const* operand_dims, const int* operand_ranks,
+                            int num_operands, void* y, DataType dt, cudaStream_t stream) {
   if (program.num_steps < 0 || program.num_steps > kMaxFusedSteps) return cudaErrorInvalidValue;
   if (num_operands < 0 || num_operands > kMaxFusedOperands) return cudaErrorInvalidValue;
   for (int s = 0; s < program.num_steps; ++s) {
     const FusedStep& step = program.steps[s];
-    if (step.operand > num_operands || (step.operand == 0 && step.swapped)) return cudaErrorInvalidValue;
+    if (step.operand > num_operands || (step.operand == 0 && step.swapped))
+      return cudaErrorInvalidValue;
   }
   BroadcastPlan plan;
-  if (!plan_broadcast(dims, rank, operand_dims, operand_ranks, num_operands, &plan)) return cudaErrorInvalidValue;
+  if (!plan_broadcast(dims, rank, operand_dims, operand_ranks, num_operands, &plan))
+    return cudaErrorInvalidValue;
   if (plan.numel == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
   for (int k = 0; k < num_operands; ++k) {
@@ -119,16 +125,21 @@ cudaError_t fused_pointwise(const FusedPointwiseProgram& program, const void* x,
     // As binary(): 16-byte accesses need x, y and every operand that runs along the innermost
     // dim aligned, and packs that stay within an innermost row.
     const int inner = plan.rank - 1;
-    bool vec = is_aligned16(x) && is_aligned16(y) && (plan.rank <= 1 || plan.dims[inner] % kPack<T> == 0);
+    bool vec =
+        is_aligned16(x) && is_aligned16(y) && (plan.rank <= 1 || plan.dims[inner] % kPack<T> == 0);
     for (int k = 0; k < num_operands && plan.rank > 0; ++k) {
       if (plan.strides[k][inner] != 0) vec = vec && is_aligned16(operands[k]);
     }
     if (plan.numel <= std::numeric_limits<int32_t>::max()) {
-      return vec ? launch_fused<T, uint32_t, true>(program, px, operands, num_operands, py, plan, stream)
-                 : launch_fused<T, uint32_t, false>(program, px, operands, num_operands, py, plan, stream);
+      return vec ? launch_fused<T, uint32_t, true>(program, px, operands, num_operands, py, plan,
+                                                   stream)
+                 : launch_fused<T, uint32_t, false>(program, px, operands, num_operands, py, plan,
+                                                    stream);
     }
-    return vec ? launch_fused<T, int64_t, true>(program, px, operands, num_operands, py, plan, stream)
-               : launch_fused<T, int64_t, false>(program, px, operands, num_operands, py, plan, stream);
+    return vec ? launch_fused<T, int64_t, true>(program, px, operands, num_operands, py, plan,
+                                                stream)
+               : launch_fused<T, int64_t, false>(program, px, operands, num_operands, py, plan,
+                                                 stream);
   });
 }
 

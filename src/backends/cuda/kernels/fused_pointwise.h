@@ -37,9 +37,9 @@ struct FusedPointwiseProgram {
 // y = program applied to x (dims[0..rank), rank <= kMaxRank, dtype dt). operands[k] (E{k+1}, of
 // operand_ranks[k] dims at operand_dims[k]) broadcasts to x's shape without enlarging it; every
 // binary step's operand index must be 1..num_operands. y has x's shape and may be x.
-cudaError_t fused_pointwise(const FusedPointwiseProgram& program, const void* x, const int64_t* dims, int rank,
-                            const void* const* operands, const int64_t* const* operand_dims,
-                            const int* operand_ranks, int num_operands, void* y, DataType dt,
-                            cudaStream_t stream);
+cudaError_t fused_pointwise(const FusedPointwiseProgram& program, const void* x,
+                            const int64_t* dims, int rank, const void* const* operands,
+                            const int64_t* const* operand_dims, const int* operand_ranks,
+                            int num_operands, void* y, DataType dt, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -56,7 +56,8 @@ inline UnaryOp unary_from_activation(Activation a, float alpha, float beta) {
 
 // The program of `steps`; false when there are more than kMaxFusedSteps steps or a step reads an
 // operand beyond E{kMaxFusedOperands} (such nodes run another kernel).
-inline bool decode_fused_pointwise(const std::vector<PointwiseStep>& steps, FusedPointwiseProgram* program) {
+inline bool decode_fused_pointwise(const std::vector<PointwiseStep>& steps,
+                                   FusedPointwiseProgram* program) {
   if (steps.size() > static_cast<size_t>(kMaxFusedSteps)) return false;
   FusedPointwiseProgram p;
   p.num_steps = static_cast<int>(steps.size());

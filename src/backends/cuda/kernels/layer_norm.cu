@@ -1,6 +1,5 @@
-#include "backends/cuda/kernels/layer_norm.h"
-
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/layer_norm.h"
 
 namespace kiln::cuda {
 
@@ -56,7 +55,8 @@ __global__ void __launch_bounds__(kMaxThreads) norm_cached_kernel(const NormArgs
         for (int i = 0; i < kStep; ++i) v[k * kStep + i] = 0.f;
       }
 #pragma unroll
-      for (int i = 0; i < kStep; ++i) sum += kRms ? v[k * kStep + i] * v[k * kStep + i] : v[k * kStep + i];
+      for (int i = 0; i < kStep; ++i)
+        sum += kRms ? v[k * kStep + i] * v[k * kStep + i] : v[k * kStep + i];
     }
     sum = group_sum(sum, scratch);
     float mean = 0.f, inv_std;
@@ -182,31 +182,40 @@ cudaError_t launch_norm(const NormArgs<T>& a, cudaStream_t stream) {
 }
 
 template <bool kRms>
-cudaError_t norm(const void* x, const void* gamma, const void* beta, void* y, float* mean, float* inv_std,
-                 DataType dt, int64_t rows, int64_t cols, float epsilon, cudaStream_t stream) {
+cudaError_t norm(const void* x, const void* gamma, const void* beta, void* y, float* mean,
+                 float* inv_std, DataType dt, int64_t rows, int64_t cols, float epsilon,
+                 cudaStream_t stream) {
   if (rows < 0 || cols < 0 || !(epsilon >= 0.f)) return cudaErrorInvalidValue;
   if (rows == 0 || cols == 0) return cudaSuccess;
   if (!x || !gamma || !y) return cudaErrorInvalidValue;
   return dispatch_float(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    NormArgs<T> a{static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
-                  static_cast<T*>(y), mean, inv_std, rows, cols, epsilon};
+    NormArgs<T> a{static_cast<const T*>(x),
+                  static_cast<const T*>(gamma),
+                  static_cast<const T*>(beta),
+                  static_cast<T*>(y),
+                  mean,
+                  inv_std,
+                  rows,
+                  cols,
+                  epsilon};
     // Each row must start on a pack boundary too, so cols is a whole number of packs.
-    const bool vec = cols % kPack<T> == 0 && is_aligned16(x) && is_aligned16(gamma) && is_aligned16(y) &&
-                     (!beta || is_aligned16(beta));
+    const bool vec = cols % kPack<T> == 0 && is_aligned16(x) && is_aligned16(gamma) &&
+                     is_aligned16(y) && (!beta || is_aligned16(beta));
     return vec ? launch_norm<T, true, kRms>(a, stream) : launch_norm<T, false, kRms>(a, stream);
   });
 }
 
 }  // namespace
 
-cudaError_t layer_norm(const void* x, const void* gamma, const void* beta, void* y, float* mean, float* inv_std,
-                       DataType dt, int64_t rows, int64_t cols, float epsilon, cudaStream_t stream) {
+cudaError_t layer_norm(const void* x, const void* gamma, const void* beta, void* y, float* mean,
+                       float* inv_std, DataType dt, int64_t rows, int64_t cols, float epsilon,
+                       cudaStream_t stream) {
   return norm<false>(x, gamma, beta, y, mean, inv_std, dt, rows, cols, epsilon, stream);
 }
 
-cudaError_t rms_norm(const void* x, const void* scale, void* y, DataType dt, int64_t rows, int64_t cols,
-                     float epsilon, cudaStream_t stream) {
+cudaError_t rms_norm(const void* x, const void* scale, void* y, DataType dt, int64_t rows,
+                     int64_t cols, float epsilon, cudaStream_t stream) {
   return norm<true>(x, scale, nullptr, y, nullptr, nullptr, dt, rows, cols, epsilon, stream);
 }
 

@@ -22,12 +22,13 @@ namespace kiln::cuda {
 // elements of dtype dt: parameters that broadcast to the normalized dims in another way are
 // expanded by the caller. mean and inv_std, when not null, receive each row's mean and
 // 1 / sqrt(var + epsilon) in fp32 (ONNX's optional outputs 1 and 2).
-cudaError_t layer_norm(const void* x, const void* gamma, const void* beta, void* y, float* mean, float* inv_std,
-                       DataType dt, int64_t rows, int64_t cols, float epsilon, cudaStream_t stream);
+cudaError_t layer_norm(const void* x, const void* gamma, const void* beta, void* y, float* mean,
+                       float* inv_std, DataType dt, int64_t rows, int64_t cols, float epsilon,
+                       cudaStream_t stream);
 
 // kiln.RMSNormalization: y[r, c] = x[r, c] / sqrt(mean over c of x[r, c]² + epsilon) * scale[c];
 // scale holds `cols` elements of dtype dt.
-cudaError_t rms_norm(const void* x, const void* scale, void* y, DataType dt, int64_t rows, int64_t cols,
-                     float epsilon, cudaStream_t stream);
+cudaError_t rms_norm(const void* x, const void* scale, void* y, DataType dt, int64_t rows,
+                     int64_t cols, float epsilon, cudaStream_t stream);
 
 }  // namespace kiln::cuda

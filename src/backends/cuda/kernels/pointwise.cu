@@ -1,10 +1,11 @@
-#include "backends/cuda/kernels/pointwise.h"
-
 #include <limits>
+
+#include "backends/cuda/kernels/pointwise.h"
 
 namespace kiln::cuda {
 
-bool broadcast_shape(const int64_t* a, int a_rank, const int64_t* b, int b_rank, int64_t* out, int* out_rank) {
+bool broadcast_shape(const int64_t* a, int a_rank, const int64_t* b, int b_rank, int64_t* out,
+                     int* out_rank) {
   if (a_rank < 0 || b_rank < 0 || a_rank > kMaxRank || b_rank > kMaxRank) return false;
   const int r = a_rank > b_rank ? a_rank : b_rank;
   for (int d = 0; d < r; ++d) {
@@ -24,7 +25,8 @@ bool broadcast_shape(const int64_t* a, int a_rank, const int64_t* b, int b_rank,
 
 bool plan_broadcast(const int64_t* out_dims, int out_rank, const int64_t* const* operand_dims,
                     const int* operand_ranks, int count, BroadcastPlan* plan) {
-  if (out_rank < 0 || out_rank > kMaxRank || count < 0 || count > kMaxBroadcastOperands) return false;
+  if (out_rank < 0 || out_rank > kMaxRank || count < 0 || count > kMaxBroadcastOperands)
+    return false;
   BroadcastPlan p;
   p.operands = count;
   // Each operand's row-major strides against the output's dims, 0 where it is broadcast.
@@ -55,7 +57,8 @@ bool plan_broadcast(const int64_t* out_dims, int out_rank, const int64_t* const*
   for (int d = 0; d < out_rank; ++d) {
     if (out_dims[d] == 1) continue;
     bool merge = p.rank > 0;
-    for (int k = 0; k < count && merge; ++k) merge = p.strides[k][p.rank - 1] == full[k][d] * out_dims[d];
+    for (int k = 0; k < count && merge; ++k)
+      merge = p.strides[k][p.rank - 1] == full[k][d] * out_dims[d];
     if (merge) {
       p.dims[p.rank - 1] *= out_dims[d];
       for (int k = 0; k < count; ++k) p.strides[k][p.rank - 1] = full[k][d];
@@ -77,7 +80,8 @@ template <typename T, bool kVec>
 __global__ void unary_kernel(const UnaryOp op, const T* x, T* y, int64_t n) {
   constexpr int kStep = kAccess<T, kVec>;
   const int64_t packs = n / kStep;
-  for (int64_t p = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; p < packs; p += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t p = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; p < packs;
+       p += int64_t{gridDim.x} * blockDim.x) {
     float v[kStep];
     load_access<T, kVec>(x + p * kStep, v);
 #pragma unroll
@@ -107,8 +111,10 @@ template <typename T, typename Index, bool kVec>
 __global__ void binary_kernel(const __grid_constant__ BinaryArgs<T, Index> args) {
   constexpr int kStep = kAccess<T, kVec>;
   const int inner = args.layout.rank - 1;
-  const bool a_runs = args.layout.strides[0][inner] != 0, b_runs = args.layout.strides[1][inner] != 0;
-  for (Index p = blockIdx.x * blockDim.x + threadIdx.x; p < args.packs; p += gridDim.x * blockDim.x) {
+  const bool a_runs = args.layout.strides[0][inner] != 0,
+             b_runs = args.layout.strides[1][inner] != 0;
+  for (Index p = blockIdx.x * blockDim.x + threadIdx.x; p < args.packs;
+       p += gridDim.x * blockDim.x) {
     const Index e = p * kStep;
     Index off[2];
     operand_offsets(args.layout, e, off);
@@ -124,13 +130,15 @@ __global__ void binary_kernel(const __grid_constant__ BinaryArgs<T, Index> args)
     if (i < args.numel) {
       Index off[2];
       operand_offsets(args.layout, static_cast<Index>(i), off);
-      store_f32(args.y + i, binary_op(args.op, load_f32(args.a + off[0]), load_f32(args.b + off[1])));
+      store_f32(args.y + i,
+                binary_op(args.op, load_f32(args.a + off[0]), load_f32(args.b + off[1])));
     }
   }
 }
 
 template <typename T, typename Index, bool kVec>
-cudaError_t launch_binary(BinaryOp op, const T* a, const T* b, T* y, const BroadcastPlan& plan, cudaStream_t stream) {
+cudaError_t launch_binary(BinaryOp op, const T* a, const T* b, T* y, const BroadcastPlan& plan,
+                          cudaStream_t stream) {
   constexpr int kStep = kAccess<T, kVec>;
   BinaryArgs<T, Index> args{};
   args.op = op;
@@ -149,7 +157,8 @@ __global__ void cast_kernel(const From* x, To* y, int64_t n) {
   // 8 elements per step: one 16-byte access of a 16-bit type, two of float32.
   constexpr int kStep = kVec ? 8 : 1;
   const int64_t packs = n / kStep;
-  for (int64_t p = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; p < packs; p += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t p = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; p < packs;
+       p += int64_t{gridDim.x} * blockDim.x) {
     float v[kStep];
     if constexpr (kVec) {
 #pragma unroll
@@ -182,7 +191,8 @@ cudaError_t launch_cast(const From* x, void* y, DataType to, int64_t n, cudaStre
 
 }  // namespace
 
-cudaError_t unary(const UnaryOp& op, const void* x, void* y, DataType dt, int64_t n, cudaStream_t stream) {
+cudaError_t unary(const UnaryOp& op, const void* x, void* y, DataType dt, int64_t n,
+                  cudaStream_t stream) {
   if (n < 0) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
@@ -191,7 +201,8 @@ cudaError_t unary(const UnaryOp& op, const void* x, void* y, DataType dt, int64_
     const T* in = static_cast<const T*>(x);
     T* out = static_cast<T*>(y);
     if (is_aligned16(x) && is_aligned16(y)) {
-      unary_kernel<T, true><<<grid_blocks(n / kPack<T>, kThreads), kThreads, 0, stream>>>(op, in, out, n);
+      unary_kernel<T, true>
+          <<<grid_blocks(n / kPack<T>, kThreads), kThreads, 0, stream>>>(op, in, out, n);
     } else {
       unary_kernel<T, false><<<grid_blocks(n, kThreads), kThreads, 0, stream>>>(op, in, out, n);
     }
@@ -203,7 +214,8 @@ cudaError_t binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank
                    const int64_t* b_dims, int b_rank, void* y, DataType dt, cudaStream_t stream) {
   int64_t out_dims[kMaxRank];
   int out_rank = 0;
-  if (!broadcast_shape(a_dims, a_rank, b_dims, b_rank, out_dims, &out_rank)) return cudaErrorInvalidValue;
+  if (!broadcast_shape(a_dims, a_rank, b_dims, b_rank, out_dims, &out_rank))
+    return cudaErrorInvalidValue;
   const int64_t* dims[2] = {a_dims, b_dims};
   const int ranks[2] = {a_rank, b_rank};
   BroadcastPlan plan;
@@ -233,13 +245,15 @@ cudaError_t binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank
   });
 }
 
-cudaError_t cast(const void* x, DataType from, void* y, DataType to, int64_t n, cudaStream_t stream) {
+cudaError_t cast(const void* x, DataType from, void* y, DataType to, int64_t n,
+                 cudaStream_t stream) {
   if (n < 0 || !is_kernel_float(from) || !is_kernel_float(to)) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
   if (from == to) {
     if (x == y) return cudaSuccess;
-    return cudaMemcpyAsync(y, x, static_cast<size_t>(n) * element_bytes(from), cudaMemcpyDeviceToDevice, stream);
+    return cudaMemcpyAsync(y, x, static_cast<size_t>(n) * element_bytes(from),
+                           cudaMemcpyDeviceToDevice, stream);
   }
   return dispatch_float(from, [&](auto tag) {
     using From = typename decltype(tag)::type;

@@ -62,7 +62,8 @@ enum class BinaryOp : uint8_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
 inline constexpr int kMaxBroadcastOperands = 8;
 
 // y = op(x) over n elements of dtype dt. y may be x.
-cudaError_t unary(const UnaryOp& op, const void* x, void* y, DataType dt, int64_t n, cudaStream_t stream);
+cudaError_t unary(const UnaryOp& op, const void* x, void* y, DataType dt, int64_t n,
+                  cudaStream_t stream);
 
 // y = a op b with numpy broadcasting: y has the broadcast shape of a's and b's dims
 // (broadcast_shape), rank at most kMaxRank. y may be a or b when that operand has y's shape.
@@ -71,11 +72,13 @@ cudaError_t binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank
 
 // Cast of n elements between float32, float16 and bfloat16: through fp32 (exact from the 16-bit
 // types), rounded to nearest-even once.
-cudaError_t cast(const void* x, DataType from, void* y, DataType to, int64_t n, cudaStream_t stream);
+cudaError_t cast(const void* x, DataType from, void* y, DataType to, int64_t n,
+                 cudaStream_t stream);
 
 // The numpy broadcast of dims a and b into out (room for kMaxRank), its rank in *out_rank; false
 // when they do not broadcast or the rank exceeds kMaxRank.
-bool broadcast_shape(const int64_t* a, int a_rank, const int64_t* b, int b_rank, int64_t* out, int* out_rank);
+bool broadcast_shape(const int64_t* a, int a_rank, const int64_t* b, int b_rank, int64_t* out,
+                     int* out_rank);
 
 // Operands read against an output of row-major dims, with the output's dims collapsed: dims of 1
 // are dropped and adjacent dims merge where every operand reads them as one (contiguously, or
@@ -195,8 +198,8 @@ __device__ __forceinline__ float binary_op(BinaryOp op, float a, float b) {
   return a;
 }
 
-// Operand values for kAccess<T, kVec> output elements along the innermost dim: kStep of its own when it
-// runs along that dim, else one value repeated.
+// Operand values for kAccess<T, kVec> output elements along the innermost dim: kStep of its own
+// when it runs along that dim, else one value repeated.
 template <typename T, bool kVec>
 __device__ __forceinline__ void load_operand(const T* p, bool runs, float* out) {
   constexpr int kStep = kAccess<T, kVec>;
@@ -234,7 +237,8 @@ StridedLayout<Index, Operands> strided_layout(const BroadcastPlan& plan) {
   for (int d = 0; d < layout.rank; ++d) {
     layout.dims[d] = static_cast<Index>(plan.rank > 0 ? plan.dims[d] : 1);
     for (int k = 0; k < Operands; ++k) {
-      layout.strides[k][d] = static_cast<Index>(plan.rank > 0 && k < plan.operands ? plan.strides[k][d] : 0);
+      layout.strides[k][d] =
+          static_cast<Index>(plan.rank > 0 && k < plan.operands ? plan.strides[k][d] : 0);
     }
   }
   return layout;
@@ -242,8 +246,8 @@ StridedLayout<Index, Operands> strided_layout(const BroadcastPlan& plan) {
 
 // Element offsets of each operand at output element e (row-major over layout.dims).
 template <typename Index, int Operands>
-__device__ __forceinline__ void operand_offsets(const StridedLayout<Index, Operands>& layout, Index e,
-                                                Index (&offsets)[Operands]) {
+__device__ __forceinline__ void operand_offsets(const StridedLayout<Index, Operands>& layout,
+                                                Index e, Index (&offsets)[Operands]) {
   Index idx[kMaxRank];
   unravel(layout.dims, layout.rank, e, idx);
 #pragma unroll

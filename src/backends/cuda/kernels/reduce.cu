@@ -1,6 +1,5 @@
-#include "backends/cuda/kernels/reduce.h"
-
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/reduce.h"
 
 namespace kiln::cuda {
 
@@ -27,8 +26,8 @@ __device__ __forceinline__ float reduce_finish(ReduceOp op, float acc, int64_t r
 
 // One row per group of blockDim.x threads (a warp, blockDim.y rows per block; or the block).
 template <typename T, bool kVec>
-__global__ void __launch_bounds__(kRowThreads) reduce_rows_kernel(const T* x, T* y, ReduceOp op, int64_t outer,
-                                                                   int64_t reduced) {
+__global__ void __launch_bounds__(kRowThreads)
+    reduce_rows_kernel(const T* x, T* y, ReduceOp op, int64_t outer, int64_t reduced) {
   __shared__ float scratch[32];
   constexpr int kStep = kAccess<T, kVec>;
   const int64_t stride = int64_t{blockDim.x} * kStep;
@@ -50,9 +49,9 @@ __global__ void __launch_bounds__(kRowThreads) reduce_rows_kernel(const T* x, T*
 // Tiles of blockDim.x columns of one outer index; the blockDim.y thread rows take every
 // blockDim.y-th slice of R and their partials meet in shared memory. blockDim.y is a power of two.
 template <typename T>
-__global__ void __launch_bounds__(kMiddleWideThreads) reduce_middle_kernel(const T* x, T* y, ReduceOp op,
-                                                                          int64_t outer, int64_t reduced,
-                                                                          int64_t inner) {
+__global__ void __launch_bounds__(kMiddleWideThreads)
+    reduce_middle_kernel(const T* x, T* y, ReduceOp op, int64_t outer, int64_t reduced,
+                         int64_t inner) {
   __shared__ float part[kMiddleWideThreads];
   const int width = static_cast<int>(blockDim.x), slices = static_cast<int>(blockDim.y);
   const int slot = static_cast<int>(threadIdx.y) * width + static_cast<int>(threadIdx.x);
@@ -63,39 +62,46 @@ __global__ void __launch_bounds__(kMiddleWideThreads) reduce_middle_kernel(const
     if (i < inner) {
       const T* column = x + o * reduced * inner + i;
 #pragma unroll 4
-      for (int64_t r = threadIdx.y; r < reduced; r += slices) acc = reduce_combine(op, acc, load_f32(column + r * inner));
+      for (int64_t r = threadIdx.y; r < reduced; r += slices)
+        acc = reduce_combine(op, acc, load_f32(column + r * inner));
     }
     part[slot] = acc;
     __syncthreads();
     for (int half = slices / 2; half > 0; half /= 2) {
-      if (static_cast<int>(threadIdx.y) < half) part[slot] = reduce_combine(op, part[slot], part[slot + half * width]);
+      if (static_cast<int>(threadIdx.y) < half)
+        part[slot] = reduce_combine(op, part[slot], part[slot + half * width]);
       __syncthreads();
     }
-    if (threadIdx.y == 0 && i < inner) store_f32(y + o * inner + i, reduce_finish(op, part[threadIdx.x], reduced));
+    if (threadIdx.y == 0 && i < inner)
+      store_f32(y + o * inner + i, reduce_finish(op, part[threadIdx.x], reduced));
     __syncthreads();  // part is rewritten for the next tile
   }
 }
 
 template <typename T, bool kVec>
-cudaError_t launch_rows(const T* x, T* y, ReduceOp op, int64_t outer, int64_t reduced, cudaStream_t stream) {
+cudaError_t launch_rows(const T* x, T* y, ReduceOp op, int64_t outer, int64_t reduced,
+                        cudaStream_t stream) {
   if (reduced <= kWarpMaxReduced) {
     const dim3 block(32, kWarpRowsPerBlock);
     const int64_t groups = (outer + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock;
     const int blocks = grid_blocks(groups * block.x * block.y, static_cast<int>(block.x * block.y));
     reduce_rows_kernel<T, kVec><<<blocks, block, 0, stream>>>(x, y, op, outer, reduced);
   } else {
-    reduce_rows_kernel<T, kVec><<<grid_blocks(outer * kRowThreads, kRowThreads), kRowThreads, 0, stream>>>(
-        x, y, op, outer, reduced);
+    reduce_rows_kernel<T, kVec>
+        <<<grid_blocks(outer * kRowThreads, kRowThreads), kRowThreads, 0, stream>>>(x, y, op, outer,
+                                                                                    reduced);
   }
   return launch_error();
 }
 
-bool valid_op(ReduceOp op) { return op == ReduceOp::kSum || op == ReduceOp::kMean || op == ReduceOp::kMax; }
+bool valid_op(ReduceOp op) {
+  return op == ReduceOp::kSum || op == ReduceOp::kMean || op == ReduceOp::kMax;
+}
 
 }  // namespace
 
-cudaError_t reduce_rows(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer, int64_t reduced,
-                        cudaStream_t stream) {
+cudaError_t reduce_rows(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer,
+                        int64_t reduced, cudaStream_t stream) {
   if (outer < 0 || reduced < 0 || !valid_op(op)) return cudaErrorInvalidValue;
   if (outer == 0) return cudaSuccess;
   if (!y || (reduced > 0 && !x)) return cudaErrorInvalidValue;
@@ -109,8 +115,8 @@ cudaError_t reduce_rows(const void* x, void* y, DataType dt, ReduceOp op, int64_
   });
 }
 
-cudaError_t reduce_middle(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer, int64_t reduced,
-                          int64_t inner, cudaStream_t stream) {
+cudaError_t reduce_middle(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer,
+                          int64_t reduced, int64_t inner, cudaStream_t stream) {
   if (outer < 0 || reduced < 0 || inner < 0 || !valid_op(op)) return cudaErrorInvalidValue;
   if (inner == 1) return reduce_rows(x, y, dt, op, outer, reduced, stream);
   if (outer == 0 || inner == 0) return cudaSuccess;

@@ -23,11 +23,11 @@ namespace kiln::cuda {
 enum class ReduceOp : uint8_t { kSum, kMean, kMax };
 
 // y[o] = op over r of x[o, r].
-cudaError_t reduce_rows(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer, int64_t reduced,
-                        cudaStream_t stream);
+cudaError_t reduce_rows(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer,
+                        int64_t reduced, cudaStream_t stream);
 
 // y[o, i] = op over r of x[o, r, i].
-cudaError_t reduce_middle(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer, int64_t reduced,
-                          int64_t inner, cudaStream_t stream);
+cudaError_t reduce_middle(const void* x, void* y, DataType dt, ReduceOp op, int64_t outer,
+                          int64_t reduced, int64_t inner, cudaStream_t stream);
 
 }  // namespace kiln::cuda

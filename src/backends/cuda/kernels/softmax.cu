@@ -1,6 +1,5 @@
-#include "backends/cuda/kernels/softmax.h"
-
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/softmax.h"
 
 namespace kiln::cuda {
 
@@ -77,14 +76,17 @@ __global__ void __launch_bounds__(kMaxThreads) softmax_cached_kernel(const Softm
       if (first + k * stride >= a.cols) continue;
       float out[kStep];
 #pragma unroll
-      for (int i = 0; i < kStep; ++i) out[i] = finish<kLog>(v[k * kStep + i], v[k * kStep + i], inv_sum, log_sum);
+      for (int i = 0; i < kStep; ++i)
+        out[i] = finish<kLog>(v[k * kStep + i], v[k * kStep + i], inv_sum, log_sum);
       store_access<T, kVec>(yr + first + k * stride, out);
     }
   }
 }
 
 // s (a sum of exp(x - m)) rescaled to the larger maximum mm. An empty sum stays 0 (m may be -inf).
-__device__ __forceinline__ float rescale(float s, float m, float mm) { return s == 0.f ? 0.f : s * expf(m - mm); }
+__device__ __forceinline__ float rescale(float s, float m, float mm) {
+  return s == 0.f ? 0.f : s * expf(m - mm);
+}
 
 // Adds v to the running maximum m and sum s of exp(x - m). -inf adds nothing (and would give
 // -inf - -inf = NaN); NaN makes s NaN.
@@ -122,7 +124,8 @@ __global__ void __launch_bounds__(kLargeThreads) softmax_large_kernel(const Soft
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
-      online_merge(m, s, __shfl_xor_sync(0xffffffffu, m, offset), __shfl_xor_sync(0xffffffffu, s, offset));
+      online_merge(m, s, __shfl_xor_sync(0xffffffffu, m, offset),
+                   __shfl_xor_sync(0xffffffffu, s, offset));
     }
     __syncthreads();  // the previous row's readers are done with the scratch
     if (lane == 0) {
@@ -135,7 +138,8 @@ __global__ void __launch_bounds__(kLargeThreads) softmax_large_kernel(const Soft
     s = has ? scratch_s[lane] : 0.f;
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
-      online_merge(m, s, __shfl_xor_sync(0xffffffffu, m, offset), __shfl_xor_sync(0xffffffffu, s, offset));
+      online_merge(m, s, __shfl_xor_sync(0xffffffffu, m, offset),
+                   __shfl_xor_sync(0xffffffffu, s, offset));
     }
     // A row holding NaN has s = NaN; its outputs come out NaN as in the reference.
     const float inv_sum = 1.f / s, log_sum = logf(s);
@@ -174,7 +178,8 @@ cudaError_t launch_softmax(const SoftmaxArgs<T>& a, cudaStream_t stream) {
 }
 
 template <bool kLog>
-cudaError_t run_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols, cudaStream_t stream) {
+cudaError_t run_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols,
+                        cudaStream_t stream) {
   if (rows < 0 || cols < 0) return cudaErrorInvalidValue;
   if (rows == 0 || cols == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
@@ -182,17 +187,20 @@ cudaError_t run_softmax(const void* x, void* y, DataType dt, int64_t rows, int64
     using T = typename decltype(tag)::type;
     const SoftmaxArgs<T> a{static_cast<const T*>(x), static_cast<T*>(y), rows, cols};
     const bool vec = cols % kPack<T> == 0 && is_aligned16(x) && is_aligned16(y);
-    return vec ? launch_softmax<T, true, kLog>(a, stream) : launch_softmax<T, false, kLog>(a, stream);
+    return vec ? launch_softmax<T, true, kLog>(a, stream)
+               : launch_softmax<T, false, kLog>(a, stream);
   });
 }
 
 }  // namespace
 
-cudaError_t softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols, cudaStream_t stream) {
+cudaError_t softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols,
+                    cudaStream_t stream) {
   return run_softmax<false>(x, y, dt, rows, cols, stream);
 }
 
-cudaError_t log_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols, cudaStream_t stream) {
+cudaError_t log_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols,
+                        cudaStream_t stream) {
   return run_softmax<true>(x, y, dt, rows, cols, stream);
 }
 

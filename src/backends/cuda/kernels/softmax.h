@@ -20,7 +20,9 @@
 
 namespace kiln::cuda {
 
-cudaError_t softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols, cudaStream_t stream);
-cudaError_t log_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols, cudaStream_t stream);
+cudaError_t softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols,
+                    cudaStream_t stream);
+cudaError_t log_softmax(const void* x, void* y, DataType dt, int64_t rows, int64_t cols,
+                        cudaStream_t stream);
 
 }  // namespace kiln::cuda
