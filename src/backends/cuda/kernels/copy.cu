@@ -190,6 +190,7 @@ cudaError_t strided_copy(const void* src, StridedView v, size_t es, void* dst,
 
 constexpr int kTile = 32;
 constexpr int kTileRows = 8;  // threads along a tile's rows: each thread moves kTile / kTileRows
+constexpr int kTileThreads = kTile * kTileRows;
 
 // x's innermost dim `a` (stride 1) moves to y position other than last; y's innermost dim is x's
 // dim `b` (stride 1 in y). The other dims are the batch.
@@ -208,7 +209,7 @@ struct TileArgs {
 };
 
 template <typename U>
-__global__ void __launch_bounds__(kTile* kTileRows)
+__global__ void __launch_bounds__(kTileThreads)
     transpose_tiled_kernel(const __grid_constant__ TileArgs<U> a) {
   __shared__ U tile[kTile][kTile + 1];  // +1: column reads hit distinct banks
   const int tx = threadIdx.x, ty = threadIdx.y;
@@ -278,7 +279,7 @@ cudaError_t launch_tiled(const void* x, void* y, const TransposeShape& s, cudaSt
   a.tiles = a.tiles_a * a.tiles_b * batches;
   const dim3 block(kTile, kTileRows);
   transpose_tiled_kernel<U>
-      <<<grid_blocks(a.tiles * kTile * kTileRows, kTile * kTileRows), block, 0, stream>>>(a);
+      <<<grid_blocks(a.tiles * kTileThreads, kTileThreads), block, 0, stream>>>(a);
   return launch_error();
 }
 
