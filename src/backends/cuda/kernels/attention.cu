@@ -188,16 +188,23 @@ constexpr size_t flash_smem_bytes() {
 // near-uniform weights the unfused softmax gives (all its scores round to the same value) instead
 // of turning into a fully masked row.
 __device__ __forceinline__ float masked_score_log2(float raw, float scale, float mask_value) {
-  const float score = raw * scale + mask_value;  // two fp32 roundings, as the unfused graph stores it
+  // Two fp32 roundings (no fused multiply-add), as the unfused Mul and Add store them.
+  const float score = __fadd_rn(__fmul_rn(raw, scale), mask_value);
   float x = score * kLog2e;
   if (fabsf(x) == INFINITY && fabsf(score) != INFINITY) x = copysignf(FLT_MAX, score);
   return x;
 }
 
-// kMaskPerRow: the mask varies along the query rows and is read per score (from L1/L2). The
-// other instantiation takes no mask or one that is the same for every row (key padding), and
-// needs fewer registers. kMinBlocks: CTAs per SM the register allocation must allow.
-template <typename T, int D, int BM, int BN, bool kMaskPerRow, int kMinBlocks>
+// How the kernel reads the mask; each its own instantiation, since the mask's addressing costs
+// registers that the unmasked kernel needs for occupancy.
+enum class MaskMode {
+  kNone,
+  kPerKey,  // the same for every query row (key padding, [B or 1, H or 1, 1, Sk]): via shared memory
+  kPerRow,  // anything else: read per score (from L1/L2)
+};
+
+// kMinBlocks: CTAs per SM the register allocation must allow.
+template <typename T, int D, int BM, int BN, MaskMode kMask, int kMinBlocks>
 __global__ void __launch_bounds__(BM * 2, kMinBlocks) flash_attention_kernel(const KernelParams p) {
   constexpr int kWarps = BM / 16;
   constexpr int kThreads = kWarps * 32;
@@ -252,8 +259,8 @@ __global__ void __launch_bounds__(BM * 2, kMinBlocks) flash_attention_kernel(con
   // A mask that is the same for every query row (key padding, [B or 1, H or 1, 1, Sk]) goes
   // through shared memory one key tile ahead, as fp32; any other mask is read per score.
   const T* mask = static_cast<const T*>(p.mask);
-  const bool mask_per_key = !kMaskPerRow && mask != nullptr;
-  const int64_t mask_base = mask ? b * p.ms[0] + h * p.ms[1] : 0;
+  constexpr bool mask_per_key = kMask == MaskMode::kPerKey;
+  const int64_t mask_base = kMask != MaskMode::kNone ? b * p.ms[0] + h * p.ms[1] : 0;
   if (mask_per_key && tid < BN) smask[tid] = tid < p.seq_k ? to_float(mask[mask_base + tid * p.ms[3]]) : 0.f;
 
   // k-steps and 16-column output pairs that touch real columns; the rest are zero padding.
@@ -299,8 +306,9 @@ __global__ void __launch_bounds__(BM * 2, kMinBlocks) flash_attention_kernel(con
     const int next_col = key0 + BN + tid;
     if (mask_per_key && more && tid < BN && next_col < p.seq_k) next_mask = to_float(mask[mask_base + next_col * p.ms[3]]);
 
-    // A warp whose rows all sit before this tile's first key (causal) has nothing to add.
-    const bool warp_active = !p.causal || key0 <= warp_row0 + 15 + diag;
+    // A warp whose rows are all past the sequence, or all before this tile's first key (causal),
+    // has nothing to add.
+    const bool warp_active = warp_row0 < p.seq_q && (!p.causal || key0 <= warp_row0 + 15 + diag);
     float s[kSTiles][4];
     if (warp_active) {
       const uint32_t skn = sk_addr + (n & 1) * BN * kRowBytes + kb_off;
@@ -336,20 +344,30 @@ __global__ void __launch_bounds__(BM * 2, kMinBlocks) flash_attention_kernel(con
         if (mask_per_key) key_mask = *reinterpret_cast<const float2*>(smask_n + nt * 8 + 2 * quad_lane);
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int row = warp_row0 + group + (e >> 1) * 8;
-          const int col = key0 + nt * 8 + 2 * quad_lane + (e & 1);
           float x;
-          if (mask == nullptr) {
+          if constexpr (kMask == MaskMode::kNone) {
             x = s[nt][e] * p.scale_log2;
           } else {
             float mv = (e & 1) ? key_mask.y : key_mask.x;
-            if constexpr (kMaskPerRow) {
+            if constexpr (kMask == MaskMode::kPerRow) {
+              const int row = warp_row0 + group + (e >> 1) * 8;
+              const int col = key0 + nt * 8 + 2 * quad_lane + (e & 1);
               mv = row < p.seq_q && col < p.seq_k ? to_float(mask[mask_base + row * p.ms[2] + col * p.ms[3]]) : 0.f;
             }
             x = masked_score_log2(s[nt][e], p.scale, mv);
           }
-          if (check_keys && (col >= p.seq_k || (p.causal && col > row + diag))) x = -INFINITY;
           s[nt][e] = x;
+        }
+      }
+      if (check_keys) {  // a separate pass, so the common full tiles skip the index arithmetic
+#pragma unroll
+        for (int nt = 0; nt < kSTiles; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int row = warp_row0 + group + (e >> 1) * 8;
+            const int col = key0 + nt * 8 + 2 * quad_lane + (e & 1);
+            if (col >= p.seq_k || (p.causal && col > row + diag)) s[nt][e] = -INFINITY;
+          }
         }
       }
 
@@ -474,8 +492,8 @@ __global__ void __launch_bounds__(kSimpleWarps * 32) attention_simple_kernel(con
       const T* kr = kg + j * p.k_rs;
       float dot = 0.f;
       for (int d = 0; d < p.head_dim; ++d) dot = fmaf(qs[d], to_float(kr[d]), dot);
-      score = dot * p.scale;  // rounded to fp32, then the mask added, as unfused
-      if (mask) score = score + to_float(mask[mask_row + j * p.ms[3]]);
+      score = __fmul_rn(dot, p.scale);  // rounded to fp32, then the mask added, as unfused
+      if (mask) score = __fadd_rn(score, to_float(mask[mask_row + j * p.ms[3]]));
     }
     float mx = score;
 #pragma unroll
@@ -534,10 +552,10 @@ int multiprocessor_count() {
   return count;
 }
 
-template <typename T, int D, int BM, int BN, bool kMaskPerRow, int kMinBlocks>
+template <typename T, int D, int BM, int BN, MaskMode kMask, int kMinBlocks>
 cudaError_t launch_flash_kernel(KernelParams kp, cudaStream_t stream) {
   constexpr size_t smem = flash_smem_bytes<D, BM, BN, T>();
-  const auto kernel = flash_attention_kernel<T, D, BM, BN, kMaskPerRow, kMinBlocks>;
+  const auto kernel = flash_attention_kernel<T, D, BM, BN, kMask, kMinBlocks>;
   if (smem > 48 * 1024) {
     static std::atomic<uint64_t> done{0};
     const cudaError_t err = allow_dynamic_smem(reinterpret_cast<const void*>(kernel), done, smem);
@@ -551,15 +569,13 @@ cudaError_t launch_flash_kernel(KernelParams kp, cudaStream_t stream) {
 }
 
 // kMinBlocks caps the registers at 64K / (threads · kMinBlocks): head dim 64 fits 128 registers
-// without spilling (2 CTAs of 256 threads or 4 of 128 per SM); head dim 128 needs about 210, so
-// one CTA of 256 threads or two of 128. A per-row mask's addressing costs registers, so that
-// variant gets half the CTAs per SM.
+// without spilling (2 CTAs of 256 threads or 4 of 128 per SM) unless the mask is per row; head
+// dim 128 needs about 200-220, so one CTA of 256 threads or two of 128 (ptxas -v, CUDA 13.0).
 template <typename T, int D, int BM, int BN, int kMinBlocks>
 cudaError_t launch_flash(const KernelParams& kp, cudaStream_t stream) {
-  if (kp.mask != nullptr && kp.ms[2] != 0) {
-    return launch_flash_kernel<T, D, BM, BN, true, (kMinBlocks > 1 ? kMinBlocks / 2 : 1)>(kp, stream);
-  }
-  return launch_flash_kernel<T, D, BM, BN, false, kMinBlocks>(kp, stream);
+  if (kp.mask == nullptr) return launch_flash_kernel<T, D, BM, BN, MaskMode::kNone, kMinBlocks>(kp, stream);
+  if (kp.ms[2] == 0) return launch_flash_kernel<T, D, BM, BN, MaskMode::kPerKey, kMinBlocks>(kp, stream);
+  return launch_flash_kernel<T, D, BM, BN, MaskMode::kPerRow, (kMinBlocks > 1 ? kMinBlocks / 2 : 1)>(kp, stream);
 }
 
 // 128-row blocks when there are enough of them for two per SM, else 64 rows for twice the CTAs
