@@ -8,7 +8,7 @@ the same inputs; each round yields each side's median latency and the figure is 
 rounds. Outputs are compared once:
 max |kiln - ort| / max |ort| per output.
 
-    .venv/bin/python bench/compare_onnxruntime.py [--kiln build/kiln] [--backend cpu]
+    .venv/bin/python bench/compare_onnxruntime.py [--kiln build/kiln] [--backend cpu] [--precision bf16]
         [--models resnet50,mobilenetv2,bert,vit] [--batches 1,8] [--threads 2]
         [--iterations 20] [--warmup 5] [--rounds 2] [--seq 128] [--work DIR] [--json FILE]
 
@@ -99,6 +99,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", default=os.path.join(ROOT, "build", "kiln"))
     ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="kiln's build precision (ONNX Runtime runs the model's fp32 either way)")
     ap.add_argument("--models", default="resnet50,mobilenetv2,bert,vit")
     ap.add_argument("--batches", default="1,8", help="batch 1 for latency, a larger one for throughput")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -124,10 +126,11 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             progress(f"{name}: generating")
             onnx.save_model(models.build(name, size="full"), path)
-        engine = os.path.join(mdir, f"model.{args.backend}.kiln")
+        engine = os.path.join(mdir, f"model.{args.backend}.{args.precision}.kiln")
         progress(f"{name}: building the kiln engine")
         t0 = time.perf_counter()
-        kiln([args.kiln, "build", path, "-o", engine, "--backend", args.backend])
+        kiln([args.kiln, "build", path, "-o", engine, "--backend", args.backend]
+             + (["--" + args.precision] if args.precision != "fp32" else []))
         build_s = time.perf_counter() - t0
         sess = ort_session(path, args.threads)
         for batch in (int(b) for b in args.batches.split(",")):
@@ -151,9 +154,9 @@ def main(argv=None) -> int:
             rows.append(dict(model=name, batch=batch, ort_median_ms=om, kiln_median_ms=km, ratio=km / om,
                              ort_items_per_s=batch * 1e3 / om, kiln_items_per_s=batch * 1e3 / km,
                              max_rel_diff=diff, kiln_build_s=build_s, threads=args.threads,
-                             backend=args.backend))
+                             backend=args.backend, precision=args.precision))
     progress("")
-    print(f"onnxruntime {ort.__version__} (CPUExecutionProvider, ORT_ENABLE_ALL) vs kiln --backend {args.backend}; "
+    print(f"onnxruntime {ort.__version__} (CPUExecutionProvider, ORT_ENABLE_ALL) vs kiln --backend {args.backend} {args.precision}; "
           f"threads {args.threads}; {args.rounds} alternating rounds of {args.iterations} runs (+{args.warmup} warmup)")
     hdr = f"{'model':12s} {'batch':>5s} {'ORT ms':>9s} {'kiln ms':>9s} {'ratio':>6s} {'ORT items/s':>12s} {'kiln items/s':>13s} {'max rel diff':>13s}"
     print(hdr)
