@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "unit/test_util.h"
 
@@ -348,4 +349,55 @@ TEST(Alloc, CpuAttentionAndSoftmaxAllocateNothing) {
 }
 
 }  // namespace
+// A oneDNN layer's run allocates exactly what oneDNN's own execute call does (it builds its
+// argument map on the heap): kiln's wrapper around it (shape-signature lookup, memory objects,
+// argument list, scratchpad) adds nothing. The bare call below executes the same convolution
+// (same shapes, weights in the layout oneDNN picks, user scratchpad, 4 arguments).
+TEST(Alloc, OneDnnLayerAllocatesOnlyWhatOneDnnExecuteDoes) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  auto g = test::new_graph();
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({2, 8, 10, 10}));
+  Value* y = g->add_value("y");
+  g->add_output(y);
+  test::op(*g, "Conv", {x, g->add_constant("w", test::f32({16, 8, 3, 3}, {0.5f, -0.25f, 1.0f}))}, {y}, "conv")
+      ->attrs.set_ints("pads", {1, 1, 1, 1});
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cpu";
+  auto e = test::build(std::move(g), config);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  ASSERT_EQ(e->info().layers.at(0).kernel, "dnnl_conv");
+  auto ctx = e->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  NamedTensors in{{"x", test::f32({2, 8, 10, 10}, {1.0f, 2.0f, -1.0f})}};
+  NamedTensors out;
+  ASSERT_TRUE((*ctx)->run(in, &out).ok());
+  Status s;
+  const Counts run = count_allocations([&] { s = (*ctx)->run(in, &out); });
+  ASSERT_TRUE(s.ok()) << s.message();
+
+  using namespace dnnl;
+  engine eng(engine::kind::cpu, 0);
+  stream st(eng);
+  const memory::desc sd({2, 8, 10, 10}, memory::data_type::f32, memory::format_tag::nchw);
+  const memory::desc wd({16, 8, 3, 3}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc dd({2, 16, 10, 10}, memory::data_type::f32, memory::format_tag::nchw);
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  const convolution_forward::primitive_desc pd(
+      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, sd, wd, dd, {1, 1}, {1, 1}, {1, 1}), attr, eng);
+  const convolution_forward conv(pd);
+  memory sm(sd, eng), wm(pd.weights_desc(), eng), dm(dd, eng), pm(pd.scratchpad_desc(), eng);
+  const std::vector<dnnl_exec_arg_t> args{{DNNL_ARG_SRC, sm.get()}, {DNNL_ARG_WEIGHTS, wm.get()}, {DNNL_ARG_DST, dm.get()},
+                                          {DNNL_ARG_SCRATCHPAD, pm.get()}};
+  auto execute = [&] {
+    ASSERT_EQ(dnnl_primitive_execute(conv.get(), st.get(), static_cast<int>(args.size()), args.data()), dnnl_success);
+    st.wait();
+  };
+  execute();
+  const Counts bare = count_allocations(execute);
+  EXPECT_EQ(run.news, bare.news) << "operator new calls beyond oneDNN's execute (" << bare.news << ")";
+  EXPECT_EQ(run.mallocs, bare.mallocs) << "malloc calls beyond oneDNN's execute (" << bare.mallocs << ")";
+}
+
 }  // namespace kiln

@@ -93,21 +93,6 @@ dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory
 
 namespace {
 
-// One buffer per calling thread and slot, grown as needed: concurrent runs never share one.
-dnnl::memory thread_buffer(int slot, const dnnl::memory::desc& md) {
-  constexpr int kSlots = 2;
-  thread_local std::unique_ptr<char[]> buffer[kSlots];
-  thread_local size_t capacity[kSlots] = {};
-  const size_t need = md.get_size() + 64;
-  if (need > capacity[slot]) {
-    buffer[slot] = std::make_unique<char[]>(need);
-    capacity[slot] = need;
-  }
-  const auto addr = reinterpret_cast<uintptr_t>(buffer[slot].get());
-  void* aligned = buffer[slot].get() + ((64 - addr % 64) % 64);
-  return dnnl::memory(md, dnnl_cpu_engine(), aligned);
-}
-
 // A node's inputs as tensors of their build shapes, for planning at build time: constants with
 // their data, the others without any (a plan reads only their shapes). `complete` is false when
 // a shape is not known.
@@ -156,8 +141,40 @@ constexpr const char* kPackedBy = "dnnl_version";
 
 }  // namespace
 
-dnnl::memory thread_scratchpad(const dnnl::memory::desc& md) { return thread_buffer(0, md); }
-dnnl::memory thread_operand_buffer(const dnnl::memory::desc& md) { return thread_buffer(1, md); }
+void* thread_buffer(int slot, size_t bytes) {
+  // One buffer per calling thread and slot: concurrent runs never share one.
+  constexpr int kSlots = 2;
+  thread_local std::unique_ptr<char[]> buffer[kSlots];
+  thread_local size_t capacity[kSlots] = {};
+  const size_t need = bytes + 64;
+  if (need > capacity[slot]) {
+    buffer[slot] = std::make_unique<char[]>(need);
+    capacity[slot] = need;
+  }
+  const auto addr = reinterpret_cast<uintptr_t>(buffer[slot].get());
+  return buffer[slot].get() + ((64 - addr % 64) % 64);
+}
+
+DnnlBindings& DnnlBindingCache::for_this_thread(const DnnlPlan& plan) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<DnnlBindings>& b = by_thread_[std::this_thread::get_id()];
+  if (b) return *b;
+  b = std::make_unique<DnnlBindings>();
+  const dnnl::engine& eng = dnnl_cpu_engine();
+  auto unbound = [&](const dnnl::memory::desc& md) { return dnnl::memory(md, eng, DNNL_MEMORY_NONE); };
+  b->args[DNNL_ARG_SRC] = unbound(plan.src_convert ? plan.src_compute_md : plan.src_md);
+  if (plan.src_convert) b->convert_args = {{DNNL_ARG_FROM, unbound(plan.src_md)}, {DNNL_ARG_TO, b->args[DNNL_ARG_SRC]}};
+  if (plan.has_weights) b->args[DNNL_ARG_WEIGHTS] = plan.weights ? plan.weights : unbound(plan.wei_md);
+  b->args[DNNL_ARG_DST] = unbound(plan.dst_md);
+  if (plan.bias_input >= 0) b->args[DNNL_ARG_BIAS] = unbound(plan.bias_md);
+  for (size_t i = 0; i < plan.binary_mds.size(); ++i) {
+    b->args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(plan.binary_post_op_index[i]) | DNNL_ARG_SRC_1] = unbound(plan.binary_mds[i]);
+  }
+  if (plan.scratch_md.get_size() > 0) b->args[DNNL_ARG_SCRATCHPAD] = unbound(plan.scratch_md);
+  for (const auto& [arg, m] : b->args) b->c_args.push_back({arg, m.get()});
+  for (const auto& [arg, m] : b->convert_args) b->c_convert_args.push_back({arg, m.get()});
+  return *b;
+}
 
 bool dnnl_product_computes_in(const Node& n, const std::string& precision) {
   return precision == "bf16" && has_native_bf16() && n.input(1) && n.input(1)->is_constant();
@@ -271,7 +288,9 @@ Status DnnlKernel::run_reference(KernelContext& ctx) const {
 
 Status DnnlKernel::run(KernelContext& ctx) const {
   // The shape signature: each input's presence and dims.
-  std::vector<int64_t> key;
+  // The shape signature, in a per-thread vector that keeps its capacity (a run allocates nothing).
+  thread_local std::vector<int64_t> key;
+  key.clear();
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const Tensor* t = ctx.input(i);
     if (!t || t->dtype() != DataType::kFloat32) {
@@ -292,7 +311,7 @@ Status DnnlKernel::run(KernelContext& ctx) const {
       } catch (const dnnl::error&) {
         made = std::make_shared<DnnlPlan>();  // oneDNN refused these shapes: the reference runs
       }
-      it = plans_.emplace(std::move(key), std::move(made)).first;
+      it = plans_.emplace(key, std::move(made)).first;
     }
     plan = it->second;
   }
@@ -301,32 +320,29 @@ Status DnnlKernel::run(KernelContext& ctx) const {
   KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, plan->out_dims));
   if (y->numel() == 0) return ok_status();
   try {
-    const dnnl::engine& eng = dnnl_cpu_engine();
-    auto user_mem = [&](const dnnl::memory::desc& md, const Tensor* t) {
-      return dnnl::memory(md, eng, const_cast<void*>(t->data()));  // oneDNN reads src through it
-    };
-    std::unordered_map<int, dnnl::memory> args;
-    args[DNNL_ARG_SRC] = user_mem(plan->src_md, ctx.input(0));
-    // One stream per calling thread, made once: a stream is used by one thread at a time.
-    thread_local dnnl::stream stream(eng);
-    if (plan->src_convert) {
-      dnnl::memory converted = thread_operand_buffer(plan->src_compute_md);
-      plan->src_convert.execute(stream, {{DNNL_ARG_FROM, args[DNNL_ARG_SRC]}, {DNNL_ARG_TO, converted}});
-      args[DNNL_ARG_SRC] = converted;
-    }
-    if (plan->has_weights) args[DNNL_ARG_WEIGHTS] = plan->weights ? plan->weights : user_mem(plan->wei_md, ctx.input(1));
-    args[DNNL_ARG_DST] = dnnl::memory(plan->dst_md, eng, y->data());
-    if (plan->bias_input >= 0) args[DNNL_ARG_BIAS] = user_mem(plan->bias_md, ctx.input(plan->bias_input));
+    DnnlBindings& b = plan->bindings->for_this_thread(*plan);
+    auto point = [](dnnl::memory& m, const void* p) { m.set_data_handle(const_cast<void*>(p)); };  // read only for inputs
+    point(plan->src_convert ? b.convert_args[DNNL_ARG_FROM] : b.args[DNNL_ARG_SRC], ctx.input(0)->data());
+    if (plan->src_convert) point(b.args[DNNL_ARG_SRC], thread_buffer(1, plan->src_compute_md.get_size()));
+    if (plan->has_weights && !plan->weights) point(b.args[DNNL_ARG_WEIGHTS], ctx.input(1)->data());
+    point(b.args[DNNL_ARG_DST], y->data());
+    if (plan->bias_input >= 0) point(b.args[DNNL_ARG_BIAS], ctx.input(plan->bias_input)->data());
     for (size_t i = 0; i < plan->binary_mds.size(); ++i) {
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(plan->binary_post_op_index[i]) | DNNL_ARG_SRC_1] =
-          user_mem(plan->binary_mds[i], ctx.input(plan->binary_inputs[i]));
+      point(b.args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(plan->binary_post_op_index[i]) | DNNL_ARG_SRC_1], ctx.input(plan->binary_inputs[i])->data());
     }
+    if (plan->scratch_md.get_size() > 0) point(b.args[DNNL_ARG_SCRATCHPAD], thread_buffer(0, plan->scratch_md.get_size()));
     if (plan->copy_residual_to_dst) {
       const Tensor* z = ctx.input(plan->residual_input);
       if (z->data() != y->data()) std::memcpy(y->data(), z->data(), y->nbytes());
     }
-    if (plan->scratch_md.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = thread_scratchpad(plan->scratch_md);
-    plan->prim.execute(stream, args);
+    // One stream per calling thread, made once: a stream is used by one thread at a time.
+    thread_local dnnl::stream stream(dnnl_cpu_engine());
+    auto execute = [&](const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args) {
+      dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), stream.get(), static_cast<int>(args.size()), args.data()),
+                              "could not execute a primitive");
+    };
+    if (plan->src_convert) execute(plan->src_convert, b.c_convert_args);
+    execute(plan->prim, b.c_args);
     stream.wait();
   } catch (const dnnl::error& e) {
     return ctx.error(fmt::format("oneDNN failed to execute: {}", e.what()));

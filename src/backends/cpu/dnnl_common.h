@@ -13,6 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -46,10 +48,29 @@ int64_t dnnl_end_pad(int64_t in, int64_t out, int64_t kernel, int64_t stride, in
 // A copy of the constant at `data` (laid out as `from`) in layout `to`, owned by the returned memory.
 dnnl::memory reorder_constant(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const void* data);
 
-// The calling thread's scratchpad of at least `bytes` (64-byte aligned), as oneDNN memory.
-dnnl::memory thread_scratchpad(const dnnl::memory::desc& md);
-// A second per-thread buffer, for an operand converted to the precision the primitive computes in.
-dnnl::memory thread_operand_buffer(const dnnl::memory::desc& md);
+// The calling thread's buffer number `slot` (0: scratchpads, 1: operands converted to the
+// precision the primitive computes in) of at least `bytes`, 64-byte aligned; it only grows.
+void* thread_buffer(int slot, size_t bytes);
+
+struct DnnlPlan;
+// The oneDNN memory objects one thread executes a plan with: made on the thread's first run of
+// the plan, then re-pointed at each run's buffers (set_data_handle), so a run creates no oneDNN
+// objects and builds no argument map.
+struct DnnlBindings {
+  std::unordered_map<int, dnnl::memory> args;          // the primitive's
+  std::unordered_map<int, dnnl::memory> convert_args;  // bf16 plans: the source conversion's
+  // The same as oneDNN's C API takes them, built once: the C++ execute would copy the maps into
+  // a fresh vector on every call.
+  std::vector<dnnl_exec_arg_t> c_args, c_convert_args;
+};
+class DnnlBindingCache {
+ public:
+  DnnlBindings& for_this_thread(const DnnlPlan& plan);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::thread::id, std::unique_ptr<DnnlBindings>> by_thread_;
+};
 
 // Every input of the node that is present is float32 with a known rank; ranks are returned
 // (-1 for an absent input).
@@ -78,6 +99,7 @@ struct DnnlPlan {
   bool copy_residual_to_dst = false;             // sum post-op: Z is copied into Y first
   int residual_input = -1;
   Dims out_dims;
+  std::shared_ptr<DnnlBindingCache> bindings = std::make_shared<DnnlBindingCache>();
 };
 
 // Base of the oneDNN kernels: `run` looks up (or builds, under the mutex) the plan for the
