@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/device.h"
 #include "backends/kernel.h"
 
 namespace kiln {
@@ -27,6 +28,8 @@ class Backend {
   // ok if an engine may be built with --<precision> ("fp32", "fp16", "bf16") for this backend on
   // this machine; otherwise why not. Layers whose kernels cannot use it stay in fp32.
   virtual Status check_precision(const std::string& precision) const;
+  // The memory this backend's kernels compute in when it is not host memory (see device.h).
+  virtual const Device* device() const { return nullptr; }
 };
 
 // Every backend compiled in, by name ("reference", ...); nullptr if unknown.

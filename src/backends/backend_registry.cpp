@@ -1,5 +1,8 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
 #include "backends/reference/reference_backend.h"
 #include "fmt/format.h"
 
@@ -11,7 +14,13 @@ Status Backend::check_precision(const std::string& precision) const {
                                  precision, precision));
 }
 
-std::vector<const Backend*> all_backends() { return {&reference_backend(), &cpu_backend()}; }
+std::vector<const Backend*> all_backends() {
+#ifdef KILN_HAVE_CUDA
+  return {&reference_backend(), &cpu_backend(), &cuda_backend()};
+#else
+  return {&reference_backend(), &cpu_backend()};
+#endif
+}
 
 const Backend* find_backend(const std::string& name) {
   for (const Backend* b : all_backends()) {

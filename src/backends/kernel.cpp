@@ -41,9 +41,10 @@ void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string
   entries_.push_back(std::move(e));
 }
 
-const KernelEntry* KernelTable::find(const Node& n) const {
+const KernelEntry* KernelTable::find(const Node& n, bool fallbacks_only) const {
   const std::string dom = n.domain == "ai.onnx" ? "" : n.domain;
   for (const KernelEntry& e : entries_) {
+    if (fallbacks_only && e.backend.empty()) continue;
     if (e.op_type == n.op_type && e.domain == dom && (!e.supports || e.supports(n))) return &e;
   }
   return nullptr;

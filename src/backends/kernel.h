@@ -30,6 +30,9 @@ class KernelContext {
   // The buffer for output i, of this dtype and shape. Its contents are unspecified for kernels
   // of the optimized backends (they must write every element); reference kernels get it zeroed.
   virtual Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) = 0;
+  // The stream of the context's device (a cudaStream_t for the cuda backend) that kernels of a
+  // device backend queue their work on; nullptr for host backends.
+  virtual void* stream() const { return nullptr; }
   // Runs a subgraph (If/Loop/Scan bodies) with these inputs bound to its graph inputs; its outer
   // references resolve against the running graph's values.
   virtual Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) = 0;
@@ -59,6 +62,7 @@ class SubstituteContext final : public KernelContext {
   Result<std::vector<Tensor>> run_subgraph(const Graph& g, const std::vector<Tensor>& inputs) override {
     return base_.run_subgraph(g, inputs);
   }
+  void* stream() const override { return base_.stream(); }
 
  private:
   KernelContext& base_;
@@ -112,6 +116,9 @@ struct KernelEntry {
   // node's constants for the build shapes (packed weights), kept as Node::backend_data in the
   // engine. Empty: nothing to derive.
   std::function<Result<Attributes>(const Node&, const BuildShapes&)> pack;
+  // Device backends: the inputs this kernel reads in host memory although it runs on the device
+  // (shapes, indices it plans with); every other input is in device memory.
+  std::vector<size_t> host_inputs;
 };
 
 class KernelTable {
@@ -119,7 +126,9 @@ class KernelTable {
   void add(KernelEntry e);
   // Convenience for function kernels: add("Relu", run_relu).
   void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
-  const KernelEntry* find(const Node& n) const;
+  // The first entry that supports `n`; with `fallbacks_only`, the first of the entries that name
+  // another backend (a device backend's host fallbacks, for nodes whose values stay in host memory).
+  const KernelEntry* find(const Node& n, bool fallbacks_only = false) const;
   const std::vector<KernelEntry>& entries() const { return entries_; }
 
  private:

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "builder/device_copies.h"
+
 #include "backends/backend.h"
 #include "core/guard.h"
 #include "core/progress.h"
@@ -29,9 +31,12 @@ Result<std::optional<std::vector<Tensor>>> evaluate_small(const Node& n, const s
 // computes the node in it; then lets the kernel derive its build-time data (packed weights).
 Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, Progress* progress) {
   size_t done = 0;
+  // Subgraph bodies run in host memory (the interpreter of If/Loop/Scan bodies allocates there):
+  // a device backend's nodes inside them take its host fallbacks.
+  const bool host_only = backend.device() && g.parent;
   for (const auto& np : g.nodes()) {
     Node& n = *np;
-    const KernelEntry* k = backend.kernels().find(n);
+    const KernelEntry* k = backend.kernels().find(n, host_only);
     if (!k) {
       return unsupported(fmt::format("{}: backend '{}' has no kernel for {} (opset {})", n.describe(), backend.name(), n.op_type, n.opset));
     }
@@ -157,6 +162,7 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   KILN_RETURN_IF_ERROR(infer_and_annotate(g));
   progress.update(2, "lowering and packing weights");
   KILN_RETURN_IF_ERROR(lower(g, *backend, config.precision, build_shapes(g, config.profile), &progress));
+  KILN_RETURN_IF_ERROR(insert_device_copies(g, *backend));
   progress.update(3, "creating kernels");
   EngineMeta meta;
   meta.producer = fmt::format("kiln {}", version());

@@ -1,4 +1,5 @@
 // Engine: the immutable, shareable result of a build or a load.
+#include <algorithm>
 #include <fstream>
 
 #include "backends/backend.h"
@@ -56,6 +57,32 @@ Status create_kernels(const Graph& g, const std::string& default_backend, Engine
   return ok_status();
 }
 
+// The nodes of a device backend, and device copies of the constants they read in device memory.
+Status place_on_device(EngineState& e) {
+  const Backend* b = find_backend(e.meta.backend);
+  e.device = b ? b->device() : nullptr;
+  if (!e.device) return ok_status();
+  for (const auto& np : e.graph->nodes()) {
+    const Node& n = *np;
+    if (n.backend != b->name()) continue;
+    e.on_device.insert(&n);
+    const KernelEntry* k = b->kernels().find(n);
+    const std::vector<size_t> host = k ? k->host_inputs : std::vector<size_t>{};
+    if (!host.empty()) e.host_inputs[&n] = host;
+    for (size_t i = 0; i < n.num_inputs(); ++i) {
+      const Value* v = n.input(i);
+      if (!v || !v->constant || e.device_constants.count(v) || std::find(host.begin(), host.end(), i) != host.end()) continue;
+      const Tensor& t = *v->constant;
+      KILN_ASSIGN_OR_RETURN(void* p, e.device->allocate(std::max<size_t>(t.nbytes(), 1)));
+      const Device* d = e.device;
+      std::shared_ptr<void> owner(p, [d](void* q) { d->free(q); });
+      if (t.nbytes()) KILN_RETURN_IF_ERROR(e.device->copy_to_device(p, t.data(), t.nbytes(), nullptr));
+      e.device_constants[v] = Tensor::wrap(t.dtype(), t.shape(), p, owner);
+    }
+  }
+  return e.device->synchronize(nullptr);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<EngineState>> make_engine_state(std::shared_ptr<Graph> graph, EngineMeta meta,
@@ -72,6 +99,7 @@ Result<std::shared_ptr<EngineState>> make_engine_state(std::shared_ptr<Graph> gr
   size_t i = 0;
   for (const auto& v : e->graph->values()) e->value_index[v.get()] = i++;
   KILN_RETURN_IF_ERROR(create_kernels(*e->graph, e->meta.backend, *e));
+  KILN_RETURN_IF_ERROR(place_on_device(*e));
   return e;
 }
 

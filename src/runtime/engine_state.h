@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "backends/device.h"
 #include "backends/kernel.h"
 #include "ir/graph.h"
 #include "kiln/kiln.h"
@@ -32,6 +34,14 @@ struct EngineState {
   std::vector<IoInfo> inputs, outputs;
   std::unordered_map<const Node*, std::unique_ptr<Kernel>> kernels;  // every node, subgraphs too
   std::unordered_map<const Value*, size_t> value_index;              // main graph values
+
+  // Device backends (backends/device.h): the device the engine's own kernels compute on, the
+  // top-level nodes that run there, the inputs they read in host memory all the same, and device
+  // copies of the constants they read in device memory (made with the engine, freed with it).
+  const Device* device = nullptr;
+  std::unordered_set<const Node*> on_device;
+  std::unordered_map<const Node*, std::vector<size_t>> host_inputs;
+  std::unordered_map<const Value*, Tensor> device_constants;
 };
 
 // Creates kernels for every node (from the backend each node was lowered to) and the I/O table.

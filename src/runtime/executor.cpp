@@ -4,6 +4,7 @@
 // compute outright (shape arithmetic: Shape -> Gather -> Concat ...) are computed then and their
 // nodes skipped at run time; values of known size get arena slots from the liveness plan; only
 // values whose size depends on data (NonZero, ...) are allocated during the run.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -186,6 +187,14 @@ struct ContextState {
   std::shared_ptr<void> arena;
   size_t arena_capacity = 0;
 
+  // Device backends: which steps run on the device, the device arena, and the context's stream
+  // (made on the first plan, destroyed with the context).
+  std::vector<bool> step_on_device;
+  size_t device_arena_bytes = 0;
+  std::shared_ptr<void> device_arena;
+  size_t device_arena_capacity = 0;
+  std::shared_ptr<void> stream;
+
   // Per run.
   std::vector<const Tensor*> table;  // per value index
   std::deque<Tensor> dynamic;        // data-dependent values and omitted outputs of this run
@@ -201,13 +210,17 @@ size_t index_of(const EngineState& e, const Value* v) { return e.value_index.at(
 
 class MainKernelContext final : public KernelContext {
  public:
-  MainKernelContext(ContextState& cs, const Node& n, NamedTensors* outputs) : cs_(cs), node_(n), outputs_(outputs) {}
+  MainKernelContext(ContextState& cs, const Node& n, NamedTensors* outputs, bool on_device)
+      : cs_(cs), node_(n), outputs_(outputs), on_device_(on_device) {}
   const Node& node() const override { return node_; }
   size_t num_inputs() const override { return node_.num_inputs(); }
   const Tensor* input(size_t i) const override {
     const Value* v = node_.input(i);
-    return v ? cs_.table[index_of(*cs_.engine, v)] : nullptr;
+    if (!v) return nullptr;
+    if (on_device_ && v->constant && !reads_on_host(i)) return &cs_.engine->device_constants.at(v);
+    return cs_.table[index_of(*cs_.engine, v)];
   }
+  void* stream() const override { return on_device_ ? cs_.stream.get() : nullptr; }
   size_t num_outputs() const override { return node_.num_outputs(); }
 
   Result<Tensor*> allocate_output(size_t i, DataType dtype, const Dims& dims) override {
@@ -218,6 +231,16 @@ class MainKernelContext final : public KernelContext {
       return &cs_.dynamic.back();
     }
     const size_t idx = index_of(*cs_.engine, v);
+    if (on_device_) {
+      // Device outputs live in the planned device arena only: anything else would be host memory.
+      Tensor& t = cs_.planned_tensors[idx];
+      if (cs_.slots[idx] == Slot::kArena && t.dtype() == dtype && t.shape() == dims) {
+        cs_.table[idx] = &t;
+        return &t;
+      }
+      return internal_error(fmt::format("{}: output {} is {}{} on the device, but planning sized it {}{}", node_.describe(), i,
+                                        dtype_name(dtype), dims_to_string(dims), dtype_name(t.dtype()), dims_to_string(t.shape())));
+    }
     switch (cs_.slots[idx]) {
       case Slot::kArena: {
         Tensor& t = cs_.planned_tensors[idx];
@@ -263,9 +286,15 @@ class MainKernelContext final : public KernelContext {
   }
 
  private:
+  bool reads_on_host(size_t i) const {
+    auto it = cs_.engine->host_inputs.find(&node_);
+    return it != cs_.engine->host_inputs.end() && std::find(it->second.begin(), it->second.end(), i) != it->second.end();
+  }
+
   ContextState& cs_;
   const Node& node_;
   NamedTensors* outputs_;
+  bool on_device_;
 };
 
 // Elements up to which planning computes a value ahead of the run (shape arithmetic is tiny).
@@ -385,7 +414,10 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
     else if (v->constant) cs.slots[idx] = Slot::kConstant;
   }
   cs.skip.assign(g.num_nodes(), false);
+  cs.step_on_device.assign(g.num_nodes(), false);
+  for (size_t step = 0; step < g.num_nodes(); ++step) cs.step_on_device[step] = e.on_device.count(g.nodes()[step].get()) > 0;
   std::vector<BufferRequest> requests;
+  std::vector<bool> request_on_device;  // per request: in the device arena
   std::vector<size_t> request_value;
   std::vector<size_t> request_of(nv, SIZE_MAX);          // per value: its request
   std::vector<std::pair<size_t, size_t>> shared_buffers;  // (value, request) taking another's buffer
@@ -409,12 +441,14 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   }
   for (size_t step = 0; step < g.num_nodes(); ++step) {
     const Node& n = *g.nodes()[step];
+    const bool device_step = cs.step_on_device[step];
     bool all_pre = n.num_outputs() > 0;
     for (const Value* o : n.outputs()) {
       if (!o) continue;
       const size_t idx = index_of(e, o);
       const ValueState& s = states[o];
-      if (s.value && !o->is_graph_output()) {
+      // A device node always runs: values computed ahead of the run live in host memory.
+      if (s.value && !o->is_graph_output() && !device_step) {
         cs.slots[idx] = Slot::kPrecomputed;
         cs.planned_tensors[idx] = *s.value;
         continue;
@@ -428,7 +462,8 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         cs.planned_tensors[idx] = Tensor::wrap(s.dtype, dims, nullptr);
         const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(s.dtype);
         const size_t last = std::max(step, last_use[idx]);
-        if (auto shared = inplace_request(e, n, o, bytes, step, last_use, request_of, requests); shared != SIZE_MAX) {
+        if (auto shared = inplace_request(e, n, o, bytes, step, last_use, request_of, requests);
+            shared != SIZE_MAX && request_on_device[shared] == device_step) {
           requests[shared].last_step = std::max(requests[shared].last_step, last);
           request_of[idx] = shared;
           shared_buffers.emplace_back(idx, shared);
@@ -436,7 +471,11 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         }
         request_of[idx] = requests.size();
         requests.push_back({bytes, step, last});
+        request_on_device.push_back(device_step);
         request_value.push_back(idx);
+      } else if (device_step) {
+        return unsupported(fmt::format("{}: output '{}' has a size that depends on the data ({}), which the device arena cannot plan",
+                                       n.describe(), o->name(), s.shape ? dims_to_string(static_dims(*s.shape)) : "unknown rank"));
       } else {
         cs.slots[idx] = Slot::kDynamic;
       }
@@ -444,8 +483,22 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
     for (const Value* o : n.outputs()) all_pre &= (o == nullptr || cs.slots[index_of(e, o)] == Slot::kPrecomputed);
     cs.skip[step] = all_pre;
   }
-  const MemoryPlan mp = plan_memory(requests);
-  cs.arena_bytes = mp.arena_bytes;
+  // One plan per memory: host requests in the host arena, device requests in the device arena.
+  std::vector<size_t> offsets(requests.size());
+  auto plan_part = [&](bool device) {
+    std::vector<BufferRequest> part;
+    std::vector<size_t> which;
+    for (size_t r = 0; r < requests.size(); ++r) {
+      if (request_on_device[r] != device) continue;
+      part.push_back(requests[r]);
+      which.push_back(r);
+    }
+    const MemoryPlan mp = plan_memory(part);
+    for (size_t k = 0; k < which.size(); ++k) offsets[which[k]] = mp.offsets[k];
+    return mp.arena_bytes;
+  };
+  cs.arena_bytes = plan_part(false);
+  cs.device_arena_bytes = plan_part(true);
   if (!allocate) return ok_status();
   if (cs.arena_bytes > cs.arena_capacity) {
     void* p = std::aligned_alloc(kArenaAlignment, cs.arena_bytes);
@@ -453,15 +506,27 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
     cs.arena = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     cs.arena_capacity = cs.arena_bytes;
   }
+  if (e.device && !cs.stream) {
+    KILN_ASSIGN_OR_RETURN(void* st, e.device->create_stream());
+    const Device* d = e.device;
+    cs.stream = std::shared_ptr<void>(st, [d](void* q) { d->destroy_stream(q); });
+  }
+  if (e.device && cs.device_arena_bytes > cs.device_arena_capacity) {
+    cs.device_arena.reset();  // the old one first: device memory is the scarcer
+    cs.device_arena_capacity = 0;
+    KILN_ASSIGN_OR_RETURN(void* p, e.device->allocate(cs.device_arena_bytes));
+    const Device* d = e.device;
+    cs.device_arena = std::shared_ptr<void>(p, [d](void* q) { d->free(q); });
+    cs.device_arena_capacity = cs.device_arena_bytes;
+  }
   auto* base = static_cast<uint8_t*>(cs.arena.get());
-  for (size_t r = 0; r < requests.size(); ++r) {
-    Tensor& t = cs.planned_tensors[request_value[r]];
-    t = Tensor::wrap(t.dtype(), t.shape(), base + mp.offsets[r]);
-  }
-  for (const auto& [idx, r] : shared_buffers) {
+  auto* device_base = static_cast<uint8_t*>(cs.device_arena.get());
+  auto place = [&](size_t idx, size_t r) {
     Tensor& t = cs.planned_tensors[idx];
-    t = Tensor::wrap(t.dtype(), t.shape(), base + mp.offsets[r]);
-  }
+    t = Tensor::wrap(t.dtype(), t.shape(), (request_on_device[r] ? device_base : base) + offsets[r]);
+  };
+  for (size_t r = 0; r < requests.size(); ++r) place(request_value[r], r);
+  for (const auto& [idx, r] : shared_buffers) place(idx, r);
   cs.table.assign(nv, nullptr);
   for (const auto& v : g.values()) {
     if (v->constant) cs.table[index_of(e, v.get())] = &*v->constant;
@@ -492,7 +557,7 @@ Result<int64_t> planned_arena_bytes(const std::shared_ptr<const EngineState>& en
     inputs[io.name] = Tensor::wrap(io.dtype, it->second, nullptr);  // shapes only: planning reads no data
   }
   KILN_RETURN_IF_ERROR(plan(cs, inputs, /*allocate=*/false));
-  return static_cast<int64_t>(cs.arena_bytes);
+  return static_cast<int64_t>(cs.arena_bytes + cs.device_arena_bytes);  // host and device arenas together
 }
 
 ExecutionContext::ExecutionContext(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
@@ -522,7 +587,7 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
     const Node& n = *g.nodes()[step];
     auto it = e.kernels.find(&n);
     if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
-    MainKernelContext ctx(cs, n, outputs);
+    MainKernelContext ctx(cs, n, outputs, cs.step_on_device[step]);
     const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = it->second->run(ctx);
     if (!s.ok()) return s;
@@ -538,6 +603,8 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
       }
     }
   }
+  // The device's queued work (the copies to the outputs included) finishes before run returns.
+  if (e.device && cs.stream) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
   // Outputs that no node wrote in place (an input or constant passed straight through).
   for (const Value* o : g.outputs()) {
     const Tensor* t = cs.table[index_of(e, o)];

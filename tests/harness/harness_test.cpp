@@ -608,6 +608,10 @@ class SummaryPrinter : public ::testing::Environment {
     for (const std::string& f : t.failed_list) std::printf("harness FAILED: %s\n", f.c_str());
     std::printf("harness: %zu passed, %zu failed, %zu unsupported of %zu (backends: %s)\n", t.passed, t.failed, t.unsupported,
                 total, names.c_str());
+    // A backend compiled in but unusable here (the cuda backend without a GPU) is said, not hidden.
+    for (const Backend* b : all_backends()) {
+      if (Status s = b->available(); !s.ok()) std::printf("harness: backend '%s' skipped: %s\n", b->name().c_str(), s.message().c_str());
+    }
   }
 };
 [[maybe_unused]] const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new SummaryPrinter);

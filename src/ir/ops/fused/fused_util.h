@@ -22,6 +22,7 @@ void register_fused_pointwise(OpRegistry& r);
 void register_attention(OpRegistry& r);
 void register_rms_normalization(OpRegistry& r);
 void register_kiln_max_pool(OpRegistry& r);
+void register_device_copies(OpRegistry& r);  // kiln.CopyToDevice, kiln.CopyToHost
 
 // One activation of a FusedConv/FusedMatMul node: `<name>`, `<name>_alpha`, `<name>_beta`.
 struct ActivationAttr {

@@ -10,6 +10,7 @@ void register_fused_ops(OpRegistry& r) {
   register_attention(r);
   register_rms_normalization(r);
   register_kiln_max_pool(r);
+  register_device_copies(r);
 }
 
 }  // namespace kiln

@@ -1,4 +1,5 @@
 #include "backends/reference/kernels/families.h"
+#include "backends/reference/kernels/elementwise/elementwise_kernels.h"
 #include "backends/reference/kernels/fused/fused_kernels.h"
 
 namespace kiln {
@@ -10,6 +11,9 @@ void register_fused_kernels(KernelTable& t) {
   t.add("Attention", ref_attention, kKilnDomain);
   t.add("RMSNormalization", ref_rms_normalization, kKilnDomain);
   t.add("MaxPool", ref_kiln_max_pool, kKilnDomain);
+  // In host memory, where the reference computes, moving a value between memories is a copy.
+  t.add("CopyToDevice", ref_identity, kKilnDomain);
+  t.add("CopyToHost", ref_identity, kKilnDomain);
 }
 
 }  // namespace kiln

@@ -1,0 +1,44 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include "backends/cuda/cuda_device.h"
+#include "backends/cuda/ops/cuda_ops.h"
+#include "backends/reference/reference_backend.h"
+
+namespace kiln {
+
+namespace {
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend() {
+    for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries()}) {
+      for (KernelEntry& e : entries) table_.add(std::move(e));
+    }
+    // Fallbacks after every CUDA kernel (KernelTable::find takes the first that supports): they
+    // run in host memory, with the copies the builder inserts around them.
+    KernelTable reference;
+    register_reference_kernels(reference);
+    for (KernelEntry e : reference.entries()) {
+      e.backend = "reference";
+      table_.add(std::move(e));
+    }
+  }
+  std::string name() const override { return "cuda"; }
+  // The GPU model and compute capability, driver and CUDA runtime: an engine's kernels and tuning
+  // were chosen for them.
+  std::string device_signature() const override { return cuda::cuda_device_signature(); }
+  Status available() const override { return cuda::cuda_device_status(); }
+  const KernelTable& kernels() const override { return table_; }
+  const Device* device() const override { return &device_; }
+
+ private:
+  KernelTable table_;
+  cuda::CudaDevice device_;
+};
+}  // namespace
+
+const Backend& cuda_backend() {
+  static const CudaBackend backend;
+  return backend;
+}
+
+}  // namespace kiln

@@ -1,0 +1,29 @@
+// The CUDA device of the cuda backend: device memory, streams and copies through the CUDA
+// runtime, and a description of the GPU and libraries for the engine's device signature.
+#pragma once
+
+#include <string>
+
+#include "backends/device.h"
+
+namespace kiln::cuda {
+
+class CudaDevice final : public Device {
+ public:
+  Result<void*> allocate(size_t bytes) const override;
+  void free(void* p) const override;
+  Result<void*> create_stream() const override;
+  void destroy_stream(void* stream) const override;
+  Status copy_to_device(void* dst, const void* src, size_t bytes, void* stream) const override;
+  Status copy_to_host(void* dst, const void* src, size_t bytes, void* stream) const override;
+  Status synchronize(void* stream) const override;
+};
+
+// ok when a CUDA device can be used here, else why not ("no CUDA device: ...").
+Status cuda_device_status();
+// "NVIDIA H200 sm_90, driver 13.0, CUDA runtime 13.0": what an engine built here is bound to.
+std::string cuda_device_signature();
+// A failed CUDA call as a Status naming what was being done.
+Status cuda_status(int error, const std::string& what);
+
+}  // namespace kiln::cuda
