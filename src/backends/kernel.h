@@ -119,6 +119,8 @@ struct KernelEntry {
   // Device backends: the inputs this kernel reads in host memory although it runs on the device
   // (shapes, indices it plans with); every other input is in device memory.
   std::vector<size_t> host_inputs;
+  // Device backends: the outputs this kernel writes in host memory (kiln.CopyToHost's).
+  std::vector<size_t> host_outputs;
 };
 
 class KernelTable {

@@ -24,7 +24,7 @@ class CopyInserter {
         Value* v = n->input(i);
         if (!v || v->constant) continue;
         const bool want_device = on_device(n) && !reads_on_host(*n, i);
-        if (want_device == on_device(v->producer())) continue;
+        if (want_device == in_device_memory(v)) continue;
         KILN_ASSIGN_OR_RETURN(Value * moved, copy_of(v, want_device, n));
         g_.set_input(n, i, moved);
       }
@@ -34,6 +34,13 @@ class CopyInserter {
 
  private:
   bool on_device(const Node* n) const { return n && n->backend == backend_.name(); }
+  // A value is in device memory when a device node writes it there (not kiln.CopyToHost).
+  bool in_device_memory(const Value* v) const {
+    const Node* p = v->producer();
+    if (!on_device(p)) return false;
+    const KernelEntry* k = backend_.kernels().find(*p);
+    return !k || std::find(k->host_outputs.begin(), k->host_outputs.end(), v->producer_output()) == k->host_outputs.end();
+  }
   static bool is_copy(const Node& n) { return n.domain == kKilnDomain && (n.op_type == "CopyToDevice" || n.op_type == "CopyToHost"); }
   bool reads_on_host(const Node& n, size_t i) const {
     const KernelEntry* k = backend_.kernels().find(n);
@@ -74,7 +81,7 @@ class CopyInserter {
   Status move_graph_outputs_to_host() {
     for (Value* out : std::vector<Value*>(g_.outputs())) {
       Node* p = out->producer();
-      if (!on_device(p)) continue;
+      if (!in_device_memory(out)) continue;
       Value* dev = g_.add_value(g_.unique_name(out->name() + "_on_device"), out->dtype, out->shape);
       for (const Use& u : std::vector<Use>(out->uses())) g_.set_input(u.node, u.input_index, dev);
       const size_t k = out->producer_output();
@@ -95,7 +102,7 @@ class CopyInserter {
         for (const Graph* sg : subs) {
           for (const Value* r : sg->outer_refs()) {
             const Value* outer = g_.find_value(r->name());
-            if (outer && on_device(outer->producer())) {
+            if (outer && in_device_memory(outer)) {
               return unsupported(fmt::format("{}: its subgraph reads '{}', which the {} backend computes in device memory; a subgraph "
                                              "reading a device value is not supported yet",
                                              n->describe(), r->name(), backend_.name()));

@@ -69,6 +69,7 @@ Status place_on_device(EngineState& e) {
     const KernelEntry* k = b->kernels().find(n);
     const std::vector<size_t> host = k ? k->host_inputs : std::vector<size_t>{};
     if (!host.empty()) e.host_inputs[&n] = host;
+    if (k && !k->host_outputs.empty()) e.host_outputs[&n] = k->host_outputs;
     for (size_t i = 0; i < n.num_inputs(); ++i) {
       const Value* v = n.input(i);
       if (!v || !v->constant || e.device_constants.count(v) || std::find(host.begin(), host.end(), i) != host.end()) continue;

@@ -36,11 +36,13 @@ struct EngineState {
   std::unordered_map<const Value*, size_t> value_index;              // main graph values
 
   // Device backends (backends/device.h): the device the engine's own kernels compute on, the
-  // top-level nodes that run there, the inputs they read in host memory all the same, and device
+  // top-level nodes that run there, the inputs they read and outputs they write in host memory all
+  // the same, and device
   // copies of the constants they read in device memory (made with the engine, freed with it).
   const Device* device = nullptr;
   std::unordered_set<const Node*> on_device;
   std::unordered_map<const Node*, std::vector<size_t>> host_inputs;
+  std::unordered_map<const Node*, std::vector<size_t>> host_outputs;  // kiln.CopyToHost's
   std::unordered_map<const Value*, Tensor> device_constants;
 };
 

@@ -231,7 +231,7 @@ class MainKernelContext final : public KernelContext {
       return &cs_.dynamic.back();
     }
     const size_t idx = index_of(*cs_.engine, v);
-    if (on_device_) {
+    if (on_device_ && !writes_on_host(i)) {
       // Device outputs live in the planned device arena only: anything else would be host memory.
       Tensor& t = cs_.planned_tensors[idx];
       if (cs_.slots[idx] == Slot::kArena && t.dtype() == dtype && t.shape() == dims) {
@@ -286,9 +286,11 @@ class MainKernelContext final : public KernelContext {
   }
 
  private:
-  bool reads_on_host(size_t i) const {
-    auto it = cs_.engine->host_inputs.find(&node_);
-    return it != cs_.engine->host_inputs.end() && std::find(it->second.begin(), it->second.end(), i) != it->second.end();
+  bool reads_on_host(size_t i) const { return listed(cs_.engine->host_inputs, i); }
+  bool writes_on_host(size_t i) const { return listed(cs_.engine->host_outputs, i); }
+  bool listed(const std::unordered_map<const Node*, std::vector<size_t>>& m, size_t i) const {
+    auto it = m.find(&node_);
+    return it != m.end() && std::find(it->second.begin(), it->second.end(), i) != it->second.end();
   }
 
   ContextState& cs_;
@@ -442,10 +444,15 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   for (size_t step = 0; step < g.num_nodes(); ++step) {
     const Node& n = *g.nodes()[step];
     const bool device_step = cs.step_on_device[step];
+    auto host_out = e.host_outputs.find(&n);
     bool all_pre = n.num_outputs() > 0;
-    for (const Value* o : n.outputs()) {
+    for (size_t k = 0; k < n.num_outputs(); ++k) {
+      const Value* o = n.output(k);
       if (!o) continue;
       const size_t idx = index_of(e, o);
+      // Where this output lives: device nodes write device memory unless the kernel says otherwise.
+      const bool device_value = device_step && (host_out == e.host_outputs.end() ||
+                                                std::find(host_out->second.begin(), host_out->second.end(), k) == host_out->second.end());
       const ValueState& s = states[o];
       // A device node always runs: values computed ahead of the run live in host memory.
       if (s.value && !o->is_graph_output() && !device_step) {
@@ -463,7 +470,7 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(s.dtype);
         const size_t last = std::max(step, last_use[idx]);
         if (auto shared = inplace_request(e, n, o, bytes, step, last_use, request_of, requests);
-            shared != SIZE_MAX && request_on_device[shared] == device_step) {
+            shared != SIZE_MAX && request_on_device[shared] == device_value) {
           requests[shared].last_step = std::max(requests[shared].last_step, last);
           request_of[idx] = shared;
           shared_buffers.emplace_back(idx, shared);
@@ -471,9 +478,9 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         }
         request_of[idx] = requests.size();
         requests.push_back({bytes, step, last});
-        request_on_device.push_back(device_step);
+        request_on_device.push_back(device_value);
         request_value.push_back(idx);
-      } else if (device_step) {
+      } else if (device_value) {
         return unsupported(fmt::format("{}: output '{}' has a size that depends on the data ({}), which the device arena cannot plan",
                                        n.describe(), o->name(), s.shape ? dims_to_string(static_dims(*s.shape)) : "unknown rank"));
       } else {

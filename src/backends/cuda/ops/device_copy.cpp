@@ -18,7 +18,7 @@ Status run_copy(KernelContext& ctx) {
   return launch_status(ctx, cudaMemcpyAsync(y->data(), x->data(), x->nbytes(), kKind, stream_of(ctx)));
 }
 
-KernelEntry copy_entry(const char* op, const char* name, KernelFn fn) {
+KernelEntry copy_entry(const char* op, const char* name, KernelFn fn, bool to_device) {
   KernelEntry e;
   e.domain = kKilnDomain;
   e.op_type = op;
@@ -26,6 +26,9 @@ KernelEntry copy_entry(const char* op, const char* name, KernelFn fn) {
   // Bytes only: strings (and other non-fixed-size types) cannot live in device memory.
   e.supports = [](const Node& n) { return n.input(0) && element_bytes(n.input(0)->dtype) > 0; };
   e.create = [fn](const Node&) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>(fn)); };
+  // The side of the copy in host memory.
+  if (to_device) e.host_inputs = {0};
+  else e.host_outputs = {0};
   return e;
 }
 
@@ -54,8 +57,8 @@ bool node_float_types(const Node& n) {
 }
 
 std::vector<KernelEntry> device_copy_entries() {
-  return {copy_entry("CopyToDevice", "cuda_copy_to_device", run_copy<cudaMemcpyHostToDevice>),
-          copy_entry("CopyToHost", "cuda_copy_to_host", run_copy<cudaMemcpyDeviceToHost>)};
+  return {copy_entry("CopyToDevice", "cuda_copy_to_device", run_copy<cudaMemcpyHostToDevice>, true),
+          copy_entry("CopyToHost", "cuda_copy_to_host", run_copy<cudaMemcpyDeviceToHost>, false)};
 }
 
 }  // namespace kiln::cuda
