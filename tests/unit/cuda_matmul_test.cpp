@@ -81,10 +81,6 @@ constexpr uint8_t kPoison = 0xff;  // NaN in float32, float16 and bfloat16
 
 size_t element_size(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
 
-const char* dtype_label(DataType t) {
-  return t == DataType::kFloat32 ? "f32" : t == DataType::kFloat16 ? "f16" : "bf16";
-}
-
 // x rounded to dtype t, as the bytes of one element and as its value.
 double round_to(DataType t, double x, uint8_t* bytes) {
   const float f = static_cast<float>(x);
@@ -457,7 +453,7 @@ TEST_F(CudaMatmulTest, BatchedWithBroadcastOperands) {
 
     MatmulDesc both = make_desc(7, 129, 129, t, t);
     both.batch = 4;
-    both.alignment = 4;
+    both.alignment = static_cast<int>(element_size(t));  // odd batch strides
     check_product(handle_.get(), stream_, both, nullptr, {.seed = seed++});
   }
 }
@@ -505,11 +501,14 @@ TEST_F(CudaMatmulTest, EveryEpilogue) {
         check_product(handle_.get(), stream_, d, nullptr, {.seed = seed++, .gelu = &gelu});
       }
     }
-    // Which GELU cuBLASLt computes is not documented: report it (the check above accepts both).
-    std::printf(
-        "[   info   ] cuBLASLt GELU epilogue, %s output: max |D - gelu_tanh| = %.3g, "
-        "max |D - gelu_erf| = %.3g\n",
-        dtype_label(t), gelu.from_tanh, gelu.from_erf);
+    // Which GELU cuBLASLt computes is not documented: report it (the check above accepts both
+    // forms). Only float32 output resolves the 4.7e-4 between them; 16-bit rounding hides it.
+    if (t == DataType::kFloat32) {
+      std::printf(
+          "[   info   ] cuBLASLt GELU epilogue, float32 output: max |D - gelu_tanh| = %.3g, "
+          "max |D - gelu_erf| = %.3g\n",
+          gelu.from_tanh, gelu.from_erf);
+    }
   }
 }
 
@@ -761,6 +760,12 @@ TEST(MatmulDescTest, ValidationRefusesWhatCublasLtCannotDo) {
   d = ok;
   d.alpha = std::numeric_limits<float>::infinity();
   refused(d, "finite");
+  d = ok;
+  d.batch = 2;
+  d.batch_stride_a = 68;  // 136 bytes: the second A is 8-byte aligned, not 16
+  refused(d, "multiple");
+  d.alignment = 8;
+  EXPECT_TRUE(validate_matmul_desc(d).ok());
   // Broadcast A or B, a beta with bias only, TF32 for float32: accepted.
   d = ok;
   d.batch = 3;
@@ -1035,6 +1040,7 @@ TEST(MatmulMappingTest, DescriptorsComputeTheRowMajorProduct) {
       MatmulDesc d = make_desc(s.m, s.n, s.k, DataType::kFloat16, DataType::kFloat16);
       d.trans_a = t & 1;
       d.trans_b = t & 2;
+      d.alignment = 2;  // odd batch strides below
       check_mapping(d);
       d.batch = 3;  // packed batches
       check_mapping(d);

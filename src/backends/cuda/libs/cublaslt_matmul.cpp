@@ -410,6 +410,16 @@ Status validate_matmul_desc(const MatmulDesc& in) {
     return bad("alignment " + std::to_string(d.alignment) +
                " must be a power of two from one element to 256 bytes");
   }
+  // Each batch's matrices start at pointer + i·stride: they must keep the promised alignment.
+  if (d.batch > 1) {
+    const int64_t in_bytes = bytes_of(d.input_dtype), out_bytes = bytes_of(d.output_dtype);
+    if ((d.batch_stride_a * in_bytes) % d.alignment ||
+        (d.batch_stride_b * in_bytes) % d.alignment ||
+        (d.batch_stride_d * out_bytes) % d.alignment) {
+      return bad("a batch stride that is not a multiple of the " + std::to_string(d.alignment) +
+                 "-byte alignment (later matrices would be less aligned than the first)");
+    }
+  }
   return ok_status();
 }
 

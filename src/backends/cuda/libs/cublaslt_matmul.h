@@ -89,8 +89,10 @@ struct MatmulDesc {
   MatmulActivation activation = MatmulActivation::kNone;
 
   // The alignment in bytes (a power of two, at least one element, at most 256) that every
-  // operand pointer given to run_matmul has: A, B, C, D and bias. cuBLASLt picks faster
-  // kernels for larger alignments; run_matmul refuses pointers less aligned than promised.
+  // operand pointer given to run_matmul has: A, B, C, D and bias; batch strides must be
+  // multiples of it too, so that every matrix of a batch has it. Row strides need not be
+  // (cuBLASLt sees them in its layouts). cuBLASLt picks faster kernels for larger alignments;
+  // run_matmul refuses pointers less aligned than promised.
   int alignment = 16;
 };
 
