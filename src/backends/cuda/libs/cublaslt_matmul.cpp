@@ -156,9 +156,9 @@ cublasStatus_t set_attribute(cublasLtMatmulPreference_t pref,
 }
 
 // Everything of the operation descriptor except its compute and scale types (given when it is
-// made). The bias pointer is set per run (run_matmul); while choosing an algorithm it is null,
-// which cuBLASLt's heuristic reads as perfectly aligned, and run_matmul holds bias to
-// desc.alignment like the other operands.
+// made). The bias pointer is set per run (run_matmul). For choosing and checking an algorithm
+// it is bias_placeholder(d), which is never dereferenced: cuBLASLt's heuristic reads only the
+// alignment of its value, and run_matmul holds the real bias to desc.alignment.
 Status configure_operation(cublasLtMatmulDesc_t op, const MatmulDesc& d, const std::string& key,
                            const void* bias) {
   // kiln's B is cuBLASLt's A (see the header): its transpose flag is trans_b.
@@ -175,6 +175,14 @@ Status configure_operation(cublasLtMatmulDesc_t op, const MatmulDesc& d, const s
     KILN_CUBLAS_RETURN_IF_ERROR(key, set_attribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias));
   }
   return ok_status();
+}
+
+// A bias "pointer" with exactly desc.alignment's alignment, for the descriptor the algorithm is
+// chosen with (the documentation of CUBLASLT_MATMUL_DESC_BIAS_POINTER: routines that do not
+// dereference it, like the heuristic, take the expected alignment from its value). Null would
+// promise any alignment.
+const void* bias_placeholder(const MatmulDesc& d) {
+  return reinterpret_cast<const void*>(static_cast<uintptr_t>(d.alignment));
 }
 
 // A column-major layout of `batch` matrices.
@@ -201,7 +209,7 @@ Result<MatmulPlan> make_descriptors(const MatmulDesc& d) {
   MatmulPlanAccess::fill(plan, d, key);
   cublasLtMatmulDesc_t& op = MatmulPlanAccess::operation(plan);
   KILN_CUBLAS_RETURN_IF_ERROR(key, cublasLtMatmulDescCreate(&op, compute_type(d), CUDA_R_32F));
-  KILN_RETURN_IF_ERROR(configure_operation(op, d, key, nullptr));
+  KILN_RETURN_IF_ERROR(configure_operation(op, d, key, bias_placeholder(d)));
   // cuBLASLt's A: kiln's B seen column-major, [stored cols, stored rows].
   KILN_RETURN_IF_ERROR(make_layout(&MatmulPlanAccess::layout_a(plan), d.input_dtype,
                                    stored_cols_b(d), stored_rows_b(d), d.ldb, d.batch,
