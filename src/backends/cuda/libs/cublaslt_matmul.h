@@ -19,9 +19,9 @@
 // either from cuBLASLt's heuristic (create_matmul_plan), by timing the heuristic's first few
 // candidates on the device (tune_matmul), or from an AlgoRecord a timing cache kept (replayed
 // without timing, checked with cublasLtMatmulAlgoCheck). run_matmul then only launches: it
-// allocates nothing, so it can be captured in a CUDA graph, and a plan is read-only, so threads
-// may share it, each with its own cublasLt handle (one handle per thread and device is the safe
-// default; the caller owns handles and passes them in).
+// allocates no host or device memory (as CUDA graph capture needs), and a plan is read-only, so
+// threads may share it, each with its own cublasLt handle (one handle per thread and device is the
+// safe default; the caller owns handles and passes them in).
 //
 // Every function returns a kiln::Status / Result whose message names the product (matmul_key)
 // and the failing cuBLASLt or CUDA call with its status name.
@@ -48,8 +48,8 @@ namespace kiln::cuda {
 // A row stride (ld) or batch stride of MatmulDesc that is the packed one.
 inline constexpr int64_t kPacked = -1;
 
-// cuBLAS's recommended workspace for Hopper; more lets cuBLASLt choose split-K algorithms with
-// larger partial sums.
+// cuBLAS's recommended workspace for Hopper: algorithms that split K keep their partial sums
+// there, and the heuristic only offers those whose workspace fits.
 inline constexpr size_t kDefaultMatmulWorkspaceBytes = size_t{32} << 20;
 
 // The workspace pointer's alignment run_matmul requires (cudaMalloc's).
