@@ -998,53 +998,56 @@ Status ConvPlan::execute(cudnnHandle_t handle, cudaStream_t stream, const ConvAr
   const ConvProblem& p = impl_->problem;
   if (handle == nullptr) return invalid_argument("cuDNN convolution: no cudnnHandle_t");
   const size_t esize = dtype_bytes(p.dtype);
+  // Fixed-size arrays: this runs once per inference and should not touch the heap itself.
   struct Operand {
     int64_t uid;
     const void* ptr;
     size_t bytes;
     const char* name;
   };
-  std::vector<Operand> operands = {
-      {kUidX, args.x, static_cast<size_t>(p.x_elements()) * esize, "x"},
-      {kUidW, args.w, static_cast<size_t>(p.w_elements()) * esize, "w"},
-  };
+  std::array<Operand, 5> operands;
+  int count = 0;
+  operands[count++] = {kUidX, args.x, static_cast<size_t>(p.x_elements()) * esize, "x"};
+  operands[count++] = {kUidW, args.w, static_cast<size_t>(p.w_elements()) * esize, "w"};
   if (p.has_bias)
-    operands.push_back({kUidB, args.bias, static_cast<size_t>(p.out_channels) * esize, "bias"});
+    operands[count++] = {kUidB, args.bias, static_cast<size_t>(p.out_channels) * esize, "bias"};
   if (p.has_residual)
-    operands.push_back({kUidZ, args.z, static_cast<size_t>(p.y_elements()) * esize, "z"});
+    operands[count++] = {kUidZ, args.z, static_cast<size_t>(p.y_elements()) * esize, "z"};
   const size_t y_bytes = static_cast<size_t>(p.y_elements()) * esize;
   const auto y_begin = reinterpret_cast<uintptr_t>(args.y);
-  for (const Operand& o : operands) {
+  if (args.y == nullptr || y_begin % kTensorAlignment != 0)
+    return invalid_argument("cuDNN convolution: y is null or not 16-byte aligned");
+  for (int i = 0; i < count; ++i) {
+    const Operand& o = operands[static_cast<size_t>(i)];
     const auto begin = reinterpret_cast<uintptr_t>(o.ptr);
     if (o.ptr == nullptr || begin % kTensorAlignment != 0)
       return invalid_argument(std::string("cuDNN convolution: ") + o.name +
                               " is null or not 16-byte aligned");
-    if (args.y != nullptr && begin < y_begin + y_bytes && y_begin < begin + o.bytes)
+    if (begin < y_begin + y_bytes && y_begin < begin + o.bytes)
       return invalid_argument(std::string("cuDNN convolution: y overlaps ") + o.name);
   }
-  if (args.y == nullptr || y_begin % kTensorAlignment != 0)
-    return invalid_argument("cuDNN convolution: y is null or not 16-byte aligned");
   if (impl_->workspace > 0 &&
       (workspace == nullptr || reinterpret_cast<uintptr_t>(workspace) % kTensorAlignment != 0))
     return invalid_argument("cuDNN convolution: the plan needs " +
                             std::to_string(impl_->workspace) +
                             " bytes of 16-byte aligned workspace");
-  operands.push_back({kUidY, args.y, y_bytes, "y"});
+  operands[count++] = {kUidY, args.y, y_bytes, "y"};
 
-  std::vector<int64_t> uids;
-  std::vector<void*> pointers;
-  for (const Operand& o : operands) {
-    uids.push_back(o.uid);
-    pointers.push_back(const_cast<void*>(o.ptr));  // cuDNN's variant pack takes void*
+  std::array<int64_t, 5> uids{};
+  std::array<void*, 5> pointers{};
+  for (int i = 0; i < count; ++i) {
+    uids[static_cast<size_t>(i)] = operands[static_cast<size_t>(i)].uid;
+    // cuDNN's variant pack takes void* for inputs too.
+    pointers[static_cast<size_t>(i)] = const_cast<void*>(operands[static_cast<size_t>(i)].ptr);
   }
   KILN_CUDNN_TRY(cudnnSetStream(handle, stream), "cudnnSetStream");
   const std::string what = "variant pack";
   KILN_ASSIGN_OR_RETURN(Descriptor pack,
                         Descriptor::create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, what));
-  KILN_RETURN_IF_ERROR(set_int64s(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, uids, what));
+  KILN_RETURN_IF_ERROR(set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
+                                count, uids.data(), what));
   KILN_RETURN_IF_ERROR(set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
-                                CUDNN_TYPE_VOID_PTR, static_cast<int64_t>(pointers.size()),
-                                pointers.data(), what));
+                                CUDNN_TYPE_VOID_PTR, count, pointers.data(), what));
   KILN_RETURN_IF_ERROR(set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
                                 1, &workspace, what));
   KILN_RETURN_IF_ERROR(finalize(pack.get(), what));
