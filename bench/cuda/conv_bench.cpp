@@ -39,23 +39,23 @@ using kiln::cuda::ConvArgs;
 using kiln::cuda::ConvPlan;
 using kiln::cuda::ConvProblem;
 
-#define CHECK_CUDA(call)                                                                    \
-  do {                                                                                      \
-    const cudaError_t err_ = (call);                                                        \
-    if (err_ != cudaSuccess) {                                                              \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                    \
-                   cudaGetErrorString(err_));                                               \
-      std::exit(1);                                                                         \
-    }                                                                                       \
+#define CHECK_CUDA(call)                                                 \
+  do {                                                                   \
+    const cudaError_t err_ = (call);                                     \
+    if (err_ != cudaSuccess) {                                           \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, \
+                   cudaGetErrorString(err_));                            \
+      std::exit(1);                                                      \
+    }                                                                    \
   } while (0)
 
-#define CHECK_OK(expr)                                                                      \
-  do {                                                                                      \
-    const ::kiln::Status s_ = (expr);                                                       \
-    if (!s_.ok()) {                                                                         \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, s_.message().c_str());        \
-      std::exit(1);                                                                         \
-    }                                                                                       \
+#define CHECK_OK(expr)                                                               \
+  do {                                                                               \
+    const ::kiln::Status s_ = (expr);                                                \
+    if (!s_.ok()) {                                                                  \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, s_.message().c_str()); \
+      std::exit(1);                                                                  \
+    }                                                                                \
   } while (0)
 
 enum class Epilogue { kBiasRelu, kBiasResidualRelu, kBias };
@@ -265,10 +265,11 @@ void bench(int64_t batch, int runs, cudnnHandle_t h, cudaStream_t stream) {
   std::printf("%-22s %-22s %2d %-20s %9.4f %9.4f %8.1f %7.2f\n", "total", "", 53, "",
               total_heuristic, total_tuned, total_flops / (total_tuned * 1e-3) / 1e12,
               total_tune_s);
-  std::printf("(%.2f GFLOP per image in these convolutions; tuned sum %.0f images/s from the "
-              "convolutions alone)\n",
-              total_flops / static_cast<double>(batch) / 1e9,
-              static_cast<double>(batch) / (total_tuned * 1e-3));
+  std::printf(
+      "(%.2f GFLOP per image in these convolutions; tuned sum %.0f images/s from the "
+      "convolutions alone)\n",
+      total_flops / static_cast<double>(batch) / 1e9,
+      static_cast<double>(batch) / (total_tuned * 1e-3));
   for (void* p : {x, w, b, z, y}) CHECK_CUDA(cudaFree(p));
 }
 

@@ -49,9 +49,9 @@ bool has_cuda_device() {
     ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_); \
   } while (0)
 
-#define ASSERT_OK(expr)                                          \
-  do {                                                           \
-    const ::kiln::Status status_ = (expr);                       \
+#define ASSERT_OK(expr)                                              \
+  do {                                                               \
+    const ::kiln::Status status_ = (expr);                           \
     ASSERT_TRUE(status_.ok()) << #expr << ": " << status_.message(); \
   } while (0)
 
@@ -154,7 +154,8 @@ Reference reference(const ConvProblem& p, const Inputs& in) {
             for (int64_t s = 0; s < S; ++s) {
               const int64_t iw = ow * p.strides[1] - p.pads_begin[1] + s * p.dilations[1];
               if (iw < 0 || iw >= W) continue;
-              const double* xr = &in.x.values[static_cast<size_t>(((n * H + ih) * W + iw) * C + g * cg)];
+              const double* xr =
+                  &in.x.values[static_cast<size_t>(((n * H + ih) * W + iw) * C + g * cg)];
               const double* wr = &in.w.values[static_cast<size_t>(((k * R + r) * S + s) * cg)];
               for (int64_t c = 0; c < cg; ++c) {
                 acc += xr[c] * wr[c];
@@ -210,9 +211,10 @@ void expect_close(const ConvProblem& p, const Reference& ref, const std::vector<
   int64_t bad = 0;
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) {
-    const double allowed = tolerance_scale * (tol.out_eps * (std::fabs(ref.y[i]) + ref.intermediate[i]) +
-                                              1.25 * tol.acc_eps * ref.magnitude[i]) +
-                           1e-7;
+    const double allowed =
+        tolerance_scale * (tol.out_eps * (std::fabs(ref.y[i]) + ref.intermediate[i]) +
+                           1.25 * tol.acc_eps * ref.magnitude[i]) +
+        1e-7;
     const double err = std::fabs(static_cast<double>(got[i]) - ref.y[i]);
     const bool ok = std::isfinite(got[i]) && err <= allowed;
     if (std::isfinite(got[i])) worst = std::max(worst, err / allowed);
@@ -470,8 +472,7 @@ TEST_F(CudaConvTest, OtherActivations) {
 // ---- tuning and records -----------------------------------------------------------------------
 
 TEST_F(CudaConvTest, TuneMatchesHeuristicAndReplays) {
-  const ConvProblem p =
-      with_bias_act(conv(kF16, 2, 64, 14, 14, 64, 3, 3, 1, 1), Activation::kRelu);
+  const ConvProblem p = with_bias_act(conv(kF16, 2, 64, 14, 14, 64, 3, 3, 1, 1), Activation::kRelu);
   const Inputs in = random_inputs(p, 7);
   const Reference ref = reference(p, in);
 
@@ -530,7 +531,8 @@ TEST_F(CudaConvTest, TuneMatchesHeuristicAndReplays) {
     int64_t differ = 0;
     for (size_t i = 0; i < y_tuned.size(); ++i)
       differ += std::memcmp(&y_tuned[i], &y_replayed[i], sizeof(float)) != 0;
-    EXPECT_EQ(differ, 0) << "replayed plan " << replayed->describe() << " differs from the tuned one";
+    EXPECT_EQ(differ, 0) << "replayed plan " << replayed->describe()
+                         << " differs from the tuned one";
   } else {
     expect_close(p, ref, y_replayed, "replayed plan");
   }
@@ -620,8 +622,7 @@ TEST_F(CudaConvTest, ReplayRefusesRecordsThatDoNotApply) {
 }
 
 TEST_F(CudaConvTest, ExecuteRefusesBadArguments) {
-  const ConvProblem p =
-      with_bias_act(conv(kF16, 1, 16, 8, 8, 16, 3, 3, 1, 1), Activation::kNone);
+  const ConvProblem p = with_bias_act(conv(kF16, 1, 16, 8, 8, 16, 3, 3, 1, 1), Activation::kNone);
   Result<ConvPlan> plan = make_conv_plan(handle_, p);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   DeviceBuffer buffer;
@@ -715,9 +716,9 @@ TEST(CudaConvHost, ActivationsCudnnCannotExpressAreUnsupported) {
   }
   EXPECT_EQ(check_conv_problem(with_bias_act(base, Activation::kClip, 1.f, 0.f)).code(),
             StatusCode::kUnsupported);  // min > max
-  for (Activation a : {Activation::kRelu, Activation::kLeakyRelu, Activation::kSigmoid,
-                       Activation::kTanh, Activation::kSilu, Activation::kGelu,
-                       Activation::kGeluTanh})
+  for (Activation a :
+       {Activation::kRelu, Activation::kLeakyRelu, Activation::kSigmoid, Activation::kTanh,
+        Activation::kSilu, Activation::kGelu, Activation::kGeluTanh})
     EXPECT_TRUE(check_conv_problem(with_bias_act(base, a, 0.1f)).ok());
   EXPECT_TRUE(check_conv_problem(with_bias_act(base, Activation::kClip, -INFINITY, INFINITY)).ok());
 }
@@ -726,9 +727,9 @@ TEST(CudaConvHost, ActivationsCudnnCannotExpressAreUnsupported) {
 // strides, group inference, asymmetric padding, each pointwise mode and its parameters).
 TEST(CudaConvHost, CudnnAcceptsTheGraphDescriptors) {
   std::vector<ConvProblem> shapes = {
-      conv(kF16, 2, 64, 14, 14, 64, 3, 3, 1, 1),        conv(kF16, 1, 256, 8, 8, 64, 1, 1, 2, 0),
-      conv(kF16, 1, 3, 40, 36, 64, 7, 7, 2, 3),         conv(kF16, 2, 32, 10, 10, 64, 3, 3, 1, 1, 4),
-      conv(kF16, 1, 32, 15, 15, 32, 3, 3, 2, 1, 32),    conv(kF16, 1, 16, 9, 9, 32, 3, 3, 1, 1, 16),
+      conv(kF16, 2, 64, 14, 14, 64, 3, 3, 1, 1),       conv(kF16, 1, 256, 8, 8, 64, 1, 1, 2, 0),
+      conv(kF16, 1, 3, 40, 36, 64, 7, 7, 2, 3),        conv(kF16, 2, 32, 10, 10, 64, 3, 3, 1, 1, 4),
+      conv(kF16, 1, 32, 15, 15, 32, 3, 3, 2, 1, 32),   conv(kF16, 1, 16, 9, 9, 32, 3, 3, 1, 1, 16),
       conv(kF16, 1, 16, 15, 15, 24, 3, 3, 1, 2, 1, 2),
   };
   ConvProblem odd = conv(kF16, 3, 5, 13, 11, 7, 3, 2);
@@ -767,7 +768,8 @@ TEST(CudaConvHost, CudnnAcceptsTheGraphDescriptors) {
 }
 
 TEST(CudaConvHost, ProblemKeysNameEveryField) {
-  const ConvProblem base = with_bias_act(conv(kF32, 2, 8, 9, 10, 16, 3, 3, 1, 1), Activation::kRelu);
+  const ConvProblem base =
+      with_bias_act(conv(kF32, 2, 8, 9, 10, 16, 3, 3, 1, 1), Activation::kRelu);
   EXPECT_EQ(conv_problem_key(base),
             "float32,n2,c8,h9,w10,k16,r3,s3,g1,st1x1,dl1x1,pb1x1,pe1x1,notf32,bias,act=Relu(0;0)");
   EXPECT_EQ(conv_problem_key(base).find(' '), std::string::npos);
@@ -801,9 +803,9 @@ TEST(CudaConvHost, RecordRoundTripAndDamage) {
   r.engine_id = 12;
   r.knobs = {{2, 5}, {14, 3}, {24, -1}};
   const std::string text = r.to_string();
-  EXPECT_EQ(text.rfind("kiln-cudnn-conv/1 cudnn=91400 sm=90 engine=12 knobs=2:5,14:3,24:-1 problem=",
-                       0),
-            0u)
+  EXPECT_EQ(
+      text.rfind("kiln-cudnn-conv/1 cudnn=91400 sm=90 engine=12 knobs=2:5,14:3,24:-1 problem=", 0),
+      0u)
       << text;
   Result<ConvPlanRecord> back = ConvPlanRecord::parse(text);
   ASSERT_TRUE(back.ok()) << back.status().message();

@@ -59,18 +59,18 @@ Status cuda_status(cudaError_t e, const std::string& what) {
   return internal_error("CUDA: " + what + ": " + cudaGetErrorString(e));
 }
 
-#define KILN_CUDNN_TRY(call, what)                                          \
-  do {                                                                      \
-    const cudnnStatus_t kiln_cudnn_status_ = (call);                        \
-    if (kiln_cudnn_status_ != CUDNN_STATUS_SUCCESS)                         \
-      return ::kiln::cuda::cudnn_status(kiln_cudnn_status_, (what));        \
+#define KILN_CUDNN_TRY(call, what)                                   \
+  do {                                                               \
+    const cudnnStatus_t kiln_cudnn_status_ = (call);                 \
+    if (kiln_cudnn_status_ != CUDNN_STATUS_SUCCESS)                  \
+      return ::kiln::cuda::cudnn_status(kiln_cudnn_status_, (what)); \
   } while (0)
 
-#define KILN_CUDA_TRY(call, what)                                           \
-  do {                                                                      \
-    const cudaError_t kiln_cuda_status_ = (call);                           \
-    if (kiln_cuda_status_ != cudaSuccess)                                   \
-      return ::kiln::cuda::cuda_status(kiln_cuda_status_, (what));          \
+#define KILN_CUDA_TRY(call, what)                                  \
+  do {                                                             \
+    const cudaError_t kiln_cuda_status_ = (call);                  \
+    if (kiln_cuda_status_ != cudaSuccess)                          \
+      return ::kiln::cuda::cuda_status(kiln_cuda_status_, (what)); \
   } while (0)
 
 // ---- descriptors ------------------------------------------------------------------------------
@@ -406,8 +406,7 @@ static int64_t out_extent(int64_t in, int64_t kernel, int64_t stride, int64_t di
 }
 
 int64_t ConvProblem::out_height() const {
-  return out_extent(in_height, kernel_height, strides[0], dilations[0], pads_begin[0],
-                    pads_end[0]);
+  return out_extent(in_height, kernel_height, strides[0], dilations[0], pads_begin[0], pads_end[0]);
 }
 
 int64_t ConvProblem::out_width() const {
@@ -454,9 +453,10 @@ Status check_conv_problem(const ConvProblem& p) {
                             " groups do not divide C=" + std::to_string(p.in_channels) +
                             " and K=" + std::to_string(p.out_channels));
   if (p.out_height() < 1 || p.out_width() < 1)
-    return invalid_argument("cuDNN convolution: the (dilated) kernel is larger than the padded "
-                            "input: " +
-                            conv_problem_key(p));
+    return invalid_argument(
+        "cuDNN convolution: the (dilated) kernel is larger than the padded "
+        "input: " +
+        conv_problem_key(p));
   // Element counts stay far below int64's range (cuDNN indexes with int64).
   const double limit = 4.0e18;
   if (static_cast<double>(p.batch) * p.in_height * p.in_width * p.in_channels > limit ||
@@ -487,9 +487,8 @@ std::string conv_problem_key(const ConvProblem& p) {
   k += ",n" + std::to_string(p.batch) + ",c" + std::to_string(p.in_channels) + ",h" +
        std::to_string(p.in_height) + ",w" + std::to_string(p.in_width) + ",k" +
        std::to_string(p.out_channels) + ",r" + std::to_string(p.kernel_height) + ",s" +
-       std::to_string(p.kernel_width) + ",g" + std::to_string(p.groups) + ",st" +
-       pair(p.strides) + ",dl" + pair(p.dilations) + ",pb" + pair(p.pads_begin) + ",pe" +
-       pair(p.pads_end);
+       std::to_string(p.kernel_width) + ",g" + std::to_string(p.groups) + ",st" + pair(p.strides) +
+       ",dl" + pair(p.dilations) + ",pb" + pair(p.pads_begin) + ",pe" + pair(p.pads_end);
   if (p.dtype == DataType::kFloat32) k += p.allow_tf32 ? ",tf32" : ",notf32";
   if (p.has_bias) k += ",bias";
   if (p.activation != Activation::kNone)
@@ -600,8 +599,8 @@ struct OpGraph {
 };
 
 // A tensor in cuDNN's N, C, spatial dimension order with NHWC strides (channels innermost).
-Result<Descriptor> make_tensor(int64_t uid, cudnnDataType_t dtype, int64_t n, int64_t c,
-                               int64_t h, int64_t w, bool is_virtual, const std::string& what) {
+Result<Descriptor> make_tensor(int64_t uid, cudnnDataType_t dtype, int64_t n, int64_t c, int64_t h,
+                               int64_t w, bool is_virtual, const std::string& what) {
   KILN_ASSIGN_OR_RETURN(Descriptor t, Descriptor::create(CUDNN_BACKEND_TENSOR_DESCRIPTOR, what));
   const std::vector<int64_t> dims = {n, c, h, w};
   const std::vector<int64_t> strides = {h * w * c, 1, w * c, c};
@@ -625,8 +624,8 @@ Result<Descriptor> make_pointwise(DescriptorList& parts, const PointwiseSpec& sp
   KILN_ASSIGN_OR_RETURN(Descriptor pw,
                         Descriptor::create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, what + " mode"));
   const cudnnPointwiseMode_t mode = spec.mode;
-  KILN_RETURN_IF_ERROR(set_attr(pw.get(), CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1,
-                                &mode, what));
+  KILN_RETURN_IF_ERROR(
+      set_attr(pw.get(), CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode, what));
   KILN_RETURN_IF_ERROR(set_dtype(pw.get(), CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT, what));
   if (spec.relu_clips) {
     KILN_RETURN_IF_ERROR(
@@ -643,8 +642,8 @@ Result<Descriptor> make_pointwise(DescriptorList& parts, const PointwiseSpec& sp
 
   KILN_ASSIGN_OR_RETURN(Descriptor op,
                         Descriptor::create(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, what));
-  KILN_RETURN_IF_ERROR(set_desc(op.get(), CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw.get(),
-                                what));
+  KILN_RETURN_IF_ERROR(
+      set_desc(op.get(), CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw.get(), what));
   KILN_RETURN_IF_ERROR(set_desc(op.get(), CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x, what));
   if (b != nullptr)
     KILN_RETURN_IF_ERROR(set_desc(op.get(), CUDNN_ATTR_OPERATION_POINTWISE_BDESC, b, what));
@@ -665,7 +664,7 @@ struct EpilogueStep {
 Result<std::shared_ptr<OpGraph>> build_graph(cudnnHandle_t handle, const ConvProblem& p) {
   auto g = std::make_shared<OpGraph>();
   const cudnnDataType_t io = cudnn_dtype(p.dtype);
-  const int64_t P = p.out_height(), Q = p.out_width();
+  const int64_t out_h = p.out_height(), out_w = p.out_width();
 
   std::vector<EpilogueStep> steps;
   PointwiseSpec add;
@@ -694,13 +693,15 @@ Result<std::shared_ptr<OpGraph>> build_graph(cudnnHandle_t handle, const ConvPro
   // Every intermediate is a virtual float32 tensor: the epilogue runs on the accumulator.
   int64_t next_virtual = kUidVirtual;
   auto output_of_step = [&](bool last, const std::string& what) -> Result<Descriptor> {
-    if (last) return make_tensor(kUidY, io, p.batch, p.out_channels, P, Q, false, "Y tensor");
-    return make_tensor(next_virtual++, CUDNN_DATA_FLOAT, p.batch, p.out_channels, P, Q, true,
-                       what);
+    if (last)
+      return make_tensor(kUidY, io, p.batch, p.out_channels, out_h, out_w, false, "Y tensor");
+    return make_tensor(next_virtual++, CUDNN_DATA_FLOAT, p.batch, p.out_channels, out_h, out_w,
+                       true, what);
   };
 
-  KILN_ASSIGN_OR_RETURN(Descriptor conv_desc, Descriptor::create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR,
-                                                                 "convolution descriptor"));
+  KILN_ASSIGN_OR_RETURN(
+      Descriptor conv_desc,
+      Descriptor::create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution descriptor"));
   {
     const std::string what = "convolution descriptor";
     const int64_t spatial = 2;
@@ -754,12 +755,12 @@ Result<std::shared_ptr<OpGraph>> build_graph(cudnnHandle_t handle, const ConvPro
     const EpilogueStep& step = steps[i];
     cudnnBackendDescriptor_t operand = nullptr;
     if (step.operand_uid == kUidB) {
-      KILN_ASSIGN_OR_RETURN(Descriptor b, make_tensor(kUidB, io, 1, p.out_channels, 1, 1, false,
-                                                      "B tensor"));
+      KILN_ASSIGN_OR_RETURN(Descriptor b,
+                            make_tensor(kUidB, io, 1, p.out_channels, 1, 1, false, "B tensor"));
       operand = g->parts.add(std::move(b));
     } else if (step.operand_uid == kUidZ) {
-      KILN_ASSIGN_OR_RETURN(Descriptor z, make_tensor(kUidZ, io, p.batch, p.out_channels, P, Q,
-                                                      false, "Z tensor"));
+      KILN_ASSIGN_OR_RETURN(Descriptor z, make_tensor(kUidZ, io, p.batch, p.out_channels, out_h,
+                                                      out_w, false, "Z tensor"));
       operand = g->parts.add(std::move(z));
     }
     KILN_ASSIGN_OR_RETURN(Descriptor out,
@@ -773,12 +774,13 @@ Result<std::shared_ptr<OpGraph>> build_graph(cudnnHandle_t handle, const ConvPro
 
   if (handle == nullptr) return g;
   const std::string what = "operation graph " + g->summary;
-  KILN_ASSIGN_OR_RETURN(g->graph, Descriptor::create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, what));
+  KILN_ASSIGN_OR_RETURN(g->graph,
+                        Descriptor::create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, what));
   KILN_RETURN_IF_ERROR(set_attr(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_OPS,
                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(ops.size()),
                                 ops.data(), what));
-  KILN_RETURN_IF_ERROR(set_attr(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE,
-                                CUDNN_TYPE_HANDLE, 1, &handle, what));
+  KILN_RETURN_IF_ERROR(set_attr(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE,
+                                1, &handle, what));
   KILN_RETURN_IF_ERROR(finalize(g->graph.get(), what));
   return g;
 }
@@ -789,10 +791,10 @@ Result<ConvEngineNotes> engine_notes(cudnnBackendDescriptor_t engine) {
   ConvEngineNotes n;
   cudnnBackendNumericalNote_t numerical[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
   int64_t count = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
-                                          CUDNN_TYPE_NUMERICAL_NOTE,
-                                          CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, numerical),
-                 "reading an engine's numerical notes");
+  KILN_CUDNN_TRY(
+      cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, numerical),
+      "reading an engine's numerical notes");
   for (int64_t i = 0; i < std::min<int64_t>(count, CUDNN_NUMERICAL_NOTE_TYPE_COUNT); ++i) {
     switch (numerical[i]) {
       case CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
@@ -822,10 +824,10 @@ Result<ConvEngineNotes> engine_notes(cudnnBackendDescriptor_t engine) {
   }
   cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
   count = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE,
-                                          CUDNN_TYPE_BEHAVIOR_NOTE, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT,
-                                          &count, behavior),
-                 "reading an engine's behavior notes");
+  KILN_CUDNN_TRY(
+      cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &count, behavior),
+      "reading an engine's behavior notes");
   for (int64_t i = 0; i < std::min<int64_t>(count, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT); ++i)
     if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) n.runtime_compiled = true;
   return n;
@@ -874,10 +876,9 @@ Result<Proposal> read_config(cudnnBackendDescriptor_t config) {
     choices.push_back(owned.add(std::move(c)));
   }
   count = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
-                                          CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                          static_cast<int64_t>(choices.size()), &count,
-                                          choices.data()),
+  KILN_CUDNN_TRY(cudnnBackendGetAttribute(
+                     config, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                     static_cast<int64_t>(choices.size()), &count, choices.data()),
                  "reading a configuration's knob choices");
   for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(choices.size())); ++i) {
     cudnnBackendKnobType_t type{};
@@ -918,10 +919,10 @@ Result<std::vector<Proposal>> heuristic_proposals(const OpGraph& g, cudnnBackend
     configs.push_back(owned.add(std::move(c)));
   }
   int64_t returned = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                          CUDNN_TYPE_BACKEND_DESCRIPTOR, available, &returned,
-                                          configs.data()),
-                 "reading the results of the " + what);
+  KILN_CUDNN_TRY(
+      cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                               CUDNN_TYPE_BACKEND_DESCRIPTOR, available, &returned, configs.data()),
+      "reading the results of the " + what);
   for (int64_t i = 0; i < std::min(returned, available); ++i) {
     auto proposal = read_config(configs[i]);
     if (proposal.ok()) out.push_back(std::move(proposal).value());
@@ -1073,8 +1074,8 @@ Result<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p,
 
   KILN_ASSIGN_OR_RETURN(Descriptor engine,
                         Descriptor::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, engine_what));
-  KILN_RETURN_IF_ERROR(set_desc(engine.get(), CUDNN_ATTR_ENGINE_OPERATION_GRAPH,
-                                graph->graph.get(), engine_what));
+  KILN_RETURN_IF_ERROR(
+      set_desc(engine.get(), CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph->graph.get(), engine_what));
   KILN_RETURN_IF_ERROR(
       set_int64(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, record.engine_id, engine_what));
   KILN_RETURN_IF_ERROR(finalize(engine.get(), engine_what));
@@ -1111,13 +1112,14 @@ Result<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p,
                         Descriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, plan_what));
   KILN_RETURN_IF_ERROR(set_attr(impl->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE,
                                 CUDNN_TYPE_HANDLE, 1, &handle, plan_what));
-  KILN_RETURN_IF_ERROR(set_desc(impl->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                config.get(), plan_what));
+  KILN_RETURN_IF_ERROR(
+      set_desc(impl->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config.get(), plan_what));
   KILN_RETURN_IF_ERROR(finalize(impl->plan.get(), plan_what));
   int64_t workspace = 0, count = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(impl->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                          CUDNN_TYPE_INT64, 1, &count, &workspace),
-                 "reading the workspace size of the " + plan_what);
+  KILN_CUDNN_TRY(
+      cudnnBackendGetAttribute(impl->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                               CUDNN_TYPE_INT64, 1, &count, &workspace),
+      "reading the workspace size of the " + plan_what);
   if (workspace < 0) return internal_error("cuDNN reported a negative workspace size");
   impl->workspace = static_cast<size_t>(workspace);
   if (impl->workspace > options.max_workspace_bytes)
@@ -1256,8 +1258,7 @@ Result<ConvPlan> replay_conv_plan(cudnnHandle_t handle, const ConvProblem& probl
     return incompatible("cuDNN convolution plan record was chosen on a compute capability " +
                         std::to_string(record.compute_capability / 10) + "." +
                         std::to_string(record.compute_capability % 10) + " GPU, this one is " +
-                        std::to_string(cc / 10) + "." + std::to_string(cc % 10) +
-                        ": tune again");
+                        std::to_string(cc / 10) + "." + std::to_string(cc % 10) + ": tune again");
   KILN_ASSIGN_OR_RETURN(PlanningContext c, start_planning(handle, problem));
   // The record's own configuration, whatever the options' workspace limit: it was accepted
   // when it was chosen.
@@ -1265,9 +1266,10 @@ Result<ConvPlan> replay_conv_plan(cudnnHandle_t handle, const ConvProblem& probl
   options.max_workspace_bytes = std::numeric_limits<size_t>::max();
   Result<ConvPlan> plan = build_plan(handle, problem, c.graph, record, options);
   if (!plan.ok())
-    return incompatible("cuDNN " + version_string(version) + " no longer takes the recorded engine " +
-                        std::to_string(record.engine_id) + " (knobs " + knobs_text(record.knobs) +
-                        ") for " + key + ": " + plan.status().message());
+    return incompatible("cuDNN " + version_string(version) +
+                        " no longer takes the recorded engine " + std::to_string(record.engine_id) +
+                        " (knobs " + knobs_text(record.knobs) + ") for " + key + ": " +
+                        plan.status().message());
   return plan;
 }
 
@@ -1280,8 +1282,8 @@ Result<ConvTuneResult> tune_conv_plan(cudnnHandle_t handle, const ConvProblem& p
   std::vector<ConvCandidateTiming> timings;
   size_t proposals = 0;
   std::vector<ConvPlan> plans =
-      plans_in_order(handle, problem, c, options.plan,
-                     static_cast<size_t>(options.max_candidates), &proposals, &reasons, &timings);
+      plans_in_order(handle, problem, c, options.plan, static_cast<size_t>(options.max_candidates),
+                     &proposals, &reasons, &timings);
   if (plans.empty()) return no_engine(c, reasons, proposals);
 
   // Buffers: the caller's, or a constant non-zero, finite pattern (0x3c bytes: 1.06 in float16,

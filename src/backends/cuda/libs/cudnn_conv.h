@@ -101,7 +101,7 @@ std::string conv_problem_key(const ConvProblem& p);
 // What the plan's engine does to the numbers (cuDNN's numerical and behaviour notes).
 struct ConvEngineNotes {
   bool tensor_cores = false;
-  bool down_converts_inputs = false;  // for float32: TF32 or narrower products
+  bool down_converts_inputs = false;         // for float32: TF32 or narrower products
   bool reduced_precision_reduction = false;  // accumulates below float32 (never chosen)
   bool winograd = false;
   bool fft = false;
@@ -113,7 +113,7 @@ struct ConvEngineNotes {
 // The serializable choice of an engine configuration for one problem.
 struct ConvPlanRecord {
   static constexpr const char* kMagic = "kiln-cudnn-conv/1";
-  int64_t cudnn_version = 0;  // cudnnGetVersion() when chosen, e.g. 91400 for 9.14.0
+  int64_t cudnn_version = 0;   // cudnnGetVersion() when chosen, e.g. 91400 for 9.14.0
   int compute_capability = 0;  // major * 10 + minor of the device, e.g. 90
   std::string problem_key;     // conv_problem_key() of the problem it was chosen for
   int64_t engine_id = -1;      // CUDNN_ATTR_ENGINE_GLOBAL_INDEX
@@ -214,7 +214,7 @@ struct ConvCandidateTiming {
 };
 
 struct ConvTuneResult {
-  ConvPlan best;  // the lowest median
+  ConvPlan best;                             // the lowest median
   std::vector<ConvCandidateTiming> timings;  // every candidate, heuristic order
   int best_index = -1;                       // best's entry in timings
 };
