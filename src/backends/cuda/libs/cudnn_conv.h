@@ -5,9 +5,9 @@
 //
 // Activations X, Y and Z are NHWC (channels last), weights KRSC (K × R × S × C/groups), the bias
 // one value per output channel. float16 and bfloat16 accumulate in float32; float32 may use TF32
-// tensor cores when the problem allows it. The epilogue runs in float32 on the accumulator and is
-// rounded once into Y's dtype (the unfused ops round after every step: results differ by that
-// rounding only).
+// tensor cores when the problem allows it. The epilogue's intermediates are float32 virtual
+// tensors: it runs on the accumulator and only Y is rounded to the dtype (the unfused ops round
+// after every step: results differ by that rounding only).
 //
 // A plan is made once per problem (shape, dtype, epilogue): the operation graph is built, cuDNN's
 // heuristics (mode A, then the fallback list) rank engine configurations, and the first that
@@ -154,8 +154,11 @@ class ConvPlan {
   // "engine 12 knobs 2:5,14:3 (tensor-cores) workspace 1024 B" for logs and `inspect`.
   std::string describe() const;
 
-  // Enqueues the convolution on `stream` (set on `handle`): invalid argument for a missing or
-  // misaligned pointer or a workspace missing when one is needed; cuDNN's failure otherwise.
+  // Enqueues the convolution on `stream` (set on `handle`, which must belong to the device the
+  // plan was made on; it need not be the handle the plan was made with): invalid argument for a
+  // missing or misaligned pointer, y overlapping an input, or a workspace missing when one is
+  // needed; cuDNN's failure otherwise. Creates one host-side cuDNN descriptor (the variant pack)
+  // per call; nothing on the device.
   Status execute(cudnnHandle_t handle, cudaStream_t stream, const ConvArgs& args,
                  void* workspace) const;
 
