@@ -120,6 +120,23 @@ void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& 
   }
 }
 
+// A device backend's layers that fell back to host kernels each cost copies between host and
+// device memory (the builder's kiln.CopyToDevice/CopyToHost layers): each is worth a warning.
+void print_fallback_warnings(const EngineInfo& info) {
+  size_t copies = 0;
+  for (const LayerInfo& l : info.layers) copies += l.op == "kiln.CopyToDevice" || l.op == "kiln.CopyToHost";
+  if (copies == 0) return;
+  size_t fallbacks = 0;
+  for (const LayerInfo& l : info.layers) {
+    if (l.backend == info.backend) continue;
+    ++fallbacks;
+    std::printf("warning: layer '%s' (%s) has no %s kernel: it runs on the host (%s)\n", l.name.c_str(), l.op.c_str(),
+                info.backend.c_str(), l.backend.c_str());
+  }
+  std::printf("%s: %zu layer%s on the host, %zu copy layer%s between host and device memory\n", fallbacks ? "warning" : "note", fallbacks,
+              fallbacks == 1 ? "" : "s", copies, copies == 1 ? "" : "s");
+}
+
 }  // namespace
 
 Command add_inspect_command(CLI::App& app) {
@@ -179,6 +196,7 @@ Command add_inspect_command(CLI::App& app) {
     for (const auto& [p, count] : lowered) std::printf(", %zu computing in %s", count, p.c_str());
     std::printf("\n");
     if (!o->summary) print_layer_table(info.layers, info.backend);
+    print_fallback_warnings(info);
     std::printf("memory    weights %.3f MB", static_cast<double>(info.weights_bytes) / 1e6);
     if (info.packed_weights_bytes) std::printf(" (+ %.3f MB packed for the kernels)", static_cast<double>(info.packed_weights_bytes) / 1e6);
     if (info.activation_bytes >= 0) std::printf(", activations %.3f MB", static_cast<double>(info.activation_bytes) / 1e6);
