@@ -541,6 +541,11 @@ TEST_F(CudaMatmulTest, ResidualAddInPlaceAndOutOfPlace) {
   d.beta = -0.5f;
   d.bias = true;
   check_product(handle_.get(), stream_, d, nullptr, {.in_place = false, .seed = 82});
+  // The activation after the residual (kiln.FusedMatMul's post_activation): relu(AB + bias + Z).
+  d.input_dtype = d.output_dtype = DataType::kFloat16;
+  d.beta = 1.0f;
+  d.activation = MatmulActivation::kRelu;
+  check_product(handle_.get(), stream_, d, nullptr, {.in_place = true, .seed = 83});
 }
 
 TEST_F(CudaMatmulTest, PointersOffA256ByteBoundary) {
@@ -743,10 +748,6 @@ TEST(MatmulDescTest, ValidationRefusesWhatCublasLtCannotDo) {
   d = ok;
   d.input_dtype = d.output_dtype = DataType::kFloat64;
   refused(d, "float32");
-  d = ok;
-  d.beta = 1.0f;
-  d.activation = MatmulActivation::kRelu;
-  refused(d, "before the activation");
   d = ok;
   d.alignment = 24;
   refused(d, "power of two");

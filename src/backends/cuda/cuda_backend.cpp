@@ -10,7 +10,7 @@ namespace {
 class CudaBackend final : public Backend {
  public:
   CudaBackend() {
-    for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries()}) {
+    for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries(), cuda::matmul_entries()}) {
       for (KernelEntry& e : entries) table_.add(std::move(e));
     }
     // Fallbacks after every CUDA kernel (KernelTable::find takes the first that supports): they

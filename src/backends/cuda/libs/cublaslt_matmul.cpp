@@ -406,11 +406,6 @@ Status validate_matmul_desc(const MatmulDesc& in) {
   if (d.compute == MatmulCompute::kTf32 && d.input_dtype != DataType::kFloat32) {
     return bad("TF32 applies to float32 inputs only");
   }
-  if (d.beta != 0.0f && d.activation != MatmulActivation::kNone) {
-    return bad(
-        "beta != 0 with an activation: cuBLASLt adds C before the activation, a residual comes "
-        "after it (run the activation and the add as a pointwise kernel)");
-  }
   if (!std::isfinite(d.alpha) || !std::isfinite(d.beta))
     return bad("alpha and beta must be finite");
   if (d.alignment < bytes_of(d.input_dtype) || d.alignment < bytes_of(d.output_dtype) ||

@@ -5,9 +5,9 @@
 //
 // op(A) is [M, K] (A is stored [K, M] when trans_a), op(B) is [K, N] (B stored [N, K] when
 // trans_b), D and C are [M, N], bias is a vector of N elements added to every row. This is the
-// order cuBLASLt applies them in: C is added before the activation, so beta ≠ 0 is accepted only
-// without an activation; there it is kiln.FusedMatMul's residual Z (beta = 1, C = Z, and D may be
-// C itself for an in-place add) or Gemm's full-size C. A residual after an activation needs a
+// order cuBLASLt applies them in: C is added before the activation. So beta·C is Gemm's full-size
+// C, or kiln.FusedMatMul's residual Z when the activation is its post_activation (beta = 1, C = Z,
+// and D may be C itself for an in-place add); a residual between two activations needs a
 // pointwise kernel after the product.
 //
 // cuBLASLt is column-major; a row-major [r, c] matrix with row stride ld is the column-major
@@ -97,7 +97,7 @@ struct MatmulDesc {
 };
 
 // Whether cuBLASLt can compute `desc`, and why not: sizes ≥ 1, strides that fit the sizes, a
-// dtype pair cuBLASLt has, TF32 only for float32, beta ≠ 0 only without an activation.
+// dtype pair cuBLASLt has, TF32 only for float32.
 Status validate_matmul_desc(const MatmulDesc& desc);
 
 // `desc` with every kPacked replaced by the stride it stands for.

@@ -1,0 +1,256 @@
+// MatMul, Gemm and kiln.FusedMatMul on cuBLASLt (libs/cublaslt_matmul.h), float32 (exact fp32
+// products), float16 and bfloat16 (fp32 accumulation).
+//
+//   Y = post_activation(activation(alpha · op(A) @ op(B) + bias) + Z)
+//
+// cuBLASLt computes D = epilogue(alpha · op(A) @ op(B) + bias + beta · C): without Z the
+// activation is the epilogue (post_activation must be none); with Z, C = Z (beta 1), the
+// activation must be none and post_activation is the epilogue. Gemm's C is the bias when it is a
+// row of N (beta 1), else cuBLASLt's C with beta. Shapes taken, decided at build time from the
+// node's (symbolic) shapes since a device layer cannot fall back at run time: A [..., M, K] with a
+// 2-D B (A's batch dims become rows of one taller product), or A and B of one rank with the same
+// batch dims (a batched product). Everything else runs the reference on the host.
+#include <map>
+#include <mutex>
+
+#include "backends/cuda/kernels/common.h"
+#include "backends/cuda/libs/cublaslt_matmul.h"
+#include "backends/cuda/ops/cuda_ops.h"
+#include "fmt/format.h"
+#include "ir/ops/fused/fused_util.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+enum class Flavor { kMatMul, kGemm, kFused };
+
+struct Attrs {
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.f, beta = 1.f;
+  MatmulActivation epilogue = MatmulActivation::kNone;
+  bool z_input = false;     // FusedMatMul's Z: beta = 1, C = Z
+  bool c_is_bias = false;   // Gemm's C (or FusedMatMul's bias) is a row of N
+  bool c_is_full = false;   // Gemm's C is [M, N]
+};
+
+// The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly.
+bool epilogue_for(const ActivationAttr& a, MatmulActivation* out) {
+  bool fits = false;
+  *out = matmul_activation_for(a.kind, a.alpha, a.beta, /*accept_tanh_gelu=*/false, &fits);
+  return fits;
+}
+
+bool same_dims(const MaybeShape& a, const MaybeShape& b) {
+  if (!a || !b || a->size() != b->size()) return false;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const Dim& x = (*a)[i];
+    const Dim& y = (*b)[i];
+    if (x.is_known() != y.is_known() || (x.is_known() ? x.value != y.value : (x.symbol.empty() || x.symbol != y.symbol))) return false;
+  }
+  return true;
+}
+
+// A row of N: rank 1 (or leading 1s) whose last dim is B's N.
+bool is_row(const Value* v, const Dim& n) {
+  if (!v || !v->shape || v->shape->empty()) return false;
+  for (size_t i = 0; i + 1 < v->shape->size(); ++i) {
+    if (!((*v->shape)[i].is_known() && (*v->shape)[i].value == 1)) return false;
+  }
+  const Dim& last = v->shape->back();
+  return last.is_known() && n.is_known() && last.value == n.value;
+}
+
+// Reads the node into Attrs; false when cuBLASLt cannot compute it as this kernel maps it.
+bool read_attrs(const Node& n, Flavor f, Attrs* m) {
+  const Value* a = n.input(0);
+  const Value* b = n.input(1);
+  const Value* y = n.output(0);
+  if (!a || !b || !y || !a->shape || !b->shape || !y->shape) return false;
+  const DataType t = a->dtype;
+  if (!is_kernel_float(t) || b->dtype != t || y->dtype != t) return false;
+  for (size_t i = 2; i < n.num_inputs(); ++i) {
+    if (n.input(i) && n.input(i)->dtype != t) return false;
+  }
+  const size_t ra = a->shape->size(), rb = b->shape->size();
+  if (ra < 2 || rb < 2) return false;
+  if (f == Flavor::kGemm) {
+    m->trans_a = n.attrs.get_int("transA", 0) != 0;
+    m->trans_b = n.attrs.get_int("transB", 0) != 0;
+    m->alpha = n.attrs.get_float("alpha", 1.f);
+    m->beta = n.attrs.get_float("beta", 1.f);
+  } else if (f == Flavor::kFused) {
+    m->trans_a = n.attrs.get_int("trans_a", 0) == 1;
+    m->trans_b = n.attrs.get_int("trans_b", 0) == 1;
+    m->alpha = n.attrs.get_float("alpha", 1.f);
+  }
+  // Batch dims: none on B (A's become rows; not with a transposed A), or the same on both.
+  if (rb == 2) {
+    if (m->trans_a && ra > 2) return false;
+  } else if (ra != rb || !same_dims(MaybeShape(SymShape(a->shape->begin(), a->shape->end() - 2)),
+                                    MaybeShape(SymShape(b->shape->begin(), b->shape->end() - 2)))) {
+    return false;
+  }
+  const Dim& ndim = (*b->shape)[m->trans_b ? rb - 2 : rb - 1];
+  const Dim& kdim = (*b->shape)[m->trans_b ? rb - 1 : rb - 2];
+  if (kdim.is_known() && kdim.value == 0) return false;  // a sum over nothing: the reference's
+  const Value* bias = f != Flavor::kMatMul && n.num_inputs() > 2 ? n.input(2) : nullptr;
+  const Value* z = f == Flavor::kFused && n.num_inputs() > 3 ? n.input(3) : nullptr;
+  if (f == Flavor::kGemm && bias) {
+    if (is_row(bias, ndim) && m->beta == 1.f) m->c_is_bias = true;
+    else if (same_dims(bias->shape, y->shape)) m->c_is_full = true;
+    else return false;
+  }
+  if (f == Flavor::kFused) {
+    auto act = read_activation_attr(n.attrs, "activation");
+    auto post = read_activation_attr(n.attrs, "post_activation");
+    if (!act.ok() || !post.ok()) return false;
+    if (bias) {
+      if (!is_row(bias, ndim)) return false;
+      m->c_is_bias = true;
+    }
+    if (z) {
+      if (!same_dims(z->shape, y->shape) || act->kind != Activation::kNone) return false;
+      m->z_input = true;
+      return epilogue_for(*post, &m->epilogue);
+    }
+    if (post->kind != Activation::kNone) return false;
+    return epilogue_for(*act, &m->epilogue);
+  }
+  return true;
+}
+
+// The calling thread's cuBLASLt handle and workspace (cuBLASLt's advice: one handle per thread).
+struct ThreadResources {
+  CublasLtHandle handle;
+  void* workspace = nullptr;
+  ~ThreadResources() {
+    if (workspace) cudaFree(workspace);
+  }
+};
+
+Result<ThreadResources*> thread_resources() {
+  thread_local ThreadResources r;
+  if (!r.handle.get()) {
+    KILN_ASSIGN_OR_RETURN(r.handle, CublasLtHandle::create());
+    if (cudaMalloc(&r.workspace, kDefaultMatmulWorkspaceBytes) != cudaSuccess) {
+      r.workspace = nullptr;
+      return out_of_memory("cannot allocate cuBLASLt's workspace on the GPU");
+    }
+  }
+  return &r;
+}
+
+int alignment_of(std::initializer_list<uintptr_t> values) {
+  int a = 16;
+  for (uintptr_t v : values) {
+    while (a > 1 && v % static_cast<uintptr_t>(a) != 0) a /= 2;
+  }
+  return a;
+}
+
+class MatmulKernel final : public Kernel {
+ public:
+  MatmulKernel(Flavor f, Attrs m) : flavor_(f), m_(m) {}
+
+  Status run(KernelContext& ctx) const override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    const Tensor* c = flavor_ != Flavor::kMatMul && ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+    const Tensor* z = m_.z_input ? ctx.input(3) : nullptr;
+    const size_t ra = static_cast<size_t>(a->rank()), rb = static_cast<size_t>(b->rank());
+    const int64_t k = a->dim(static_cast<int64_t>(m_.trans_a ? ra - 2 : ra - 1));
+    const int64_t n = b->dim(static_cast<int64_t>(m_.trans_b ? rb - 2 : rb - 1));
+    const int64_t kb = b->dim(static_cast<int64_t>(m_.trans_b ? rb - 1 : rb - 2));
+    if (k != kb) return ctx.error(fmt::format("A has K = {}, B has {}", k, kb));
+    Dims out(a->shape().begin(), a->shape().end() - 2);
+    const int64_t m = a->dim(static_cast<int64_t>(m_.trans_a ? ra - 1 : ra - 2));
+    out.push_back(m);
+    out.push_back(n);
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), out));
+    if (y->numel() == 0) return ok_status();
+
+    MatmulDesc d;
+    d.input_dtype = d.output_dtype = a->dtype();
+    d.trans_a = m_.trans_a;
+    d.trans_b = m_.trans_b;
+    d.n = n;
+    d.k = k;
+    if (rb == 2) {
+      d.m = element_count(out) / n;  // A's batch dims as rows
+    } else {
+      d.m = m;
+      d.batch = element_count(out) / (m * n);
+    }
+    d.alpha = m_.alpha;
+    d.activation = m_.epilogue;
+    d.bias = m_.c_is_bias && c;
+    const Tensor* c_full = m_.z_input ? z : (m_.c_is_full ? c : nullptr);
+    d.beta = c_full ? (m_.z_input ? 1.f : m_.beta) : 0.f;
+    if (k == 0) {
+      // An empty sum (K became 0 at run time): zeros, unless more than the product is asked for.
+      if (flavor_ != Flavor::kMatMul) return ctx.error("an empty product (K = 0) with bias, residual or activation is not taken on the GPU");
+      return launch_status(ctx, cudaMemsetAsync(y->data(), 0, y->nbytes(), stream_of(ctx)));
+    }
+    const size_t es = dtype_size(a->dtype());
+    auto addr = [](const Tensor* t) { return t ? reinterpret_cast<uintptr_t>(t->data()) : 0; };
+    d.alignment = std::max<int>(static_cast<int>(es), alignment_of({addr(a), addr(b), addr(y), addr(c), addr(z),
+                                                                   static_cast<uintptr_t>(d.m * d.k * es),
+                                                                   static_cast<uintptr_t>(d.k * d.n * es),
+                                                                   static_cast<uintptr_t>(d.m * d.n * es)}));
+    KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources());
+    KILN_ASSIGN_OR_RETURN(const MatmulPlan* plan, plan_for(r->handle.get(), d));
+    MatmulOperands ops;
+    ops.a = a->data();
+    ops.b = b->data();
+    ops.c = c_full ? c_full->data() : nullptr;
+    ops.d = y->data();
+    ops.bias = d.bias ? c->data() : nullptr;
+    Status s = run_matmul(r->handle.get(), *plan, ops, r->workspace, kDefaultMatmulWorkspaceBytes, stream_of(ctx));
+    return s.ok() ? s : ctx.error(s.message());
+  }
+
+ private:
+  // One plan per product (its key): made on first use under the mutex, then shared read-only.
+  Result<const MatmulPlan*> plan_for(cublasLtHandle_t handle, const MatmulDesc& d) const {
+    const std::string key = matmul_key(d);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      KILN_ASSIGN_OR_RETURN(MatmulPlan p, create_matmul_plan(handle, d));
+      it = plans_.emplace(key, std::make_unique<MatmulPlan>(std::move(p))).first;
+    }
+    return it->second.get();
+  }
+
+  Flavor flavor_;
+  Attrs m_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::unique_ptr<MatmulPlan>> plans_;
+};
+
+KernelEntry entry(Flavor f, const char* op, const char* name, const std::string& domain = "") {
+  KernelEntry e;
+  e.domain = domain;
+  e.op_type = op;
+  e.name = name;
+  e.supports = [f](const Node& n) {
+    Attrs m;
+    return read_attrs(n, f, &m);
+  };
+  e.create = [f](const Node& n) -> Result<std::unique_ptr<Kernel>> {
+    Attrs m;
+    if (!read_attrs(n, f, &m)) return invalid_argument(n.describe() + ": the cuda product kernel cannot take this node");
+    return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m));
+  };
+  return e;
+}
+
+}  // namespace
+
+std::vector<KernelEntry> matmul_entries() {
+  return {entry(Flavor::kMatMul, "MatMul", "cublaslt_matmul"), entry(Flavor::kGemm, "Gemm", "cublaslt_gemm"),
+          entry(Flavor::kFused, "FusedMatMul", "cublaslt_fused_matmul", kKilnDomain)};
+}
+
+}  // namespace kiln::cuda
