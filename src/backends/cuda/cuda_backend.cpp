@@ -10,7 +10,7 @@ namespace {
 class CudaBackend final : public Backend {
  public:
   CudaBackend() {
-    for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries(), cuda::matmul_entries()}) {
+    for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries(), cuda::matmul_entries(), cuda::conv_entries()}) {
       for (KernelEntry& e : entries) table_.add(std::move(e));
     }
     // Fallbacks after every CUDA kernel (KernelTable::find takes the first that supports): they
@@ -29,6 +29,8 @@ class CudaBackend final : public Backend {
   Status available() const override { return cuda::cuda_device_status(); }
   const KernelTable& kernels() const override { return table_; }
   const Device* device() const override { return &device_; }
+  // cuDNN's convolutions and their fused epilogues run on NHWC.
+  bool prefers_channels_last() const override { return true; }
 
  private:
   KernelTable table_;

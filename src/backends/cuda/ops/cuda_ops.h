@@ -14,6 +14,7 @@ namespace kiln::cuda {
 std::vector<KernelEntry> device_copy_entries();  // device_copy.cpp: kiln.CopyToDevice, kiln.CopyToHost
 std::vector<KernelEntry> unary_entries();        // unary.cpp: activations and unary math
 std::vector<KernelEntry> matmul_entries();       // matmul.cpp: MatMul, Gemm, kiln.FusedMatMul on cuBLASLt
+std::vector<KernelEntry> conv_entries();         // conv.cpp: channels-last kiln.FusedConv on cuDNN
 
 // The context's stream.
 inline cudaStream_t stream_of(const KernelContext& ctx) { return static_cast<cudaStream_t>(ctx.stream()); }
