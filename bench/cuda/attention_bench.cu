@@ -23,17 +23,9 @@
 #include <vector>
 
 #include "backends/cuda/kernels/attention.h"
+#include "bench_util.h"
 
 namespace {
-
-#define CHECK_CUDA(call)                                                                        \
-  do {                                                                                          \
-    const cudaError_t err_ = (call);                                                            \
-    if (err_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
-      std::exit(1);                                                                             \
-    }                                                                                           \
-  } while (0)
 
 struct Shape {
   const char* name;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backends/cuda/libs/cudnn_conv.h"
+#include "bench_util.h"
 #include "core/float16.h"
 
 namespace {
@@ -38,16 +39,6 @@ using kiln::DataType;
 using kiln::cuda::ConvArgs;
 using kiln::cuda::ConvPlan;
 using kiln::cuda::ConvProblem;
-
-#define CHECK_CUDA(call)                                                 \
-  do {                                                                   \
-    const cudaError_t err_ = (call);                                     \
-    if (err_ != cudaSuccess) {                                           \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, \
-                   cudaGetErrorString(err_));                            \
-      std::exit(1);                                                      \
-    }                                                                    \
-  } while (0)
 
 #define CHECK_OK(expr)                                                               \
   do {                                                                               \

@@ -27,21 +27,12 @@
 #include <vector>
 
 #include "backends/cuda/libs/cublaslt_matmul.h"
+#include "bench_util.h"
 
 namespace {
 
 using kiln::DataType;
 using namespace kiln::cuda;
-
-#define CHECK_CUDA(call)                                                 \
-  do {                                                                   \
-    const cudaError_t err_ = (call);                                     \
-    if (err_ != cudaSuccess) {                                           \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, \
-                   cudaGetErrorString(err_));                            \
-      std::exit(1);                                                      \
-    }                                                                    \
-  } while (0)
 
 template <typename T>
 T check(kiln::Result<T> r) {

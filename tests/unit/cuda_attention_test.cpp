@@ -21,69 +21,26 @@
 
 #include "backends/cuda/kernels/attention.h"
 #include "core/float16.h"
+#include "unit/cuda_test_util.h"
 
 namespace kiln::cuda {
 namespace {
 
-bool has_cuda_device() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
+using ::kiln::test::cuda::DeviceMemory;
+using ::kiln::test::cuda::elem_size;
+using ::kiln::test::cuda::load_elem;
+using ::kiln::test::cuda::round_to;
+using ::kiln::test::cuda::store_elem;
 
 class CudaAttentionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!has_cuda_device()) GTEST_SKIP() << "skipped: no CUDA device";
-  }
+  void SetUp() override { KILN_SKIP_WITHOUT_CUDA_DEVICE(); }
 };
 
-#define ASSERT_CUDA(call)                                                      \
-  do {                                                                         \
-    const cudaError_t err_ = (call);                                           \
-    ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_); \
-  } while (0)
-
-// Device memory freed on scope exit.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-};
-
-size_t elem_size(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
 const char* type_name(DataType t) {
   return t == DataType::kFloat32 ? "float32" : (t == DataType::kFloat16 ? "float16" : "bfloat16");
 }
 
-// fp32 -> the dtype's bits (little-endian bytes of one element) and back: the values the kernel
-// reads are exactly the rounded ones the reference uses.
-void store_elem(DataType t, float x, unsigned char* dst) {
-  if (t == DataType::kFloat32) {
-    std::memcpy(dst, &x, 4);
-    return;
-  }
-  const uint16_t bits = t == DataType::kFloat16 ? float_to_half_bits(x) : float_to_bf16_bits(x);
-  std::memcpy(dst, &bits, 2);
-}
-float load_elem(DataType t, const unsigned char* src) {
-  if (t == DataType::kFloat32) {
-    float x;
-    std::memcpy(&x, src, 4);
-    return x;
-  }
-  uint16_t bits;
-  std::memcpy(&bits, src, 2);
-  return t == DataType::kFloat16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-}
-float round_to(DataType t, float x) {
-  unsigned char b[4];
-  store_elem(t, x, b);
-  return load_elem(t, b);
-}
 // The most negative finite value of the dtype, an exporter's "masked" constant.
 float finfo_min(DataType t) {
   if (t == DataType::kFloat16) return -65504.f;
@@ -320,22 +277,22 @@ void run_case(const Case& c) {
     mi.put(c.dtype, mask, 1, static_cast<int64_t>(mask.size()), 0, 0);
   }
 
-  DeviceBuffer dq, dk, dv, dm, dy;
+  DeviceMemory dq, dk, dv, dm, dy;
   const size_t y_bytes = bytes_for(c.B * c.Sq, y_rs);
-  ASSERT_CUDA(cudaMalloc(&dq.ptr, qi.bytes.size()));
-  ASSERT_CUDA(cudaMemcpy(dq.ptr, qi.bytes.data(), qi.bytes.size(), cudaMemcpyHostToDevice));
+  KILN_CUDA_ASSERT(cudaMalloc(&dq.ptr, qi.bytes.size()));
+  KILN_CUDA_ASSERT(cudaMemcpy(dq.ptr, qi.bytes.data(), qi.bytes.size(), cudaMemcpyHostToDevice));
   if (!c.packed_qkv) {
-    ASSERT_CUDA(cudaMalloc(&dk.ptr, ki.bytes.size()));
-    ASSERT_CUDA(cudaMemcpy(dk.ptr, ki.bytes.data(), ki.bytes.size(), cudaMemcpyHostToDevice));
-    ASSERT_CUDA(cudaMalloc(&dv.ptr, vi.bytes.size()));
-    ASSERT_CUDA(cudaMemcpy(dv.ptr, vi.bytes.data(), vi.bytes.size(), cudaMemcpyHostToDevice));
+    KILN_CUDA_ASSERT(cudaMalloc(&dk.ptr, ki.bytes.size()));
+    KILN_CUDA_ASSERT(cudaMemcpy(dk.ptr, ki.bytes.data(), ki.bytes.size(), cudaMemcpyHostToDevice));
+    KILN_CUDA_ASSERT(cudaMalloc(&dv.ptr, vi.bytes.size()));
+    KILN_CUDA_ASSERT(cudaMemcpy(dv.ptr, vi.bytes.data(), vi.bytes.size(), cudaMemcpyHostToDevice));
   }
   if (!mask.empty()) {
-    ASSERT_CUDA(cudaMalloc(&dm.ptr, mi.bytes.size()));
-    ASSERT_CUDA(cudaMemcpy(dm.ptr, mi.bytes.data(), mi.bytes.size(), cudaMemcpyHostToDevice));
+    KILN_CUDA_ASSERT(cudaMalloc(&dm.ptr, mi.bytes.size()));
+    KILN_CUDA_ASSERT(cudaMemcpy(dm.ptr, mi.bytes.data(), mi.bytes.size(), cudaMemcpyHostToDevice));
   }
-  ASSERT_CUDA(cudaMalloc(&dy.ptr, y_bytes));
-  ASSERT_CUDA(cudaMemset(dy.ptr, 0xff, y_bytes));  // NaN in every float format
+  KILN_CUDA_ASSERT(cudaMalloc(&dy.ptr, y_bytes));
+  KILN_CUDA_ASSERT(cudaMemset(dy.ptr, 0xff, y_bytes));  // NaN in every float format
 
   auto* qb = static_cast<unsigned char*>(dq.ptr);
   const void* qp = qb + q_off * es;
@@ -363,7 +320,7 @@ void run_case(const Case& c) {
   p.block_rows = c.block_rows;
 
   cudaStream_t stream = nullptr;
-  ASSERT_CUDA(cudaStreamCreate(&stream));
+  KILN_CUDA_ASSERT(cudaStreamCreate(&stream));
   const cudaError_t launched = attention(p, c.dtype, stream);
   const cudaError_t synced = cudaStreamSynchronize(stream);
   cudaStreamDestroy(stream);
@@ -371,7 +328,7 @@ void run_case(const Case& c) {
   ASSERT_EQ(synced, cudaSuccess) << cudaGetErrorString(synced);
 
   std::vector<unsigned char> yb(y_bytes);
-  ASSERT_CUDA(cudaMemcpy(yb.data(), dy.ptr, y_bytes, cudaMemcpyDeviceToHost));
+  KILN_CUDA_ASSERT(cudaMemcpy(yb.data(), dy.ptr, y_bytes, cudaMemcpyDeviceToHost));
 
   const std::vector<double> ref = reference(c, scale, q, k, v, mask, ms);
   double err2 = 0, ref2 = 0, max_abs = 0;
@@ -641,17 +598,17 @@ TEST_F(CudaAttentionTest, EmptyAndKeylessProblems) {
     // No keys: every row is fully masked and gives zeros.
     const int64_t B = 2, H = 2, Sq = 5, D = 64;
     const size_t es = elem_size(t), n = static_cast<size_t>(B * Sq * H * D);
-    DeviceBuffer q, y;
-    ASSERT_CUDA(cudaMalloc(&q.ptr, n * es));
-    ASSERT_CUDA(cudaMemset(q.ptr, 0x3c, n * es));
-    ASSERT_CUDA(cudaMalloc(&y.ptr, n * es));
-    ASSERT_CUDA(cudaMemset(y.ptr, 0xff, n * es));
+    DeviceMemory q, y;
+    KILN_CUDA_ASSERT(cudaMalloc(&q.ptr, n * es));
+    KILN_CUDA_ASSERT(cudaMemset(q.ptr, 0x3c, n * es));
+    KILN_CUDA_ASSERT(cudaMalloc(&y.ptr, n * es));
+    KILN_CUDA_ASSERT(cudaMemset(y.ptr, 0xff, n * es));
     p = dense_attention_problem(q.ptr, q.ptr, q.ptr, y.ptr, B, H, Sq, 0, D, D);
     p.scale = 0.125f;
     EXPECT_EQ(attention(p, t, nullptr), cudaSuccess);
-    ASSERT_CUDA(cudaDeviceSynchronize());
+    KILN_CUDA_ASSERT(cudaDeviceSynchronize());
     std::vector<unsigned char> out(n * es);
-    ASSERT_CUDA(cudaMemcpy(out.data(), y.ptr, out.size(), cudaMemcpyDeviceToHost));
+    KILN_CUDA_ASSERT(cudaMemcpy(out.data(), y.ptr, out.size(), cudaMemcpyDeviceToHost));
     int64_t nonzero = 0;
     for (unsigned char byte : out) nonzero += byte != 0;
     EXPECT_EQ(nonzero, 0) << type_name(t);

@@ -34,59 +34,21 @@
 #include <vector>
 
 #include "backends/cuda/libs/cudnn_conv.h"
-#include "core/float16.h"
+#include "unit/cuda_test_util.h"
 
 namespace kiln::cuda {
 namespace {
 
-bool has_cuda_device() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
-#define ASSERT_CUDA(call)                                                      \
-  do {                                                                         \
-    const cudaError_t err_ = (call);                                           \
-    ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_); \
-  } while (0)
+using ::kiln::test::cuda::DeviceMemory;
+using ::kiln::test::cuda::elem_size;
+using ::kiln::test::cuda::load_elem;
+using ::kiln::test::cuda::store_elem;
 
 #define ASSERT_OK(expr)                                              \
   do {                                                               \
     const ::kiln::Status status_ = (expr);                           \
     ASSERT_TRUE(status_.ok()) << #expr << ": " << status_.message(); \
   } while (0)
-
-// Device memory freed on scope exit.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-};
-
-size_t elem_size(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
-
-void store_elem(DataType t, float x, unsigned char* dst) {
-  if (t == DataType::kFloat32) {
-    std::memcpy(dst, &x, 4);
-    return;
-  }
-  const uint16_t bits = t == DataType::kFloat16 ? float_to_half_bits(x) : float_to_bf16_bits(x);
-  std::memcpy(dst, &bits, 2);
-}
-float load_elem(DataType t, const unsigned char* src) {
-  if (t == DataType::kFloat32) {
-    float x;
-    std::memcpy(&x, src, 4);
-    return x;
-  }
-  uint16_t bits;
-  std::memcpy(&bits, src, 2);
-  return t == DataType::kFloat16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-}
 
 // A host tensor: its bytes in the dtype and the values those bytes hold.
 struct HostTensor {
@@ -243,10 +205,10 @@ enum class Need { kPlan, kPlanOrUnsupported };
 class CudaConvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!has_cuda_device()) GTEST_SKIP() << "skipped: no CUDA device";
+    KILN_SKIP_WITHOUT_CUDA_DEVICE();
     const cudnnStatus_t s = cudnnCreate(&handle_);
     ASSERT_EQ(s, CUDNN_STATUS_SUCCESS) << "cudnnCreate: " << cudnnGetErrorString(s);
-    ASSERT_CUDA(cudaStreamCreate(&stream_));
+    KILN_CUDA_ASSERT(cudaStreamCreate(&stream_));
   }
   void TearDown() override {
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -260,10 +222,10 @@ class CudaConvTest : public ::testing::Test {
     const size_t es = elem_size(p.dtype);
     const size_t y_bytes = static_cast<size_t>(p.y_elements()) * es;
     constexpr size_t kGuard = 256;
-    DeviceBuffer dx, dw, db, dz, dy, dws;
-    auto upload = [&](DeviceBuffer& d, const HostTensor& h) {
-      ASSERT_CUDA(cudaMalloc(&d.ptr, h.bytes.size()));
-      ASSERT_CUDA(cudaMemcpy(d.ptr, h.bytes.data(), h.bytes.size(), cudaMemcpyHostToDevice));
+    DeviceMemory dx, dw, db, dz, dy, dws;
+    auto upload = [&](DeviceMemory& d, const HostTensor& h) {
+      KILN_CUDA_ASSERT(cudaMalloc(&d.ptr, h.bytes.size()));
+      KILN_CUDA_ASSERT(cudaMemcpy(d.ptr, h.bytes.data(), h.bytes.size(), cudaMemcpyHostToDevice));
     };
     ASSERT_NO_FATAL_FAILURE(upload(dx, in.x));
     ASSERT_NO_FATAL_FAILURE(upload(dw, in.w));
@@ -273,9 +235,9 @@ class CudaConvTest : public ::testing::Test {
     if (p.has_residual) {
       ASSERT_NO_FATAL_FAILURE(upload(dz, in.z));
     }
-    ASSERT_CUDA(cudaMalloc(&dy.ptr, y_bytes + kGuard));
-    ASSERT_CUDA(cudaMemset(dy.ptr, 0xff, y_bytes + kGuard));
-    if (plan.workspace_bytes() > 0) ASSERT_CUDA(cudaMalloc(&dws.ptr, plan.workspace_bytes()));
+    KILN_CUDA_ASSERT(cudaMalloc(&dy.ptr, y_bytes + kGuard));
+    KILN_CUDA_ASSERT(cudaMemset(dy.ptr, 0xff, y_bytes + kGuard));
+    if (plan.workspace_bytes() > 0) KILN_CUDA_ASSERT(cudaMalloc(&dws.ptr, plan.workspace_bytes()));
     ConvArgs args;
     args.x = dx.ptr;
     args.w = dw.ptr;
@@ -283,10 +245,10 @@ class CudaConvTest : public ::testing::Test {
     args.z = dz.ptr;
     args.y = dy.ptr;
     ASSERT_OK(plan.execute(handle_, stream_, args, dws.ptr));
-    ASSERT_CUDA(cudaStreamSynchronize(stream_));
-    ASSERT_CUDA(cudaGetLastError());
+    KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
+    KILN_CUDA_ASSERT(cudaGetLastError());
     std::vector<unsigned char> host(y_bytes + kGuard);
-    ASSERT_CUDA(cudaMemcpy(host.data(), dy.ptr, host.size(), cudaMemcpyDeviceToHost));
+    KILN_CUDA_ASSERT(cudaMemcpy(host.data(), dy.ptr, host.size(), cudaMemcpyDeviceToHost));
     for (size_t i = y_bytes; i < host.size(); ++i)
       ASSERT_EQ(host[i], 0xff) << "guard byte " << i - y_bytes << " after y overwritten by "
                                << plan.describe();
@@ -634,19 +596,20 @@ TEST_F(CudaConvTest, ExecuteRefusesBadArguments) {
   const ConvProblem p = with_bias_act(conv(kF16, 1, 16, 8, 8, 16, 3, 3, 1, 1), Activation::kNone);
   Result<ConvPlan> plan = make_conv_plan(handle_, p);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  DeviceBuffer buffer;
+  DeviceMemory buffer;
   const size_t bytes = 1 << 20;
-  ASSERT_CUDA(cudaMalloc(&buffer.ptr, bytes));
+  KILN_CUDA_ASSERT(cudaMalloc(&buffer.ptr, bytes));
   char* base = static_cast<char*>(buffer.ptr);
-  DeviceBuffer workspace;
-  if (plan->workspace_bytes() > 0) ASSERT_CUDA(cudaMalloc(&workspace.ptr, plan->workspace_bytes()));
+  DeviceMemory workspace;
+  if (plan->workspace_bytes() > 0)
+    KILN_CUDA_ASSERT(cudaMalloc(&workspace.ptr, plan->workspace_bytes()));
   ConvArgs good;
   good.x = base;
   good.w = base + 65536;
   good.bias = base + 131072;
   good.y = base + 196608;
   ASSERT_OK(plan->execute(handle_, stream_, good, workspace.ptr));
-  ASSERT_CUDA(cudaStreamSynchronize(stream_));
+  KILN_CUDA_ASSERT(cudaStreamSynchronize(stream_));
 
   auto refused = [&](ConvArgs a, void* ws, const char* what) {
     const Status s = plan->execute(handle_, stream_, a, ws);

@@ -35,34 +35,21 @@
 #include "backends/cuda/kernels/softmax.h"
 #include "core/activation.h"
 #include "core/float16.h"
+#include "unit/cuda_test_util.h"
 
 namespace kiln::cuda {
 namespace {
 
 // --- device access ---------------------------------------------------------------------------
 
-bool cuda_device_present() {
-  static const bool present = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();  // a failed query leaves its error behind for the next call
-    return ok;
-  }();
-  return present;
-}
-
-#define KILN_CUDA_ASSERT(expr)                                    \
-  do {                                                            \
-    const cudaError_t kiln_test_error_ = (expr);                  \
-    ASSERT_EQ(kiln_test_error_, cudaSuccess)                      \
-        << #expr << ": " << cudaGetErrorString(kiln_test_error_); \
-  } while (0)
+using ::kiln::test::cuda::kGuardBytes;
+using ::kiln::test::cuda::kPoison;
 
 // The GPU cases: a stream of their own (the kernels must honour the stream they are given).
 class CudaKernelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!cuda_device_present()) GTEST_SKIP() << "skipped: no CUDA device";
+    KILN_SKIP_WITHOUT_CUDA_DEVICE();
     KILN_CUDA_ASSERT(cudaStreamCreate(&stream_));
   }
   void TearDown() override {
@@ -70,8 +57,6 @@ class CudaKernelsTest : public ::testing::Test {
   }
   cudaStream_t stream_ = nullptr;
 };
-
-constexpr size_t kGuardBytes = 256;
 
 // `bytes` usable device bytes that start `misalign` bytes past a 256-byte boundary, with guard
 // zones on both sides.
@@ -115,8 +100,6 @@ class DeviceBuffer {
   size_t bytes_;
   size_t misalign_;
 };
-
-constexpr uint8_t kPoison = 0xff;  // NaN in float32, float16 and bfloat16
 
 // An input: guards poisoned, the values uploaded.
 template <typename H>

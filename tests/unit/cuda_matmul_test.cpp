@@ -36,34 +36,23 @@
 
 #include "backends/cuda/libs/cublaslt_matmul.h"
 #include "core/activation.h"
-#include "core/float16.h"
+#include "unit/cuda_test_util.h"
 
 namespace kiln::cuda {
 namespace {
 
 // --- device access ---------------------------------------------------------------------------
 
-bool cuda_device_present() {
-  static const bool present = [] {
-    int count = 0;
-    const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-    cudaGetLastError();  // a failed query leaves its error behind for the next call
-    return ok;
-  }();
-  return present;
-}
-
-#define KILN_CUDA_ASSERT(expr)                                    \
-  do {                                                            \
-    const cudaError_t kiln_test_error_ = (expr);                  \
-    ASSERT_EQ(kiln_test_error_, cudaSuccess)                      \
-        << #expr << ": " << cudaGetErrorString(kiln_test_error_); \
-  } while (0)
+using ::kiln::test::cuda::elem_size;
+using ::kiln::test::cuda::kGuardBytes;
+using ::kiln::test::cuda::kPoison;
+using ::kiln::test::cuda::load_elem;
+using ::kiln::test::cuda::store_elem;
 
 class CudaMatmulTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!cuda_device_present()) GTEST_SKIP() << "skipped: no CUDA device";
+    KILN_SKIP_WITHOUT_CUDA_DEVICE();
     KILN_CUDA_ASSERT(cudaStreamCreate(&stream_));
     auto h = CublasLtHandle::create();
     ASSERT_TRUE(h.ok()) << h.status().message();
@@ -76,32 +65,10 @@ class CudaMatmulTest : public ::testing::Test {
   CublasLtHandle handle_;
 };
 
-constexpr size_t kGuardBytes = 256;
-constexpr uint8_t kPoison = 0xff;  // NaN in float32, float16 and bfloat16
-
-size_t element_size(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
-
 // x rounded to dtype t, as the bytes of one element and as its value.
 double round_to(DataType t, double x, uint8_t* bytes) {
-  const float f = static_cast<float>(x);
-  if (t == DataType::kFloat32) {
-    std::memcpy(bytes, &f, 4);
-    return f;
-  }
-  const uint16_t bits = t == DataType::kFloat16 ? float_to_half_bits(f) : float_to_bf16_bits(f);
-  std::memcpy(bytes, &bits, 2);
-  return t == DataType::kFloat16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-}
-
-double read_element(DataType t, const uint8_t* bytes) {
-  if (t == DataType::kFloat32) {
-    float f;
-    std::memcpy(&f, bytes, 4);
-    return f;
-  }
-  uint16_t bits;
-  std::memcpy(&bits, bytes, 2);
-  return t == DataType::kFloat16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
+  store_elem(t, static_cast<float>(x), bytes);
+  return load_elem(t, bytes);
 }
 
 // One operand as the image of its device buffer: guards, then `misalign` bytes, then `extent`
@@ -118,13 +85,13 @@ struct Operand {
       : dtype(t),
         misalign(misalign_bytes),
         extent(elements),
-        image(2 * kGuardBytes + misalign_bytes + static_cast<size_t>(elements) * element_size(t),
+        image(2 * kGuardBytes + misalign_bytes + static_cast<size_t>(elements) * elem_size(t),
               kPoison),
         value(static_cast<size_t>(elements), 0.0),
         used(static_cast<size_t>(elements), 0) {}
 
   size_t offset(int64_t i) const {
-    return kGuardBytes + misalign + static_cast<size_t>(i) * element_size(dtype);
+    return kGuardBytes + misalign + static_cast<size_t>(i) * elem_size(dtype);
   }
   void set(int64_t i, double x) {
     value[static_cast<size_t>(i)] = round_to(dtype, x, &image[offset(i)]);
@@ -294,7 +261,7 @@ void check_product(cublasLtHandle_t handle, cudaStream_t stream, const MatmulDes
 
   // Bytes of D's buffer outside the product: unchanged.
   std::vector<char> in_product(got_image.size(), 0);
-  const size_t es = element_size(d.output_dtype);
+  const size_t es = elem_size(d.output_dtype);
   for (int64_t bi = 0; bi < d.batch; ++bi) {
     for (int64_t i = 0; i < d.m; ++i) {
       for (int64_t j = 0; j < d.n; ++j) {
@@ -345,7 +312,7 @@ void check_product(cublasLtHandle_t handle, cudaStream_t stream, const MatmulDes
           terms += std::abs(cz);
         }
         const double want = apply(d.activation, pre);
-        const double got = read_element(d.output_dtype, &got_image[out.offset(index_d(bi, i, j))]);
+        const double got = load_elem(d.output_dtype, &got_image[out.offset(index_d(bi, i, j))]);
         // GELU's slope is below 1.13, so errors before it grow by at most that much; its
         // approximation is held to 2e-3 (erf and tanh forms differ by up to 4.7e-4).
         const double tol = (gelu ? 1.2 : 1.0) * acc_rel * mag + ulp * (std::abs(want) + terms) +
@@ -453,7 +420,7 @@ TEST_F(CudaMatmulTest, BatchedWithBroadcastOperands) {
 
     MatmulDesc both = make_desc(7, 129, 129, t, t);
     both.batch = 4;
-    both.alignment = static_cast<int>(element_size(t));  // odd batch strides
+    both.alignment = static_cast<int>(elem_size(t));  // odd batch strides
     check_product(handle_.get(), stream_, both, nullptr, {.seed = seed++});
   }
 }

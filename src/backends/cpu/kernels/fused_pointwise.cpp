@@ -37,59 +37,7 @@ bool decode(const Node& n, std::vector<Step>& out) {
     d.binary = s.binary();
     d.operand = s.operand;
     d.swapped = s.swapped;
-    switch (s.kind) {
-      case PointwiseKind::kActivation:
-        d.unary = unary_from_activation(s.activation, s.alpha, s.beta);
-        break;
-      case PointwiseKind::kExp:
-        d.unary.kind = UnaryKind::kExp;
-        break;
-      case PointwiseKind::kLog:
-        d.unary.kind = UnaryKind::kLog;
-        break;
-      case PointwiseKind::kSqrt:
-        d.unary.kind = UnaryKind::kSqrt;
-        break;
-      case PointwiseKind::kNeg:
-        d.unary.kind = UnaryKind::kNeg;
-        break;
-      case PointwiseKind::kAbs:
-        d.unary.kind = UnaryKind::kAbs;
-        break;
-      case PointwiseKind::kErf:
-        d.unary.kind = UnaryKind::kErf;
-        break;
-      case PointwiseKind::kReciprocal:
-        d.unary.kind = UnaryKind::kReciprocal;
-        break;
-      case PointwiseKind::kFloor:
-        d.unary.kind = UnaryKind::kFloor;
-        break;
-      case PointwiseKind::kCeil:
-        d.unary.kind = UnaryKind::kCeil;
-        break;
-      case PointwiseKind::kAdd:
-        d.kind = BinaryKind::kAdd;
-        break;
-      case PointwiseKind::kSub:
-        d.kind = BinaryKind::kSub;
-        break;
-      case PointwiseKind::kMul:
-        d.kind = BinaryKind::kMul;
-        break;
-      case PointwiseKind::kDiv:
-        d.kind = BinaryKind::kDiv;
-        break;
-      case PointwiseKind::kPow:
-        d.kind = BinaryKind::kPow;
-        break;
-      case PointwiseKind::kMax:
-        d.kind = BinaryKind::kMax;
-        break;
-      case PointwiseKind::kMin:
-        d.kind = BinaryKind::kMin;
-        break;
-    }
+    pointwise_step_ops(s, &d.unary, &d.kind);
     out.push_back(d);
   }
   return !out.empty();

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "backends/cpu/kernels/vec_f32.h"
+#include "ir/ops/fused/fused_util.h"
 
 namespace kiln::cpu {
 
@@ -42,45 +43,7 @@ const VecKernels& vec_kernels() {
 }
 
 UnaryOp unary_from_activation(Activation a, float alpha, float beta) {
-  UnaryOp op;
-  op.alpha = alpha;
-  op.beta = beta;
-  switch (a) {
-    case Activation::kNone:
-      op.kind = UnaryKind::kIdentity;
-      break;
-    case Activation::kRelu:
-      op.kind = UnaryKind::kRelu;
-      break;
-    case Activation::kLeakyRelu:
-      op.kind = UnaryKind::kLeakyRelu;
-      break;
-    case Activation::kClip:
-      op.kind = UnaryKind::kClip;
-      break;
-    case Activation::kSigmoid:
-      op.kind = UnaryKind::kSigmoid;
-      break;
-    case Activation::kTanh:
-      op.kind = UnaryKind::kTanh;
-      break;
-    case Activation::kHardSigmoid:
-      op.kind = UnaryKind::kHardSigmoid;
-      break;
-    case Activation::kHardSwish:
-      op.kind = UnaryKind::kHardSwish;
-      break;
-    case Activation::kSilu:
-      op.kind = UnaryKind::kSilu;
-      break;
-    case Activation::kGelu:
-      op.kind = UnaryKind::kGelu;
-      break;
-    case Activation::kGeluTanh:
-      op.kind = UnaryKind::kGeluTanh;
-      break;
-  }
-  return op;
+  return unary_op_for_activation<UnaryOp>(a, alpha, beta);
 }
 
 bool unary_is_heavy(UnaryKind k) {

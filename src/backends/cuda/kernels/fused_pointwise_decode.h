@@ -13,45 +13,7 @@ namespace kiln::cuda {
 
 // The activation `a` as a unary op, with its parameters as given.
 inline UnaryOp unary_from_activation(Activation a, float alpha, float beta) {
-  UnaryOp op;
-  op.alpha = alpha;
-  op.beta = beta;
-  switch (a) {
-    case Activation::kNone:
-      op.kind = UnaryKind::kIdentity;
-      break;
-    case Activation::kRelu:
-      op.kind = UnaryKind::kRelu;
-      break;
-    case Activation::kLeakyRelu:
-      op.kind = UnaryKind::kLeakyRelu;
-      break;
-    case Activation::kClip:
-      op.kind = UnaryKind::kClip;
-      break;
-    case Activation::kSigmoid:
-      op.kind = UnaryKind::kSigmoid;
-      break;
-    case Activation::kTanh:
-      op.kind = UnaryKind::kTanh;
-      break;
-    case Activation::kHardSigmoid:
-      op.kind = UnaryKind::kHardSigmoid;
-      break;
-    case Activation::kHardSwish:
-      op.kind = UnaryKind::kHardSwish;
-      break;
-    case Activation::kSilu:
-      op.kind = UnaryKind::kSilu;
-      break;
-    case Activation::kGelu:
-      op.kind = UnaryKind::kGelu;
-      break;
-    case Activation::kGeluTanh:
-      op.kind = UnaryKind::kGeluTanh;
-      break;
-  }
-  return op;
+  return unary_op_for_activation<UnaryOp>(a, alpha, beta);
 }
 
 // The program of `steps`; false when there are more than kMaxFusedSteps steps or a step reads an
@@ -69,59 +31,7 @@ inline bool decode_fused_pointwise(const std::vector<PointwiseStep>& steps,
       d.operand = static_cast<uint8_t>(s.operand);
       d.swapped = s.swapped ? 1 : 0;
     }
-    switch (s.kind) {
-      case PointwiseKind::kActivation:
-        d.unary = unary_from_activation(s.activation, s.alpha, s.beta);
-        break;
-      case PointwiseKind::kExp:
-        d.unary.kind = UnaryKind::kExp;
-        break;
-      case PointwiseKind::kLog:
-        d.unary.kind = UnaryKind::kLog;
-        break;
-      case PointwiseKind::kSqrt:
-        d.unary.kind = UnaryKind::kSqrt;
-        break;
-      case PointwiseKind::kNeg:
-        d.unary.kind = UnaryKind::kNeg;
-        break;
-      case PointwiseKind::kAbs:
-        d.unary.kind = UnaryKind::kAbs;
-        break;
-      case PointwiseKind::kErf:
-        d.unary.kind = UnaryKind::kErf;
-        break;
-      case PointwiseKind::kReciprocal:
-        d.unary.kind = UnaryKind::kReciprocal;
-        break;
-      case PointwiseKind::kFloor:
-        d.unary.kind = UnaryKind::kFloor;
-        break;
-      case PointwiseKind::kCeil:
-        d.unary.kind = UnaryKind::kCeil;
-        break;
-      case PointwiseKind::kAdd:
-        d.binary = BinaryOp::kAdd;
-        break;
-      case PointwiseKind::kSub:
-        d.binary = BinaryOp::kSub;
-        break;
-      case PointwiseKind::kMul:
-        d.binary = BinaryOp::kMul;
-        break;
-      case PointwiseKind::kDiv:
-        d.binary = BinaryOp::kDiv;
-        break;
-      case PointwiseKind::kPow:
-        d.binary = BinaryOp::kPow;
-        break;
-      case PointwiseKind::kMax:
-        d.binary = BinaryOp::kMax;
-        break;
-      case PointwiseKind::kMin:
-        d.binary = BinaryOp::kMin;
-        break;
-    }
+    pointwise_step_ops(s, &d.unary, &d.binary);
   }
   *program = p;
   return true;

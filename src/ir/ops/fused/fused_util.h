@@ -71,6 +71,117 @@ struct PointwiseStep {
   bool binary() const { return kind >= PointwiseKind::kAdd; }
 };
 
+// The backends' elementwise kernels name their ops in enums of their own (cpu/kernels/pointwise.h,
+// cuda/kernels/pointwise.h; the CUDA one stays free of IR headers for nvcc) with the same member
+// names: a UnaryOp {kind, alpha, beta} whose kind is kIdentity, one per activation, kExp..kCeil;
+// a binary kind kAdd..kMin. These two map an activation and a FusedPointwise step to either, so
+// that what a step means is written once.
+
+// The activation `a` as the backend's unary op, with its parameters as given.
+template <typename UnaryOp>
+UnaryOp unary_op_for_activation(Activation a, float alpha, float beta) {
+  using Kind = decltype(UnaryOp::kind);
+  UnaryOp op;
+  op.alpha = alpha;
+  op.beta = beta;
+  switch (a) {
+    case Activation::kNone:
+      op.kind = Kind::kIdentity;
+      break;
+    case Activation::kRelu:
+      op.kind = Kind::kRelu;
+      break;
+    case Activation::kLeakyRelu:
+      op.kind = Kind::kLeakyRelu;
+      break;
+    case Activation::kClip:
+      op.kind = Kind::kClip;
+      break;
+    case Activation::kSigmoid:
+      op.kind = Kind::kSigmoid;
+      break;
+    case Activation::kTanh:
+      op.kind = Kind::kTanh;
+      break;
+    case Activation::kHardSigmoid:
+      op.kind = Kind::kHardSigmoid;
+      break;
+    case Activation::kHardSwish:
+      op.kind = Kind::kHardSwish;
+      break;
+    case Activation::kSilu:
+      op.kind = Kind::kSilu;
+      break;
+    case Activation::kGelu:
+      op.kind = Kind::kGelu;
+      break;
+    case Activation::kGeluTanh:
+      op.kind = Kind::kGeluTanh;
+      break;
+  }
+  return op;
+}
+
+// Step `s` in the backend's terms: a unary step sets *unary (an activation with its parameters,
+// a math op with the default ones), a binary step sets *binary; the other is left as it is.
+template <typename UnaryOp, typename BinaryKind>
+void pointwise_step_ops(const PointwiseStep& s, UnaryOp* unary, BinaryKind* binary) {
+  using Kind = decltype(UnaryOp::kind);
+  switch (s.kind) {
+    case PointwiseKind::kActivation:
+      *unary = unary_op_for_activation<UnaryOp>(s.activation, s.alpha, s.beta);
+      break;
+    case PointwiseKind::kExp:
+      unary->kind = Kind::kExp;
+      break;
+    case PointwiseKind::kLog:
+      unary->kind = Kind::kLog;
+      break;
+    case PointwiseKind::kSqrt:
+      unary->kind = Kind::kSqrt;
+      break;
+    case PointwiseKind::kNeg:
+      unary->kind = Kind::kNeg;
+      break;
+    case PointwiseKind::kAbs:
+      unary->kind = Kind::kAbs;
+      break;
+    case PointwiseKind::kErf:
+      unary->kind = Kind::kErf;
+      break;
+    case PointwiseKind::kReciprocal:
+      unary->kind = Kind::kReciprocal;
+      break;
+    case PointwiseKind::kFloor:
+      unary->kind = Kind::kFloor;
+      break;
+    case PointwiseKind::kCeil:
+      unary->kind = Kind::kCeil;
+      break;
+    case PointwiseKind::kAdd:
+      *binary = BinaryKind::kAdd;
+      break;
+    case PointwiseKind::kSub:
+      *binary = BinaryKind::kSub;
+      break;
+    case PointwiseKind::kMul:
+      *binary = BinaryKind::kMul;
+      break;
+    case PointwiseKind::kDiv:
+      *binary = BinaryKind::kDiv;
+      break;
+    case PointwiseKind::kPow:
+      *binary = BinaryKind::kPow;
+      break;
+    case PointwiseKind::kMax:
+      *binary = BinaryKind::kMax;
+      break;
+    case PointwiseKind::kMin:
+      *binary = BinaryKind::kMin;
+      break;
+  }
+}
+
 // Reads and validates a FusedPointwise node's steps (`ops`, `operands`, `swapped`, `alphas`,
 // `betas`) for a node with `num_inputs` inputs. Errors are plain messages naming the attribute
 // and the step (callers prefix the node).
