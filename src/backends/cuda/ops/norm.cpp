@@ -4,7 +4,7 @@
 // dims of 1 aside: [768] or [1, 768] for a last axis of 768); parameters that broadcast along the
 // normalized dims in another way, or whose shape inference cannot tell, run the reference.
 // LayerNormalization's Mean and InvStdDev outputs are written when stash_type is float32 (the
-// kernel's fp32 statistics); with another stash_type they must be unused.
+// kernel's fp32 statistics); with another stash_type they must be unused (allocated, not written).
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/layer_norm.h"
 #include "backends/cuda/ops/cuda_ops.h"
@@ -102,8 +102,9 @@ Result<RowsCols> rows_cols(const KernelContext& ctx, const Tensor& x, int64_t ax
 class LayerNormKernel final : public Kernel {
  public:
   explicit LayerNormKernel(const Node& n) : axis_(n.attrs.get_int("axis", -1)), epsilon_(n.attrs.get_float("epsilon", 1e-5f)) {
-    // The statistics are written when the node has the outputs and they are fp32 (else unused).
-    for (size_t i = 1; i < 3; ++i) stats_[i - 1] = n.output(i) && n.output(i)->dtype == DataType::kFloat32;
+    // The statistics the node has: written when fp32, else only allocated (the runtime wants every
+    // output of a node; nothing reads these, layer_norm_supported made sure).
+    for (size_t i = 1; i < 3; ++i) stats_[i - 1] = n.output(i) ? n.output(i)->dtype : DataType::kUndefined;
   }
 
   Status run(KernelContext& ctx) const override {
@@ -115,9 +116,9 @@ class LayerNormKernel final : public Kernel {
     Dims stat_dims(x->shape().begin(), x->shape().begin() + rc.axis);
     stat_dims.resize(x->shape().size(), 1);
     for (size_t i = 0; i < 2; ++i) {
-      if (!stats_[i] || ctx.num_outputs() <= i + 1) continue;
-      KILN_ASSIGN_OR_RETURN(Tensor * s, ctx.allocate_output(i + 1, DataType::kFloat32, stat_dims));
-      stats[i] = s->data_as<float>();
+      if (stats_[i] == DataType::kUndefined || ctx.num_outputs() <= i + 1) continue;
+      KILN_ASSIGN_OR_RETURN(Tensor * s, ctx.allocate_output(i + 1, stats_[i], stat_dims));
+      if (stats_[i] == DataType::kFloat32) stats[i] = s->data_as<float>();
     }
     const void* beta = ctx.num_inputs() > 2 && ctx.input(2) ? ctx.input(2)->data() : nullptr;
     return launch_status(ctx, layer_norm(x->data(), ctx.input(1)->data(), beta, y->data(), stats[0], stats[1], x->dtype(), rc.rows,
@@ -127,7 +128,7 @@ class LayerNormKernel final : public Kernel {
  private:
   int64_t axis_;
   float epsilon_;
-  bool stats_[2] = {false, false};
+  DataType stats_[2] = {DataType::kUndefined, DataType::kUndefined};
 };
 
 class RmsNormKernel final : public Kernel {

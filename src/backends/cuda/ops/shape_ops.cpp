@@ -192,9 +192,9 @@ bool identity_supported(const Node& n) { return keeps_elements(n, 1) && n.num_ou
 
 class DropoutKernel final : public ShapeKernel {
  public:
-  // The mask is written when the node has it as bool (else nothing reads it).
-  explicit DropoutKernel(const Node& n)
-      : opset_(n.opset), mask_(n.output(1) != nullptr && n.opset >= 10 && n.output(1)->dtype == DataType::kBool) {}
+  // The mask the node has: written when bool, else only allocated (the runtime wants every output
+  // of a node; nothing reads this one, dropout_supported made sure).
+  explicit DropoutKernel(const Node& n) : opset_(n.opset), mask_(n.output(1) ? n.output(1)->dtype : DataType::kUndefined) {}
 
   Status run(KernelContext& ctx) const override {
     const Tensor* x = ctx.input(0);
@@ -215,15 +215,15 @@ class DropoutKernel final : public ShapeKernel {
       }
     }
     KILN_RETURN_IF_ERROR(copy_into_output(ctx, 0, *x, x->shape()));
-    if (!mask_) return ok_status();
-    KILN_ASSIGN_OR_RETURN(Tensor * mask, ctx.allocate_output(1, DataType::kBool, x->shape()));
-    if (mask->nbytes() == 0) return ok_status();
+    if (mask_ == DataType::kUndefined || ctx.num_outputs() < 2) return ok_status();
+    KILN_ASSIGN_OR_RETURN(Tensor * mask, ctx.allocate_output(1, mask_, x->shape()));
+    if (mask_ != DataType::kBool || mask->nbytes() == 0) return ok_status();
     return launch_status(ctx, cudaMemsetAsync(mask->data(), 1, mask->nbytes(), stream_of(ctx)));
   }
 
  private:
   int opset_;
-  bool mask_;
+  DataType mask_;
 };
 
 bool dropout_supported(const Node& n) {
