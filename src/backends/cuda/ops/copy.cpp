@@ -22,10 +22,10 @@ namespace kiln::cuda {
 
 namespace {
 
-// x (input 0) holds a fixed-size dtype that output 0 shares.
+// x (input 0) holds a fixed-size dtype that every output shares, and is no shape arithmetic.
 bool moves_bytes(const Node& n) {
   const Value* x = n.input(0);
-  if (!x || element_bytes(x->dtype) == 0) return false;
+  if (!x || element_bytes(x->dtype) == 0 || is_shape_arithmetic(x)) return false;
   for (const Value* o : n.outputs()) {
     if (!o || o->dtype != x->dtype) return false;  // device kernels cannot write an omitted output
   }
@@ -124,6 +124,7 @@ bool split_supported(const Node& n) {
   const int64_t r = static_cast<int64_t>(*rank), axis = n.attrs.get_int("axis", 0);
   // Sizes from input 1 are read in host memory: int32 or int64 (the reference's read_int64s).
   if (n.input(1) && n.input(1)->dtype != DataType::kInt64 && n.input(1)->dtype != DataType::kInt32) return false;
+  if (!shape_input_plannable(n.input(1))) return false;
   return axis >= -r && axis < r;
 }
 
@@ -175,6 +176,7 @@ bool slice_supported(const Node& n) {
   for (size_t i = 1; i < n.num_inputs(); ++i) {
     const Value* v = n.input(i);
     if (v && v->dtype != DataType::kInt64 && v->dtype != DataType::kInt32) return false;
+    if (!shape_input_plannable(v)) return false;
   }
   return true;
 }

@@ -53,6 +53,16 @@ bool all_of_dtype(const Node& n, DataType t);
 // left unwritten: no reader sees it).
 bool output_unused(const Node& n, size_t i);
 
+// An int input that decides an output's shape (Reshape's shape, Slice's starts, ...) and is read
+// in host memory: its values must be known when a run is planned, since the device arena is sized
+// then. A graph input's are not (they come with the run); values computed from shapes and
+// constants are. Absent: true.
+bool shape_input_plannable(const Value* v);
+// Shape arithmetic: an int32/int64 tensor of rank 0 or 1 (Shape -> Gather -> Unsqueeze -> Concat ->
+// Reshape). Data movement leaves it to the host, which computes it ahead of the run once per input
+// shape; a device node would run, with copies both ways, on every run.
+bool is_shape_arithmetic(const Value* v);
+
 // A function kernel entry (op_type in `domain`, name cuda_<...>).
 KernelEntry function_entry(const std::string& domain, const std::string& op_type, const std::string& name,
                            std::function<bool(const Node&)> supports, KernelFn fn);

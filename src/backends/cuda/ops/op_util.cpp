@@ -50,6 +50,12 @@ bool output_unused(const Node& n, size_t i) {
   return !v || (v->uses().empty() && !v->is_graph_output());
 }
 
+bool shape_input_plannable(const Value* v) { return !v || !v->is_graph_input(); }
+
+bool is_shape_arithmetic(const Value* v) {
+  return v && (v->dtype == DataType::kInt64 || v->dtype == DataType::kInt32) && rank_at_most(v, 1);
+}
+
 KernelEntry function_entry(const std::string& domain, const std::string& op_type, const std::string& name,
                            std::function<bool(const Node&)> supports, KernelFn fn) {
   KernelEntry e;

@@ -15,17 +15,18 @@ namespace kiln::cuda {
 
 namespace {
 
-// Input 0 holds a fixed-size dtype that output 0 shares; the other inputs (shapes, axes) are ints
-// read in host memory.
+// Input 0 holds a fixed-size dtype that output 0 shares and is no shape arithmetic; the other
+// inputs (shapes, axes) are ints read in host memory.
 bool keeps_elements(const Node& n, size_t max_inputs) {
   const Value* x = n.input(0);
-  if (!x || !n.output(0) || element_bytes(x->dtype) == 0 || n.output(0)->dtype != x->dtype) return false;
+  if (!x || !n.output(0) || element_bytes(x->dtype) == 0 || n.output(0)->dtype != x->dtype || is_shape_arithmetic(x)) return false;
   return n.num_inputs() <= max_inputs;
 }
 
+// Input i (a shape or axes) is absent, or ints whose values are known when a run is planned.
 bool int_input_or_absent(const Node& n, size_t i) {
   const Value* v = n.input(i);
-  return !v || v->dtype == DataType::kInt64 || v->dtype == DataType::kInt32;
+  return !v || ((v->dtype == DataType::kInt64 || v->dtype == DataType::kInt32) && shape_input_plannable(v));
 }
 
 // A kernel whose output 0 holds input 0's elements in the same order.
