@@ -439,6 +439,10 @@ TEST(CudaBackend, SliceClampsLikeTheReference) {
             {data("x", DataType::kFloat16, {4, 6}), ints("starts", {-100}, DataType::kInt32), ints("ends", {100}, DataType::kInt32),
              ints("axes", {1}, DataType::kInt32)},
             {}, 1, "cuda_slice", kExact});
+  // axes left out, steps given.
+  run_case({"Slice without axes", "Slice", "", 13,
+            {data("x", DataType::kUInt8, {7, 5}, 0, 255), ints("starts", {6, 1}), ints("ends", {0, 5}), omitted(), ints("steps", {-3, 2})}, {}, 1,
+            "cuda_slice", kExact});
   run_case({"Slice opset 9 attributes", "Slice", "", 9, {data("x", DataType::kInt64, {6, 7}, -9, 9)},
             [](Attributes& a) {
               a.set_ints("starts", {1, 2});
@@ -638,6 +642,25 @@ TEST(CudaBackendLowering, TakesWhatItsKernelsDo) {
   EXPECT_EQ(lowered({"", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1, 8})}}), "cuda/cuda_layer_normalization");
 }
 
+// What a device kernel reads and writes in host memory: the planner and the copy inserter go by it.
+TEST(CudaBackendLowering, HostInputsAndOutputs) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  std::map<std::string, const KernelEntry*> first;
+  for (const KernelEntry& e : find_backend("cuda")->kernels().entries()) {
+    if (e.backend.empty() && !first.count(e.op_type)) first[e.op_type] = &e;
+  }
+  using V = std::vector<size_t>;
+  ASSERT_TRUE(first.count("CopyToHost") && first.count("CopyToDevice") && first.count("Slice") && first.count("Add"));
+  EXPECT_EQ(first["CopyToHost"]->host_outputs, V{0});
+  EXPECT_EQ(first["CopyToDevice"]->host_outputs, V{});
+  EXPECT_EQ(first["Slice"]->host_inputs, (V{1, 2, 3, 4}));
+  EXPECT_EQ(first["Split"]->host_inputs, V{1});
+  EXPECT_EQ(first["Reshape"]->host_inputs, V{1});
+  EXPECT_EQ(first["ReduceSum"]->host_inputs, V{1});
+  EXPECT_EQ(first["Gather"]->host_inputs, V{}) << "indices stay on the device";
+  EXPECT_EQ(first["Add"]->host_inputs, V{});
+}
+
 TEST(CudaBackendLowering, LeavesTheRestToTheReference) {
   ASSERT_NE(find_backend("cuda"), nullptr);
   const DataType f32 = DataType::kFloat32;
@@ -667,7 +690,7 @@ TEST(CudaBackendLowering, LeavesTheRestToTheReference) {
            [](Attributes& a) { a.set_int("axis", 0); }});
   refused({"Reshape to a graph input's shape", "Reshape", "", 17, {data("x", f32, {6}), int_data("s", DataType::kInt64, {2}, {2, 3})}});
   refused({"Slice starts from a graph input", "Slice", "", 13, {data("x", f32, {6}), int_data("b", DataType::kInt64, {1}, {1}), ints("e", {4})}});
-  refused({"Transpose of strings", "Transpose", "", 17, {data("x", DataType::kString, {2, 3})}});
+  refused({"Unsqueeze of a shape element", "Unsqueeze", "", 13, {data("s", DataType::kInt64, {}, 1, 9), ints("axes", {0})}});
   refused({"Attention float64", "Attention", "kiln", 1,
            {data("q", DataType::kFloat64, {1, 2, 4}), data("k", DataType::kFloat64, {1, 2, 4}), data("v", DataType::kFloat64, {1, 2, 4})},
            [](Attributes& a) { a.set_int("num_heads", 2); }});
