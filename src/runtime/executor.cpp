@@ -589,11 +589,21 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
   for (size_t i = 0; i < cs.slots.size(); ++i) {
     if (cs.slots[i] == Slot::kPrecomputed) cs.table[i] = &cs.planned_tensors[i];
   }
+  // Device work queued since the stream was last waited for. A host node may read what a
+  // kiln.CopyToHost queued (a copy into pageable memory need not be complete when the call
+  // returns), so the stream is waited for where the run passes from device nodes to a host node.
+  bool device_work_queued = false;
   for (size_t step = 0; step < g.num_nodes(); ++step) {
     if (cs.skip[step]) continue;
     const Node& n = *g.nodes()[step];
     auto it = e.kernels.find(&n);
     if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
+    if (cs.step_on_device[step]) {
+      device_work_queued = true;
+    } else if (device_work_queued) {
+      KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
+      device_work_queued = false;
+    }
     MainKernelContext ctx(cs, n, outputs, cs.step_on_device[step]);
     const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = it->second->run(ctx);

@@ -1,0 +1,711 @@
+// The cuda backend end to end (src/backends/cuda/ops/): one-node graphs of every op family the
+// cuda table takes, built for "cuda" and for "reference" (the oracle) and run on the same random
+// inputs; the node must have run on cuda (LayerInfo::backend and kernel), and its outputs, which
+// are pre-bound poisoned (all bits set: NaN for floats) so an unwritten one shows, must agree with
+// the reference: bit for bit where the kernels compute as the reference does (arithmetic, Cast,
+// data movement), within a tolerance of the dtype otherwise. A mixed graph with a fallback op in
+// the middle checks the copy layers both ways, and save/load. The lowering decisions (which nodes
+// the cuda table refuses, so that they fall back) need no GPU and are checked everywhere.
+//
+// The GPU cases skip with "skipped: no CUDA device" where the cuda backend is not available.
+#include <gtest/gtest.h>
+
+#ifdef KILN_HAVE_CUDA
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/float16.h"
+#include "fmt/format.h"
+#include "ir/ops/fused/fused_util.h"
+#include "unit/test_util.h"
+
+namespace kiln {
+namespace {
+
+bool cuda_usable() {
+  const Backend* b = find_backend("cuda");
+  return b && b->available().ok();
+}
+
+#define KILN_REQUIRE_CUDA() \
+  if (!cuda_usable()) GTEST_SKIP() << "skipped: no CUDA device"
+
+// --- tensors -----------------------------------------------------------------------------------
+
+double value_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DataType::kFloat32: return t.data_as<float>()[i];
+    case DataType::kFloat16: return static_cast<float>(t.data_as<Float16>()[i]);
+    case DataType::kBFloat16: return static_cast<float>(t.data_as<BFloat16>()[i]);
+    case DataType::kFloat64: return t.data_as<double>()[i];
+    case DataType::kInt64: return static_cast<double>(t.data_as<int64_t>()[i]);
+    case DataType::kInt32: return t.data_as<int32_t>()[i];
+    case DataType::kUInt8: return t.data_as<uint8_t>()[i];
+    case DataType::kBool: return t.data_as<uint8_t>()[i];
+    default: ADD_FAILURE() << "no test accessor for " << dtype_name(t.dtype()); return 0;
+  }
+}
+
+void set_value(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DataType::kFloat32: t.data_as<float>()[i] = static_cast<float>(v); break;
+    case DataType::kFloat16: t.data_as<Float16>()[i] = Float16(static_cast<float>(v)); break;
+    case DataType::kBFloat16: t.data_as<BFloat16>()[i] = BFloat16(static_cast<float>(v)); break;
+    case DataType::kFloat64: t.data_as<double>()[i] = v; break;
+    case DataType::kInt64: t.data_as<int64_t>()[i] = static_cast<int64_t>(v); break;
+    case DataType::kInt32: t.data_as<int32_t>()[i] = static_cast<int32_t>(v); break;
+    case DataType::kUInt8: t.data_as<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+    default: ADD_FAILURE() << "no test accessor for " << dtype_name(t.dtype());
+  }
+}
+
+// Uniform in [lo, hi) (integers: whole numbers in it); floats never exactly 0, so a kernel that
+// leaves zeros behind cannot pass by accident.
+Tensor random_tensor(DataType dt, const Dims& dims, uint64_t seed, double lo, double hi) {
+  auto t = Tensor::allocate(dt, dims);
+  EXPECT_TRUE(t.ok());
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  const bool integral = dt == DataType::kInt64 || dt == DataType::kInt32 || dt == DataType::kUInt8;
+  for (int64_t i = 0; i < t->numel(); ++i) {
+    double v = u(rng);
+    if (integral) v = std::floor(v);
+    if (!integral && v == 0) v = 0.5;
+    set_value(*t, i, v);
+  }
+  return *t;
+}
+
+Tensor int_tensor(DataType dt, const Dims& dims, const std::vector<int64_t>& v) {
+  auto t = Tensor::allocate(dt, dims);
+  EXPECT_TRUE(t.ok());
+  EXPECT_EQ(static_cast<size_t>(t->numel()), v.size());
+  for (int64_t i = 0; i < t->numel(); ++i) set_value(*t, i, static_cast<double>(v[static_cast<size_t>(i)]));
+  return *t;
+}
+
+// A tensor of this dtype and shape with every bit set: NaN in every float type.
+Tensor poisoned(DataType dt, const Dims& dims) {
+  auto t = Tensor::allocate(dt, dims);
+  EXPECT_TRUE(t.ok());
+  if (t->nbytes()) std::memset(t->data(), 0xff, t->nbytes());
+  return *t;
+}
+
+struct Tolerance {
+  double rtol = 0, atol = 0;  // both 0: bit for bit
+  bool exact() const { return rtol == 0 && atol == 0; }
+};
+
+constexpr Tolerance kExact{};
+// One or two roundings of the element type apart, for values computed in fp32 here and in double
+// by the reference (each rounded once to the element type).
+Tolerance rounding_of(DataType dt) {
+  switch (dt) {
+    case DataType::kFloat16: return {2e-3, 2e-3};
+    case DataType::kBFloat16: return {1.6e-2, 1.6e-2};
+    default: return {1e-5, 1e-6};
+  }
+}
+
+// got == want (shape, dtype), element by element within tol; NaNs and infinities must agree.
+void expect_close(const Tensor& got, const Tensor& want, Tolerance tol, const std::string& what) {
+  ASSERT_EQ(got.dtype(), want.dtype()) << what;
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  if (tol.exact()) {
+    EXPECT_TRUE(test::same_bits(got, want)) << what << ": not bit for bit the reference's";
+    if (!test::same_bits(got, want)) {
+      for (int64_t i = 0, shown = 0; i < got.numel() && shown < 5; ++i) {
+        if (std::memcmp(static_cast<const char*>(got.data()) + i * dtype_size(got.dtype()),
+                        static_cast<const char*>(want.data()) + i * dtype_size(want.dtype()), dtype_size(got.dtype())) != 0) {
+          ADD_FAILURE() << what << "[" << i << "]: " << value_at(got, i) << " vs " << value_at(want, i);
+          ++shown;
+        }
+      }
+    }
+    return;
+  }
+  int failures = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double g = value_at(got, i), w = value_at(want, i);
+    bool ok;
+    if (std::isnan(w) || std::isnan(g)) {
+      ok = std::isnan(w) && std::isnan(g);
+    } else if (std::isinf(w) || std::isinf(g)) {
+      ok = g == w;
+    } else {
+      ok = std::abs(g - w) <= tol.atol + tol.rtol * std::abs(w);
+    }
+    if (!ok && failures++ < 5) ADD_FAILURE() << what << "[" << i << "]: got " << g << ", reference " << w;
+  }
+  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << got.numel() << " elements differ";
+}
+
+// --- one-node cases ----------------------------------------------------------------------------
+
+struct In {
+  enum Kind { kData, kWeight, kIntConst, kIntData, kOmitted } kind = kData;
+  std::string name;
+  DataType dtype = DataType::kFloat32;
+  Dims dims;
+  double lo = -2, hi = 2;
+  std::vector<int64_t> ints;  // kIntConst / kIntData
+};
+
+In data(const std::string& name, DataType dt, Dims dims, double lo = -2, double hi = 2) { return {In::kData, name, dt, std::move(dims), lo, hi, {}}; }
+In weight(const std::string& name, DataType dt, Dims dims, double lo = -2, double hi = 2) { return {In::kWeight, name, dt, std::move(dims), lo, hi, {}}; }
+In ints(const std::string& name, std::vector<int64_t> v, DataType dt = DataType::kInt64) {
+  const Dims d{static_cast<int64_t>(v.size())};
+  return {In::kIntConst, name, dt, d, 0, 0, std::move(v)};
+}
+In int_data(const std::string& name, DataType dt, Dims dims, std::vector<int64_t> v) { return {In::kIntData, name, dt, std::move(dims), 0, 0, std::move(v)}; }
+In omitted() { return {In::kOmitted, "", DataType::kUndefined, {}, 0, 0, {}}; }
+
+struct OpCase {
+  OpCase(std::string name_, std::string op_, std::string domain_, int opset_, std::vector<In> ins_,
+         std::function<void(Attributes&)> attrs_ = {}, size_t outputs_ = 1, std::string kernel_ = "", Tolerance tol_ = {})
+      : name(std::move(name_)), op(std::move(op_)), domain(std::move(domain_)), opset(opset_), ins(std::move(ins_)),
+        attrs(std::move(attrs_)), outputs(outputs_), kernel(std::move(kernel_)), tol(tol_) {}
+  std::string name;
+  std::string op;
+  std::string domain;  // "" or "kiln"
+  int opset = 17;
+  std::vector<In> ins;
+  std::function<void(Attributes&)> attrs;
+  size_t outputs = 1;
+  std::string kernel;  // the cuda kernel the node must lower to
+  Tolerance tol;
+};
+
+uint64_t seed_of(const std::string& s) { return std::hash<std::string>{}(s); }
+
+Tensor tensor_for(const OpCase& c, const In& in) {
+  if (in.kind == In::kIntConst || in.kind == In::kIntData) return int_tensor(in.dtype, in.dims, in.ints);
+  return random_tensor(in.dtype, in.dims, seed_of(c.name + "/" + in.name), in.lo, in.hi);
+}
+
+std::unique_ptr<Graph> graph_of(const OpCase& c) {
+  auto g = test::new_graph(c.domain.empty() ? c.opset : 17);
+  g->opset_imports[kKilnDomain] = 1;
+  std::vector<Value*> ins;
+  for (const In& in : c.ins) {
+    switch (in.kind) {
+      case In::kData:
+      case In::kIntData: ins.push_back(test::input(*g, in.name, in.dtype, sym_shape(in.dims))); break;
+      case In::kWeight:
+      case In::kIntConst: ins.push_back(g->add_constant(in.name, tensor_for(c, in))); break;
+      case In::kOmitted: ins.push_back(nullptr); break;
+    }
+  }
+  std::vector<Value*> outs;
+  for (size_t i = 0; i < c.outputs; ++i) outs.push_back(g->add_value(fmt::format("y{}", i)));
+  Node* n;
+  if (c.domain.empty()) {
+    n = test::op(*g, c.op, ins, outs, "op");
+  } else {
+    n = g->add_node(c.op, ins, outs, "op", c.domain);
+    n->opset = 1;
+    n->fused_from = {"op"};
+    n->schema = OpRegistry::global().find(c.domain, c.op, 1);
+  }
+  if (c.attrs) c.attrs(n->attrs);
+  for (Value* o : outs) g->add_output(o);
+  return g;
+}
+
+NamedTensors feeds_of(const OpCase& c, int run) {
+  NamedTensors f;
+  for (const In& in : c.ins) {
+    if (in.kind != In::kData && in.kind != In::kIntData) continue;
+    OpCase varied = c;
+    varied.name += fmt::format("#{}", run);
+    f[in.name] = tensor_for(in.kind == In::kData ? varied : c, in);
+  }
+  return f;
+}
+
+Result<Engine> build_for(const std::string& backend, std::unique_ptr<Graph> g) {
+  BuilderConfig config = test::quiet_config();
+  config.backend = backend;
+  config.opt_level = 0;  // every node as written
+  return test::build(std::move(g), config);
+}
+
+const LayerInfo* layer_named(const EngineInfo& info, const std::string& name) {
+  for (const LayerInfo& l : info.layers) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+// Builds the case on both backends, checks where its node runs and compares two runs' outputs.
+void run_case(const OpCase& c) {
+  SCOPED_TRACE(c.name);
+  auto cuda = build_for("cuda", graph_of(c));
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", graph_of(c));
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  const EngineInfo info = cuda->info();
+  const LayerInfo* l = layer_named(info, "op");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->backend, "cuda");
+  EXPECT_EQ(l->kernel, c.kernel);
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  for (int run = 0; run < 2; ++run) {
+    const NamedTensors in = feeds_of(c, run);
+    NamedTensors want;
+    const Status rs = (*ref_ctx)->run(in, &want);
+    ASSERT_TRUE(rs.ok()) << rs.message();
+    NamedTensors got;
+    for (const auto& [name, t] : want) got[name] = poisoned(t.dtype(), t.shape());
+    const Status s = (*ctx)->run(in, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (const auto& [name, t] : want) expect_close(got.at(name), t, c.tol, fmt::format("{} run {} output {}", c.name, run, name));
+  }
+}
+
+const DataType kFloats[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16};
+
+std::string short_name(DataType dt) { return dtype_name(dt); }
+
+// --- binary, Cast, FusedPointwise --------------------------------------------------------------
+
+TEST(CudaBackend, BinaryOpsBroadcastAndGiveTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    run_case({"Add bias " + t, "Add", "", 17, {data("a", dt, {2, 3, 5, 8}), weight("b", dt, {8})}, {}, 1, "cuda_Add", kExact});
+    run_case({"Sub " + t, "Sub", "", 17, {data("a", dt, {2, 3, 5, 8}), data("b", dt, {2, 1, 5, 1})}, {}, 1, "cuda_Sub", kExact});
+    run_case({"Mul both broadcast " + t, "Mul", "", 17, {data("a", dt, {4, 1, 6}), data("b", dt, {1, 5, 1})}, {}, 1, "cuda_Mul", kExact});
+    run_case({"Div " + t, "Div", "", 17, {data("a", dt, {3, 7}), data("b", dt, {3, 7}, 0.5, 2)}, {}, 1, "cuda_Div", kExact});
+    run_case({"Max " + t, "Max", "", 17, {data("a", dt, {2, 3, 4}), data("b", dt, {3, 1})}, {}, 1, "cuda_Max", kExact});
+    run_case({"Min scalar " + t, "Min", "", 17, {data("a", dt, {5, 9}), weight("b", dt, {})}, {}, 1, "cuda_Min", kExact});
+    run_case({"Pow " + t, "Pow", "", 17, {data("a", dt, {4, 6}, 0.25, 3), data("b", dt, {6}, -2, 2)}, {}, 1, "cuda_Pow", kExact});
+  }
+  // A long run of 16-byte packs and a tail, same shapes.
+  run_case({"Add long", "Add", "", 17, {data("a", DataType::kFloat16, {1, 4099}), data("b", DataType::kFloat16, {1, 4099})}, {}, 1,
+            "cuda_Add", kExact});
+}
+
+TEST(CudaBackend, CastBetweenFloatTypesGivesTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const std::pair<DataType, DataType> pairs[] = {{DataType::kFloat32, DataType::kFloat16}, {DataType::kFloat32, DataType::kBFloat16},
+                                                 {DataType::kFloat16, DataType::kBFloat16}, {DataType::kBFloat16, DataType::kFloat32},
+                                                 {DataType::kFloat16, DataType::kFloat32},  {DataType::kFloat32, DataType::kFloat32}};
+  for (const auto& [from, to] : pairs) {
+    const DataType target = to;
+    // Values past float16's range (65504) too: they must become inf on both backends.
+    run_case({fmt::format("Cast {} to {}", dtype_name(from), dtype_name(to)), "Cast", "", 17, {data("x", from, {3, 333}, -1e5, 1e5)},
+              [target](Attributes& a) { a.set_int("to", static_cast<int64_t>(target)); }, 1, "cuda_cast", kExact});
+  }
+}
+
+void set_steps(Attributes& a, std::vector<std::string> ops, std::vector<int64_t> operands, std::vector<int64_t> swapped) {
+  Attribute list;
+  list.kind = Attribute::Kind::kStrings;
+  list.strings = std::move(ops);
+  a.set("ops", list);
+  a.set_ints("operands", std::move(operands));
+  a.set_ints("swapped", std::move(swapped));
+}
+
+TEST(CudaBackend, FusedPointwiseMatchesTheUnfusedChain) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    // Exactly computed steps: the reference's bits.
+    run_case({"FusedPointwise exact " + t, "FusedPointwise", "kiln", 1, {data("x", dt, {4, 33}), weight("e1", dt, {33}), data("e2", dt, {4, 1})},
+              [](Attributes& a) { set_steps(a, {"Mul", "Add", "Relu", "Sub", "Max"}, {1, 2, 0, 1, 2}, {0, 1, 0, 1, 0}); }, 1,
+              "cuda_fused_pointwise", kExact});
+    // Transcendental steps: CUDA's expf/tanhf are within 2 ulp of the reference's libm.
+    Tolerance tol = rounding_of(dt);
+    if (dt == DataType::kFloat32) tol = {1e-5, 1e-6};
+    run_case({"FusedPointwise transcendental " + t, "FusedPointwise", "kiln", 1, {data("x", dt, {2, 3, 40}), data("e1", dt, {3, 1})},
+              [](Attributes& a) { set_steps(a, {"Tanh", "Mul", "Sigmoid", "Div"}, {0, 1, 0, 1}, {0, 0, 0, 1}); }, 1, "cuda_fused_pointwise",
+              tol});
+  }
+}
+
+// --- normalization, softmax, reductions --------------------------------------------------------
+
+TEST(CudaBackend, LayerAndRmsNormalization) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    const Tolerance tol = dt == DataType::kFloat32 ? Tolerance{1e-4, 1e-5} : rounding_of(dt);
+    run_case({"LayerNorm last axis " + t, "LayerNormalization", "", 17, {data("x", dt, {6, 5, 96}, -3, 5), weight("s", dt, {96}), weight("b", dt, {96})},
+              {}, 1, "cuda_layer_normalization", tol});
+    run_case({"RMSNorm " + t, "RMSNormalization", "kiln", 1, {data("x", dt, {3, 7, 130}), weight("s", dt, {130})},
+              [](Attributes& a) { a.set_float("epsilon", 1e-6f); }, 1, "cuda_rms_normalization", tol});
+  }
+  const Tolerance f32{1e-4, 1e-5};
+  // Normalized over two dims, the parameters holding both; no bias; both statistics (fp32).
+  run_case({"LayerNorm axis 1", "LayerNormalization", "", 17, {data("x", DataType::kFloat32, {4, 5, 24}), weight("s", DataType::kFloat32, {1, 5, 24})},
+            [](Attributes& a) {
+              a.set_int("axis", 1);
+              a.set_float("epsilon", 1e-3f);
+            },
+            3, "cuda_layer_normalization", f32});
+  // Rows longer than one block holds (the kernel's three-pass path).
+  run_case({"LayerNorm long rows", "LayerNormalization", "", 17,
+            {data("x", DataType::kFloat32, {2, 20000}, -1, 3), weight("s", DataType::kFloat32, {20000}), weight("b", DataType::kFloat32, {20000})}, {}, 1,
+            "cuda_layer_normalization", f32});
+  run_case({"RMSNorm long rows", "RMSNormalization", "kiln", 1, {data("x", DataType::kBFloat16, {3, 17000}), weight("s", DataType::kBFloat16, {17000})},
+            {}, 1, "cuda_rms_normalization", rounding_of(DataType::kBFloat16)});
+}
+
+TEST(CudaBackend, SoftmaxAndLogSoftmaxOverRows) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    const Tolerance tol = dt == DataType::kFloat32 ? Tolerance{1e-5, 1e-7} : rounding_of(dt);
+    run_case({"Softmax " + t, "Softmax", "", 13, {data("x", dt, {4, 3, 77}, -8, 8)}, {}, 1, "cuda_softmax", tol});
+    run_case({"LogSoftmax " + t, "LogSoftmax", "", 13, {data("x", dt, {5, 300}, -8, 8)}, {}, 1, "cuda_log_softmax",
+              dt == DataType::kFloat32 ? Tolerance{1e-5, 1e-5} : rounding_of(dt)});
+  }
+  // Opset 11's 2-D coercion: axis 1 of [2, 3, 4, 5] is rows of 60.
+  run_case({"Softmax opset 11 axis 1", "Softmax", "", 11, {data("x", DataType::kFloat32, {2, 3, 4, 5}, -8, 8)},
+            [](Attributes& a) { a.set_int("axis", 1); }, 1, "cuda_softmax", {1e-5, 1e-7}});
+  // An axis whose trailing dims are 1 is a row too.
+  run_case({"Softmax axis 1 of [3, 50, 1]", "Softmax", "", 13, {data("x", DataType::kFloat32, {3, 50, 1}, -8, 8)},
+            [](Attributes& a) { a.set_int("axis", 1); }, 1, "cuda_softmax", {1e-5, 1e-7}});
+  // Rows longer than one block holds (online softmax).
+  run_case({"Softmax long rows", "Softmax", "", 13, {data("x", DataType::kFloat32, {3, 20000}, -8, 8)}, {}, 1, "cuda_softmax", {1e-4, 1e-9}});
+}
+
+TEST(CudaBackend, ReductionsOverOneRunOfAxes) {
+  KILN_REQUIRE_CUDA();
+  const Tolerance f32{1e-5, 1e-5};
+  run_case({"ReduceSum last axis (input)", "ReduceSum", "", 13, {data("x", DataType::kFloat32, {4, 5, 33}), ints("axes", {-1})}, {}, 1, "cuda_ReduceSum", f32});
+  run_case({"ReduceMean middle axes keepdims 0", "ReduceMean", "", 17, {data("x", DataType::kFloat32, {2, 3, 4, 5})},
+            [](Attributes& a) {
+              a.set_ints("axes", {1, 2});
+              a.set_int("keepdims", 0);
+            },
+            1, "cuda_ReduceMean", f32});
+  run_case({"ReduceMax leading axis (input)", "ReduceMax", "", 18, {data("x", DataType::kFloat32, {7, 9}), ints("axes", {0})}, {}, 1, "cuda_ReduceMax", kExact});
+  run_case({"ReduceSum all axes", "ReduceSum", "", 13, {data("x", DataType::kFloat32, {3, 50})}, {}, 1, "cuda_ReduceSum", f32});
+  // Axes 0 and 2 with a dim of 1 between them: one run.
+  run_case({"ReduceSum across a dim of 1", "ReduceSum", "", 13, {data("x", DataType::kFloat32, {4, 1, 6}), ints("axes", {0, 2})}, {}, 1, "cuda_ReduceSum", f32});
+  run_case({"ReduceMean rows f16", "ReduceMean", "", 18, {data("x", DataType::kFloat16, {6, 2000}), ints("axes", {-1})}, {}, 1, "cuda_ReduceMean",
+            rounding_of(DataType::kFloat16)});
+  run_case({"ReduceMax middle bf16", "ReduceMax", "", 17, {data("x", DataType::kBFloat16, {3, 40, 70})}, [](Attributes& a) { a.set_ints("axes", {1}); },
+            1, "cuda_ReduceMax", kExact});
+}
+
+// --- data movement -----------------------------------------------------------------------------
+
+TEST(CudaBackend, TransposeConcatSplitMoveTheBits) {
+  KILN_REQUIRE_CUDA();
+  run_case({"Transpose NCHW to NHWC", "Transpose", "", 17, {data("x", DataType::kFloat32, {2, 3, 4, 5})},
+            [](Attributes& a) { a.set_ints("perm", {0, 2, 3, 1}); }, 1, "cuda_transpose", kExact});
+  run_case({"Transpose 2-D int64", "Transpose", "", 17, {data("x", DataType::kInt64, {33, 17}, -1000, 1000)},
+            [](Attributes& a) { a.set_ints("perm", {1, 0}); }, 1, "cuda_transpose", kExact});
+  run_case({"Transpose reversed uint8", "Transpose", "", 17, {data("x", DataType::kUInt8, {2, 3, 4}, 0, 255)}, {}, 1, "cuda_transpose", kExact});
+  run_case({"Concat axis 1 f16", "Concat", "", 17,
+            {data("a", DataType::kFloat16, {2, 3, 4}), data("b", DataType::kFloat16, {2, 5, 4}), weight("c", DataType::kFloat16, {2, 1, 4})},
+            [](Attributes& a) { a.set_int("axis", 1); }, 1, "cuda_concat", kExact});
+  {
+    OpCase many{"Concat of 20 inputs", "Concat", "", 17, {}, [](Attributes& a) { a.set_int("axis", -1); }, 1, "cuda_concat", kExact};
+    for (int i = 0; i < 20; ++i) many.ins.push_back(data(fmt::format("x{}", i), DataType::kInt32, {3, 1 + i % 3}, -50, 50));
+    run_case(many);
+  }
+  run_case({"Split by sizes", "Split", "", 13, {data("x", DataType::kFloat32, {3, 8, 4}), ints("split", {2, 5, 1})},
+            [](Attributes& a) { a.set_int("axis", 1); }, 3, "cuda_split", kExact});
+  run_case({"Split uneven opset 18", "Split", "", 18, {data("x", DataType::kBFloat16, {2, 10})},
+            [](Attributes& a) {
+              a.set_int("axis", 1);
+              a.set_int("num_outputs", 3);
+            },
+            3, "cuda_split", kExact});
+}
+
+TEST(CudaBackend, SliceClampsLikeTheReference) {
+  KILN_REQUIRE_CUDA();
+  run_case({"Slice negative step", "Slice", "", 13,
+            {data("x", DataType::kFloat32, {5, 3, 9}), ints("starts", {1, -1}), ints("ends", {4, -100}), ints("axes", {0, 2}), ints("steps", {1, -2})}, {}, 1,
+            "cuda_slice", kExact});
+  run_case({"Slice clamped, int32 params", "Slice", "", 13,
+            {data("x", DataType::kFloat16, {4, 6}), ints("starts", {-100}, DataType::kInt32), ints("ends", {100}, DataType::kInt32),
+             ints("axes", {1}, DataType::kInt32)},
+            {}, 1, "cuda_slice", kExact});
+  // axes left out, steps given.
+  run_case({"Slice without axes", "Slice", "", 13,
+            {data("x", DataType::kUInt8, {7, 5}, 0, 255), ints("starts", {6, 1}), ints("ends", {0, 5}), omitted(), ints("steps", {-3, 2})}, {}, 1,
+            "cuda_slice", kExact});
+  run_case({"Slice opset 9 attributes", "Slice", "", 9, {data("x", DataType::kInt64, {6, 7}, -9, 9)},
+            [](Attributes& a) {
+              a.set_ints("starts", {1, 2});
+              a.set_ints("ends", {5, 1000});
+            },
+            1, "cuda_slice", kExact});
+}
+
+TEST(CudaBackend, GatherRowsAndColumns) {
+  KILN_REQUIRE_CUDA();
+  run_case({"Gather embedding rows", "Gather", "", 13,
+            {data("table", DataType::kFloat32, {50, 24}), int_data("ids", DataType::kInt64, {2, 5}, {0, 3, -1, 49, -50, 7, 7, 0, 25, 11})}, {}, 1,
+            "cuda_gather", kExact});
+  run_case({"Gather axis 1 int32 constant indices", "Gather", "", 13,
+            {data("x", DataType::kFloat16, {3, 10, 4}), ints("idx", {0, -1, 9, 3}, DataType::kInt32)}, [](Attributes& a) { a.set_int("axis", 1); }, 1,
+            "cuda_gather", kExact});
+}
+
+// Indices in device memory are not checked (that would need a device-to-host read and a wait in
+// the middle of the run): an index out of range gives a row of zeros, no error. The reference
+// reports it; this pins down the documented difference.
+TEST(CudaBackend, GatherIndexOutOfRangeOnTheDeviceGivesZeros) {
+  KILN_REQUIRE_CUDA();
+  const OpCase c{"Gather out of range", "Gather", "", 13,
+                 {data("table", DataType::kFloat32, {10, 8}), int_data("ids", DataType::kInt64, {3}, {2, 10, -11})}, {}, 1, "cuda_gather", kExact};
+  auto cuda = build_for("cuda", graph_of(c));
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ctx = cuda->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  const NamedTensors in = feeds_of(c, 0);
+  NamedTensors out{{"y0", poisoned(DataType::kFloat32, {3, 8})}};
+  const Status s = (*ctx)->run(in, &out);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const Tensor& table = in.at("table");
+  for (int64_t j = 0; j < 8; ++j) {
+    EXPECT_EQ(value_at(out.at("y0"), j), value_at(table, 2 * 8 + j)) << j;
+    EXPECT_EQ(value_at(out.at("y0"), 8 + j), 0.0) << j;
+    EXPECT_EQ(value_at(out.at("y0"), 16 + j), 0.0) << j;
+  }
+}
+
+TEST(CudaBackend, ShapeOpsCopyTheElements) {
+  KILN_REQUIRE_CUDA();
+  run_case({"Reshape", "Reshape", "", 17, {data("x", DataType::kFloat32, {2, 3, 4}), ints("shape", {4, -1})}, {}, 1, "cuda_reshape", kExact});
+  run_case({"Flatten axis 2", "Flatten", "", 17, {data("x", DataType::kFloat16, {2, 3, 4, 5})}, [](Attributes& a) { a.set_int("axis", 2); }, 1,
+            "cuda_flatten", kExact});
+  run_case({"Squeeze", "Squeeze", "", 13, {data("x", DataType::kInt64, {3, 1, 4}, -5, 5), ints("axes", {1})}, {}, 1, "cuda_squeeze", kExact});
+  run_case({"Unsqueeze", "Unsqueeze", "", 13, {data("x", DataType::kBFloat16, {3, 4}), ints("axes", {0, 3})}, {}, 1, "cuda_unsqueeze", kExact});
+  run_case({"Identity", "Identity", "", 17, {data("x", DataType::kInt32, {7, 3}, -100, 100)}, {}, 1, "cuda_identity", kExact});
+  // Inference Dropout with its mask: all true.
+  run_case({"Dropout with mask", "Dropout", "", 13, {data("x", DataType::kFloat32, {4, 9})}, {}, 2, "cuda_dropout", kExact});
+}
+
+// --- attention ---------------------------------------------------------------------------------
+
+TEST(CudaBackend, AttentionWithMasksAndCausal) {
+  KILN_REQUIRE_CUDA();
+  const Tolerance f32{1e-4, 1e-5}, f16{4e-3, 4e-3}, bf16{3e-2, 3e-2};
+  // float32 (the fp32-arithmetic kernel), no mask, Sq != Sk, Dh != Dv.
+  run_case({"Attention f32", "Attention", "kiln", 1,
+            {data("q", DataType::kFloat32, {2, 7, 4 * 16}, -1, 1), data("k", DataType::kFloat32, {2, 9, 4 * 16}, -1, 1),
+             data("v", DataType::kFloat32, {2, 9, 4 * 8}, -1, 1)},
+            [](Attributes& a) { a.set_int("num_heads", 4); }, 1, "cuda_attention", f32});
+  // float16, tensor-core path (head dim 64), key padding mask [B, 1, 1, Sk] and causal.
+  {
+    OpCase c{"Attention f16 padding mask causal", "Attention", "kiln", 1,
+             {data("q", DataType::kFloat16, {2, 128, 2 * 64}, -1, 1), data("k", DataType::kFloat16, {2, 128, 2 * 64}, -1, 1),
+              data("v", DataType::kFloat16, {2, 128, 2 * 64}, -1, 1), weight("mask", DataType::kFloat16, {2, 1, 1, 128}, -1, 1)},
+             [](Attributes& a) {
+               a.set_int("num_heads", 2);
+               a.set_int("causal", 1);
+             },
+             1, "cuda_attention", f16};
+    run_case(c);
+  }
+  // bfloat16, a 2-D [Sq, Sk] mask and an explicit scale; odd head dim (the fp32-arithmetic kernel).
+  run_case({"Attention bf16 2-D mask", "Attention", "kiln", 1,
+            {data("q", DataType::kBFloat16, {1, 5, 3 * 12}, -1, 1), data("k", DataType::kBFloat16, {1, 6, 3 * 12}, -1, 1),
+             data("v", DataType::kBFloat16, {1, 6, 3 * 12}, -1, 1), data("mask", DataType::kBFloat16, {5, 6}, -4, 0)},
+            [](Attributes& a) {
+              a.set_int("num_heads", 3);
+              a.set_float("scale", 0.2f);
+            },
+            1, "cuda_attention", bf16});
+}
+
+// --- a graph across both memories --------------------------------------------------------------
+
+// x -> LayerNorm -> Flatten (f) ; LayerNorm -> Sin (no cuda kernel: the reference, on the host) -> z;
+// Add(Sin, LayerNorm) -> Reshape -> Softmax -> y. LayerNorm's output is copied to the host for Sin,
+// Sin's back to the device for Add; Flatten's input is read again later, so its copy is a real one.
+std::unique_ptr<Graph> mixed_graph() {
+  auto g = test::new_graph(17);
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({4, 6, 32}));
+  Value* ln = g->add_value("ln");
+  Value* f = g->add_value("f");
+  Value* z = g->add_value("z");
+  Value* a = g->add_value("a");
+  Value* r = g->add_value("r");
+  Value* y = g->add_value("y");
+  test::op(*g, "LayerNormalization",
+           {x, g->add_constant("scale", random_tensor(DataType::kFloat32, {32}, 1, 0.5, 1.5)),
+            g->add_constant("bias", random_tensor(DataType::kFloat32, {32}, 2, -1, 1))},
+           {ln}, "ln");
+  test::op(*g, "Flatten", {ln}, {f}, "flatten")->attrs.set_int("axis", 2);
+  test::op(*g, "Sin", {ln}, {z}, "sin");
+  test::op(*g, "Add", {z, ln}, {a}, "add");
+  test::op(*g, "Reshape", {a, g->add_constant("shape", test::i64({2}, {4, 192}))}, {r}, "reshape");
+  test::op(*g, "Softmax", {r}, {y}, "softmax");
+  g->add_output(y);
+  g->add_output(z);
+  g->add_output(f);
+  return g;
+}
+
+void expect_mixed_outputs_match(Engine& cuda, Engine& ref) {
+  auto ctx = cuda.create_execution_context();
+  auto ref_ctx = ref.create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  for (int run = 0; run < 3; ++run) {
+    const NamedTensors in{{"x", random_tensor(DataType::kFloat32, {4, 6, 32}, 100 + run, -3, 3)}};
+    NamedTensors want;
+    ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+    NamedTensors got;
+    for (const auto& [name, t] : want) got[name] = poisoned(t.dtype(), t.shape());
+    const Status s = (*ctx)->run(in, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(got.size(), 3u);
+    for (const auto& [name, t] : want) expect_close(got.at(name), t, {1e-4, 1e-5}, fmt::format("mixed run {} output {}", run, name));
+  }
+}
+
+TEST(CudaBackend, MixedGraphCopiesBothWaysAroundAFallback) {
+  KILN_REQUIRE_CUDA();
+  auto cuda = build_for("cuda", mixed_graph());
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", mixed_graph());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  const EngineInfo info = cuda->info();
+  std::map<std::string, std::string> backend_of;
+  int to_device = 0, to_host = 0;
+  for (const LayerInfo& l : info.layers) {
+    backend_of[l.name] = l.backend;
+    if (l.op == "kiln.CopyToDevice") {
+      ++to_device;
+      EXPECT_EQ(l.backend, "cuda") << l.name;
+    }
+    if (l.op == "kiln.CopyToHost") {
+      ++to_host;
+      EXPECT_EQ(l.backend, "cuda") << l.name;
+    }
+  }
+  // To the device: x, and Sin's output for Add. To the host: LayerNorm's output for Sin, and the
+  // graph outputs y and f (z is computed on the host).
+  EXPECT_EQ(to_device, 2);
+  EXPECT_EQ(to_host, 3);
+  for (const char* name : {"ln", "flatten", "add", "reshape", "softmax"}) EXPECT_EQ(backend_of[name], "cuda") << name;
+  EXPECT_EQ(backend_of["sin"], "reference");
+  expect_mixed_outputs_match(*cuda, *ref);
+
+  // The same engine saved and loaded: placement, host inputs and outputs come back with it.
+  const std::string path = testing::TempDir() + "/kiln_cuda_mixed.kiln";
+  ASSERT_TRUE(cuda->save(path).ok());
+  auto loaded = Engine::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  expect_mixed_outputs_match(*loaded, *ref);
+  std::remove(path.c_str());
+}
+
+// --- lowering decisions (no GPU needed) --------------------------------------------------------
+
+// The kernel the cuda table picks for the case's node after inference: "cuda/<name>" or
+// "reference/<name>" for a fallback.
+std::string lowered(const OpCase& c) {
+  auto g = graph_of(c);
+  const Status s = infer_and_annotate(*g);
+  if (!s.ok()) return "inference failed: " + s.message();
+  const Node* n = nullptr;
+  for (const auto& np : g->nodes()) {
+    if (np->name == "op") n = np.get();
+  }
+  const KernelEntry* e = find_backend("cuda")->kernels().find(*n);
+  if (!e) return "none";
+  return (e->backend.empty() ? "cuda" : e->backend) + "/" + e->name;
+}
+
+TEST(CudaBackendLowering, TakesWhatItsKernelsDo) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  const DataType f32 = DataType::kFloat32;
+  EXPECT_EQ(lowered({"", "Add", "", 17, {data("a", DataType::kFloat16, {2, 3}), weight("b", DataType::kFloat16, {3})}}), "cuda/cuda_Add");
+  EXPECT_EQ(lowered({"", "Cast", "", 17, {data("x", f32, {4})}, [](Attributes& a) { a.set_int("to", static_cast<int64_t>(DataType::kBFloat16)); }}),
+            "cuda/cuda_cast");
+  EXPECT_EQ(lowered({"", "ReduceMean", "", 18, {data("x", f32, {2, 3, 4}), ints("axes", {1, 2})}}), "cuda/cuda_ReduceMean");
+  EXPECT_EQ(lowered({"", "Softmax", "", 11, {data("x", f32, {2, 3, 4})}, [](Attributes& a) { a.set_int("axis", 1); }}), "cuda/cuda_softmax");
+  EXPECT_EQ(lowered({"", "Gather", "", 13, {data("t", DataType::kInt64, {5, 2}, 0, 9), ints("i", {4, -5})}}), "cuda/cuda_gather");
+  EXPECT_EQ(lowered({"", "Reshape", "", 17, {data("x", DataType::kUInt8, {6}, 0, 9), ints("s", {2, 3})}}), "cuda/cuda_reshape");
+  EXPECT_EQ(lowered({"", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1, 8})}}), "cuda/cuda_layer_normalization");
+}
+
+// What a device kernel reads and writes in host memory: the planner and the copy inserter go by it.
+TEST(CudaBackendLowering, HostInputsAndOutputs) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  std::map<std::string, const KernelEntry*> first;
+  for (const KernelEntry& e : find_backend("cuda")->kernels().entries()) {
+    if (e.backend.empty() && !first.count(e.op_type)) first[e.op_type] = &e;
+  }
+  using V = std::vector<size_t>;
+  ASSERT_TRUE(first.count("CopyToHost") && first.count("CopyToDevice") && first.count("Slice") && first.count("Add"));
+  EXPECT_EQ(first["CopyToHost"]->host_outputs, V{0});
+  EXPECT_EQ(first["CopyToDevice"]->host_outputs, V{});
+  EXPECT_EQ(first["Slice"]->host_inputs, (V{1, 2, 3, 4}));
+  EXPECT_EQ(first["Split"]->host_inputs, V{1});
+  EXPECT_EQ(first["Reshape"]->host_inputs, V{1});
+  EXPECT_EQ(first["ReduceSum"]->host_inputs, V{1});
+  EXPECT_EQ(first["Gather"]->host_inputs, V{}) << "indices stay on the device";
+  EXPECT_EQ(first["Add"]->host_inputs, V{});
+}
+
+TEST(CudaBackendLowering, LeavesTheRestToTheReference) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  const DataType f32 = DataType::kFloat32;
+  auto refused = [](const OpCase& c) {
+    const std::string got = lowered(c);
+    EXPECT_EQ(got.rfind("reference/", 0), 0u) << c.name << " lowered to " << got;
+  };
+  refused({"integer Add", "Add", "", 17, {data("a", DataType::kInt64, {2, 3}), data("b", DataType::kInt64, {2, 3})}});
+  refused({"float64 Mul", "Mul", "", 17, {data("a", DataType::kFloat64, {2, 3}), data("b", DataType::kFloat64, {2, 3})}});
+  refused({"rank 9 Add", "Add", "", 17, {data("a", f32, {1, 1, 1, 1, 1, 1, 1, 1, 2}), data("b", f32, {2})}});
+  refused({"Max of three", "Max", "", 17, {data("a", f32, {2}), data("b", f32, {2}), data("c", f32, {2})}});
+  refused({"Pow int exponent", "Pow", "", 17, {data("a", f32, {2}), data("b", DataType::kInt32, {2}, 0, 3)}});
+  refused({"Add opset 6", "Add", "", 6, {data("a", f32, {2, 3}), data("b", f32, {2, 3})}});
+  refused({"Cast to int32", "Cast", "", 17, {data("x", f32, {4})}, [](Attributes& a) { a.set_int("to", static_cast<int64_t>(DataType::kInt32)); }});
+  refused({"LayerNorm scalar scale", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1})}});
+  refused({"LayerNorm f16 scale of f32 x", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", DataType::kFloat16, {8})}});
+  refused({"RMSNorm row-broadcast scale", "RMSNormalization", "kiln", 1, {data("x", f32, {2, 4, 8}), weight("s", f32, {4, 1})},
+           [](Attributes& a) { a.set_int("axis", 1); }});
+  refused({"Softmax opset 13 middle axis", "Softmax", "", 13, {data("x", f32, {2, 3, 4})}, [](Attributes& a) { a.set_int("axis", 1); }});
+  refused({"ReduceSum split axes", "ReduceSum", "", 13, {data("x", f32, {3, 4, 5}), ints("axes", {0, 2})}});
+  refused({"ReduceSum axes from a graph input", "ReduceSum", "", 13, {data("x", f32, {3, 4}), int_data("axes", DataType::kInt64, {1}, {1})}});
+  refused({"ReduceSum noop with no axes", "ReduceSum", "", 13, {data("x", f32, {3, 4})}, [](Attributes& a) { a.set_int("noop_with_empty_axes", 1); }});
+  refused({"ReduceL2", "ReduceL2", "", 17, {data("x", f32, {3, 4})}});
+  refused({"Gather constant index out of range", "Gather", "", 13, {data("t", f32, {5, 2}), ints("i", {5})}});
+  refused({"Gather of a shape", "Gather", "", 13, {data("s", DataType::kInt64, {4}, 1, 9), ints("i", {0})}});
+  refused({"Concat of shapes", "Concat", "", 13, {data("a", DataType::kInt64, {2}, 1, 9), data("b", DataType::kInt64, {1}, 1, 9)},
+           [](Attributes& a) { a.set_int("axis", 0); }});
+  refused({"Reshape to a graph input's shape", "Reshape", "", 17, {data("x", f32, {6}), int_data("s", DataType::kInt64, {2}, {2, 3})}});
+  refused({"Slice starts from a graph input", "Slice", "", 13, {data("x", f32, {6}), int_data("b", DataType::kInt64, {1}, {1}), ints("e", {4})}});
+  refused({"Unsqueeze of a shape element", "Unsqueeze", "", 13, {data("s", DataType::kInt64, {}, 1, 9), ints("axes", {0})}});
+  refused({"Attention float64", "Attention", "kiln", 1,
+           {data("q", DataType::kFloat64, {1, 2, 4}), data("k", DataType::kFloat64, {1, 2, 4}), data("v", DataType::kFloat64, {1, 2, 4})},
+           [](Attributes& a) { a.set_int("num_heads", 2); }});
+  refused({"FusedPointwise with 9 operands", "FusedPointwise", "kiln", 1,
+           {data("x", f32, {2}), data("e1", f32, {2}), data("e2", f32, {2}), data("e3", f32, {2}), data("e4", f32, {2}), data("e5", f32, {2}),
+            data("e6", f32, {2}), data("e7", f32, {2}), data("e8", f32, {2}), data("e9", f32, {2})},
+           [](Attributes& a) { set_steps(a, {"Add"}, {9}, {0}); }});
+  refused({"Dropout opset 7 mask read", "Dropout", "", 7, {data("x", f32, {2, 3})}, {}, 2});
+}
+
+}  // namespace
+}  // namespace kiln
+
+#else  // !KILN_HAVE_CUDA
+
+TEST(CudaBackend, NotBuilt) { GTEST_SKIP() << "skipped: built without CUDA (KILN_CUDA off)"; }
+
+#endif  // KILN_HAVE_CUDA
