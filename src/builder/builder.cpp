@@ -29,11 +29,12 @@ Result<std::optional<std::vector<Tensor>>> evaluate_small(const Node& n, const s
 
 // Picks each node's kernel and, when a lower precision is requested, whether that kernel
 // computes the node in it; then lets the kernel derive its build-time data (packed weights).
-Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, Progress* progress) {
+Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, Progress* progress,
+             bool in_subgraph = false) {
   size_t done = 0;
   // Subgraph bodies run in host memory (the interpreter of If/Loop/Scan bodies allocates there):
   // a device backend's nodes inside them take its host fallbacks.
-  const bool host_only = backend.device() && g.parent;
+  const bool host_only = backend.device() && in_subgraph;
   for (const auto& np : g.nodes()) {
     Node& n = *np;
     const KernelEntry* k = backend.kernels().find(n, host_only);
@@ -47,8 +48,8 @@ Status lower(Graph& g, const Backend& backend, const std::string& precision, con
       KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes));
     }
     for (const auto& [an, a] : n.attrs.all()) {
-      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, nullptr));
-      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, nullptr));
+      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, nullptr, true));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, nullptr, true));
     }
     if (progress) progress->update(2, fmt::format("lowering and packing weights: layer {}/{}", ++done, g.nodes().size()));
   }

@@ -59,27 +59,34 @@ __global__ void __launch_bounds__(kMaxThreads) norm_cached_kernel(const NormArgs
         sum += kRms ? v[k * kStep + i] * v[k * kStep + i] : v[k * kStep + i];
     }
     sum = group_sum(sum, scratch);
-    float mean = 0.f, inv_std;
+    float mean = 0.f, delta = 0.f, inv_std;
     if constexpr (kRms) {
       inv_std = 1.f / sqrtf(sum * inv_cols + a.epsilon);
     } else {
       mean = sum * inv_cols;
-      // Centred second pass over the registers: no cancellation of E[x²] - E[x]².
-      float sq = 0.f;
+      // Centred second pass over the registers: no cancellation of E[x²] - E[x]². It also sums
+      // the deviations, whose total is the rounding error of the first pass's mean (large when
+      // the mean is large against the spread): the corrected two-pass algorithm. The correction
+      // stays a separate term (delta), subtracted after the mean: folded into a mean of 1000 it
+      // would round away again.
+      float sq = 0.f, dev = 0.f;
 #pragma unroll
       for (int k = 0; k < kAccesses; ++k) {
         if (first + k * stride < a.cols) {
 #pragma unroll
           for (int i = 0; i < kStep; ++i) {
             const float d = v[k * kStep + i] - mean;
+            dev += d;
             sq += d * d;
           }
         }
       }
       sq = group_sum(sq, scratch);
-      inv_std = 1.f / sqrtf(sq * inv_cols + a.epsilon);
+      dev = group_sum(dev, scratch);
+      delta = dev * inv_cols;
+      inv_std = 1.f / sqrtf(fmaxf(sq - dev * dev * inv_cols, 0.f) * inv_cols + a.epsilon);
       if (threadIdx.x == 0) {
-        if (a.mean) a.mean[row] = mean;
+        if (a.mean) a.mean[row] = mean + delta;
         if (a.inv_std) a.inv_std[row] = inv_std;
       }
     }
@@ -97,7 +104,7 @@ __global__ void __launch_bounds__(kMaxThreads) norm_cached_kernel(const NormArgs
         for (int i = 0; i < kStep; ++i) b[i] = 0.f;
       }
 #pragma unroll
-      for (int i = 0; i < kStep; ++i) out[i] = (v[k * kStep + i] - mean) * inv_std * g[i] + b[i];
+      for (int i = 0; i < kStep; ++i) out[i] = ((v[k * kStep + i] - mean) - delta) * inv_std * g[i] + b[i];
       store_access<T, kVec>(yr + c, out);
     }
   }
@@ -121,25 +128,28 @@ __global__ void __launch_bounds__(kLargeThreads) norm_large_kernel(const NormArg
       for (int i = 0; i < kStep; ++i) sum += kRms ? v[i] * v[i] : v[i];
     }
     sum = group_sum(sum, scratch);
-    float mean = 0.f, inv_std;
+    float mean = 0.f, delta = 0.f, inv_std;
     if constexpr (kRms) {
       inv_std = 1.f / sqrtf(sum * inv_cols + a.epsilon);
     } else {
       mean = sum * inv_cols;
-      float sq = 0.f;
+      float sq = 0.f, dev = 0.f;  // corrected two-pass, as above
       for (int64_t c = first; c < a.cols; c += stride) {
         float v[kStep];
         load_access<T, kVec>(xr + c, v);
 #pragma unroll
         for (int i = 0; i < kStep; ++i) {
           const float d = v[i] - mean;
+          dev += d;
           sq += d * d;
         }
       }
       sq = group_sum(sq, scratch);
-      inv_std = 1.f / sqrtf(sq * inv_cols + a.epsilon);
+      dev = group_sum(dev, scratch);
+      delta = dev * inv_cols;
+      inv_std = 1.f / sqrtf(fmaxf(sq - dev * dev * inv_cols, 0.f) * inv_cols + a.epsilon);
       if (threadIdx.x == 0) {
-        if (a.mean) a.mean[row] = mean;
+        if (a.mean) a.mean[row] = mean + delta;
         if (a.inv_std) a.inv_std[row] = inv_std;
       }
     }
@@ -155,7 +165,7 @@ __global__ void __launch_bounds__(kLargeThreads) norm_large_kernel(const NormArg
         for (int i = 0; i < kStep; ++i) b[i] = 0.f;
       }
 #pragma unroll
-      for (int i = 0; i < kStep; ++i) out[i] = (v[i] - mean) * inv_std * g[i] + b[i];
+      for (int i = 0; i < kStep; ++i) out[i] = ((v[i] - mean) - delta) * inv_std * g[i] + b[i];
       store_access<T, kVec>(yr + c, out);
     }
   }
