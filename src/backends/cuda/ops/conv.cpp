@@ -24,27 +24,6 @@ namespace {
 
 constexpr size_t kSpatial = 2;
 
-// The pointwise kernels' form of a fused activation (for the split epilogue).
-UnaryOp unary_of(const ActivationAttr& a) {
-  UnaryOp op;
-  op.alpha = a.alpha;
-  op.beta = a.beta;
-  switch (a.kind) {
-    case Activation::kNone: op.kind = UnaryKind::kIdentity; break;
-    case Activation::kRelu: op.kind = UnaryKind::kRelu; break;
-    case Activation::kLeakyRelu: op.kind = UnaryKind::kLeakyRelu; break;
-    case Activation::kClip: op.kind = UnaryKind::kClip; break;
-    case Activation::kSigmoid: op.kind = UnaryKind::kSigmoid; break;
-    case Activation::kTanh: op.kind = UnaryKind::kTanh; break;
-    case Activation::kHardSigmoid: op.kind = UnaryKind::kHardSigmoid; break;
-    case Activation::kHardSwish: op.kind = UnaryKind::kHardSwish; break;
-    case Activation::kSilu: op.kind = UnaryKind::kSilu; break;
-    case Activation::kGelu: op.kind = UnaryKind::kGelu; break;
-    case Activation::kGeluTanh: op.kind = UnaryKind::kGeluTanh; break;
-  }
-  return op;
-}
-
 bool supported(const Node& n) {
   if (n.attrs.get_int("channels_last", 0) != 1) return false;
   const Value* x = n.input(0);
@@ -172,13 +151,13 @@ class ConvKernel final : public Kernel {
       KILN_RETURN_IF_ERROR(launch_status(ctx, binary(BinaryOp::kAdd, y->data(), y_dims, 4, b->data(), b_dims, 1, y->data(), y->dtype(), stream)));
     }
     if (act_.kind != Activation::kNone) {
-      KILN_RETURN_IF_ERROR(launch_status(ctx, unary(unary_of(act_), y->data(), y->data(), y->dtype(), y->numel(), stream)));
+      KILN_RETURN_IF_ERROR(launch_status(ctx, unary(unary_op_for_activation<UnaryOp>(act_.kind, act_.alpha, act_.beta), y->data(), y->data(), y->dtype(), y->numel(), stream)));
     }
     if (z) {
       KILN_RETURN_IF_ERROR(launch_status(ctx, binary(BinaryOp::kAdd, y->data(), y_dims, 4, z->data(), y_dims, 4, y->data(), y->dtype(), stream)));
     }
     if (post_.kind != Activation::kNone) {
-      KILN_RETURN_IF_ERROR(launch_status(ctx, unary(unary_of(post_), y->data(), y->data(), y->dtype(), y->numel(), stream)));
+      KILN_RETURN_IF_ERROR(launch_status(ctx, unary(unary_op_for_activation<UnaryOp>(post_.kind, post_.alpha, post_.beta), y->data(), y->data(), y->dtype(), y->numel(), stream)));
     }
     return ok_status();
   }
