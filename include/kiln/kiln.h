@@ -40,7 +40,17 @@ struct BuilderConfig {
   int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;
   std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims
-  bool show_progress = true;        // a progress line on a terminal (never when not a tty)
+  // A progress line on a terminal (never when not a tty) and, when kernels were tuned, a
+  // one-line summary on stderr ("tuned 53 layers in 4.2 s (53 from the timing cache)").
+  bool show_progress = true;
+  // Time the candidate implementations of each layer at the build shapes (the profile's opt
+  // shapes) on the device and keep the fastest, where the backend can (cuda: cuDNN engine
+  // configurations, cuBLASLt algorithms); off: the libraries' heuristics choose at run time.
+  bool tune_kernels = true;
+  // A file of earlier tuning choices (backends/timing_cache.h): read at the start of the build,
+  // consulted before timing, written back at the end. A missing file is created; a file that is
+  // not a timing cache is an error. Empty: no cache.
+  std::string timing_cache;
 };
 
 // One tensor the engine takes or gives. Symbolic dims are -1 in `dims`, named in `symbols`.
@@ -60,6 +70,8 @@ struct LayerInfo {
   std::string kernel;
   // The precision the kernel computes in when it is not the model's own ("bf16"); empty otherwise.
   std::string precision;
+  // What build-time tuning chose, when it did: "cudnn engine 7 (tuned 0.031 ms)".
+  std::string tuning;
   std::vector<std::string> fused_from;  // the ONNX nodes this layer came from
   std::vector<std::string> inputs, outputs;  // value names; "" for an optional input left out
   std::vector<std::string> input_types, output_types;  // "float32[1,64,56,56]" or symbolic

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ class Backend {
   // Identifies the device kind an engine was built for ("x86_64 cpu", "NVIDIA H200 sm_90 ...").
   // An engine built for one signature is refused on another.
   virtual std::string device_signature() const = 0;
+  // Whether an engine built where the signature was `built_for` may run here: nullopt when it
+  // may; otherwise what differs, in words, or "" when only the whole signatures say it. The
+  // default: the same signature.
+  virtual std::optional<std::string> device_mismatch(const std::string& built_for) const;
   // ok if this backend can run here; otherwise the reason.
   virtual Status available() const = 0;
   virtual const KernelTable& kernels() const = 0;

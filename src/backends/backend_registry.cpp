@@ -14,6 +14,11 @@ Status Backend::check_precision(const std::string& precision) const {
                                  precision, precision));
 }
 
+std::optional<std::string> Backend::device_mismatch(const std::string& built_for) const {
+  if (built_for == device_signature()) return std::nullopt;
+  return "";
+}
+
 std::vector<const Backend*> all_backends() {
 #ifdef KILN_HAVE_CUDA
   return {&reference_backend(), &cpu_backend(), &cuda_backend()};

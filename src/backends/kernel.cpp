@@ -1,5 +1,6 @@
 #include "backends/kernel.h"
 
+#include "core/progress.h"
 #include "fmt/format.h"
 
 namespace kiln {
@@ -10,6 +11,15 @@ Status KernelContext::error(const std::string& msg) const {
 
 Status KernelContext::unsupported_error(const std::string& msg) const {
   return unsupported(fmt::format("{}: {}", node().describe(), msg));
+}
+
+void BuildContext::report_tuning(const Node& n) {
+  if (!progress) return;
+  // The detail has room for about 40 characters: a long name keeps its end, where exporters'
+  // names differ ("/layer3/conv2").
+  constexpr size_t kNameRoom = 18;
+  const std::string name = n.name.size() > kNameRoom ? ".." + n.name.substr(n.name.size() - (kNameRoom - 2)) : n.name;
+  progress->update(2, fmt::format("tuning layer {}/{} ({})", layer, layers, name), /*now=*/true);
 }
 
 void SubstituteContext::replace_input(size_t i, Tensor t) { replaced_.emplace_back(i, std::move(t)); }

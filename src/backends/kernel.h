@@ -98,6 +98,31 @@ class FunctionKernel final : public Kernel {
 // opt shapes; a dim no profile names counts as 1): what build-time packing plans for.
 using BuildShapes = std::unordered_map<const Value*, Dims>;
 
+class TimingCache;  // backends/timing_cache.h
+class Progress;     // core/progress.h
+
+// What the builder gives build-time packing besides the shapes: whether and how to tune (time
+// candidate implementations on the device and keep the fastest), and the tally of what was
+// tuned, for the build's summary line. Pack hooks that do not tune ignore it.
+struct BuildContext {
+  bool tune = true;                     // BuilderConfig::tune_kernels
+  TimingCache* timing_cache = nullptr;  // consulted before timing, given each choice; may be null
+  Progress* progress = nullptr;         // the build's progress line; may be null
+  size_t layer = 0, layers = 0;         // the node being packed: 1-based position, and the count
+
+  // The pack hooks' tally.
+  size_t tuned_layers = 0;  // layers that got a tuned choice (timed or from the cache)
+  size_t cached_layers = 0;  // of these, replayed from the timing cache without timing
+  double tuning_seconds = 0;
+
+  // Shows "tuning layer i/N (name)" on the progress line, at once (tuning a layer takes long).
+  void report_tuning(const Node& n);
+};
+
+// Node::backend_data's string that says what build-time tuning chose, in words ("cudnn engine 7
+// (tuned 0.031 ms)"): `kiln inspect` shows it (LayerInfo::tuning).
+inline constexpr const char* kTuningChoiceKey = "tuning";
+
 // One row of a backend's kernel table.
 struct KernelEntry {
   std::string domain;  // "" for ai.onnx
@@ -114,8 +139,9 @@ struct KernelEntry {
   std::function<bool(const Node&, const std::string& precision)> computes_in;
   // Build time, after the node's precision is chosen: what the kernel derives once from the
   // node's constants for the build shapes (packed weights), kept as Node::backend_data in the
-  // engine. Empty: nothing to derive.
-  std::function<Result<Attributes>(const Node&, const BuildShapes&)> pack;
+  // engine; tuning kernels also time their candidates here and keep the choice (BuildContext).
+  // Empty: nothing to derive.
+  std::function<Result<Attributes>(const Node&, const BuildShapes&, BuildContext&)> pack;
   // Device backends: the inputs this kernel reads in host memory although it runs on the device
   // (shapes, indices it plans with); every other input is in device memory.
   std::vector<size_t> host_inputs;

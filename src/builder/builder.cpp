@@ -1,10 +1,12 @@
 #include "builder/builder.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "builder/device_copies.h"
 
 #include "backends/backend.h"
+#include "backends/timing_cache.h"
 #include "core/guard.h"
 #include "core/progress.h"
 #include "core/sha256.h"
@@ -29,8 +31,8 @@ Result<std::optional<std::vector<Tensor>>> evaluate_small(const Node& n, const s
 
 // Picks each node's kernel and, when a lower precision is requested, whether that kernel
 // computes the node in it; then lets the kernel derive its build-time data (packed weights).
-Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, Progress* progress,
-             bool in_subgraph = false) {
+Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, BuildContext& build,
+             Progress* progress, bool in_subgraph = false) {
   size_t done = 0;
   // Subgraph bodies run in host memory (the interpreter of If/Loop/Scan bodies allocates there):
   // a device backend's nodes inside them take its host fallbacks.
@@ -45,11 +47,13 @@ Status lower(Graph& g, const Backend& backend, const std::string& precision, con
     n.kernel = k->name;
     n.precision = precision != "fp32" && k->computes_in && k->computes_in(n, precision) ? precision : "";
     if (k->pack) {
-      KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes));
+      build.layer = done + 1;
+      build.layers = g.nodes().size();
+      KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes, build));
     }
     for (const auto& [an, a] : n.attrs.all()) {
-      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, nullptr, true));
-      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, nullptr, true));
+      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, build, nullptr, true));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, build, nullptr, true));
     }
     if (progress) progress->update(2, fmt::format("lowering and packing weights: layer {}/{}", ++done, g.nodes().size()));
   }
@@ -147,6 +151,11 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   }
   // Refused rather than ignored: an engine labelled bf16 must compute in bf16 where it can.
   KILN_RETURN_IF_ERROR(backend->check_precision(config.precision));
+  // Read first: a file that is not a timing cache is refused before the (long) build.
+  TimingCache cache;
+  if (!config.timing_cache.empty()) {
+    KILN_ASSIGN_OR_RETURN(cache, TimingCache::open(config.timing_cache));
+  }
   Graph& g = *input.graph;
   Progress progress("building", 4, config.show_progress);
   KILN_RETURN_IF_ERROR(apply_profile(g, config.profile));
@@ -162,7 +171,12 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   KILN_RETURN_IF_ERROR(run_passes(g, po));
   KILN_RETURN_IF_ERROR(infer_and_annotate(g));
   progress.update(2, "lowering and packing weights");
-  KILN_RETURN_IF_ERROR(lower(g, *backend, config.precision, build_shapes(g, config.profile), &progress));
+  BuildContext build;
+  build.tune = config.tune_kernels;
+  build.timing_cache = &cache;
+  build.progress = &progress;
+  KILN_RETURN_IF_ERROR(lower(g, *backend, config.precision, build_shapes(g, config.profile), build, &progress));
+  KILN_RETURN_IF_ERROR(cache.save());
   KILN_RETURN_IF_ERROR(insert_device_copies(g, *backend));
   progress.update(3, "creating kernels");
   EngineMeta meta;
@@ -178,6 +192,11 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   auto state = make_engine_state(std::move(input.graph), meta, nullptr);
   progress.update(4);
   progress.finish();
+  // One line, also in logs (where the progress line is silent): tuning is most of a build's time.
+  if (config.show_progress && build.tuned_layers > 0) {
+    std::fprintf(stderr, "tuned %zu layer%s in %.1f s (%zu from the timing cache)\n", build.tuned_layers,
+                 build.tuned_layers == 1 ? "" : "s", build.tuning_seconds, build.cached_layers);
+  }
   return state;
 }
 

@@ -18,10 +18,10 @@ Progress::Progress(std::string label, size_t total, bool enabled)
 
 Progress::~Progress() { finish(); }
 
-void Progress::update(size_t done, const std::string& detail) {
+void Progress::update(size_t done, const std::string& detail, bool now) {
   if (!active_) return;
   const long long t = now_ms();
-  if (done < total_ && t - last_ms_ < 100) return;
+  if (!now && done < total_ && t - last_ms_ < 100) return;
   last_ms_ = t;
   const int pct = total_ ? static_cast<int>(100 * done / total_) : 100;
   std::string d = detail.size() > 40 ? detail.substr(0, 37) + "..." : detail;

@@ -11,8 +11,8 @@ class Progress {
  public:
   Progress(std::string label, size_t total, bool enabled = true);
   ~Progress();
-  // Redraws at most ~10 times a second.
-  void update(size_t done, const std::string& detail = "");
+  // Redraws at most ~10 times a second, or at once when `now` (news that stays for a while).
+  void update(size_t done, const std::string& detail = "", bool now = false);
   void finish();
 
  private:

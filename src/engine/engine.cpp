@@ -179,6 +179,7 @@ EngineInfo Engine::info() const {
     l.backend = n.backend.empty() ? e.meta.backend : n.backend;
     l.kernel = n.kernel;
     l.precision = n.precision;
+    l.tuning = n.backend_data.get_string(kTuningChoiceKey, "");
     l.fused_from = n.fused_from;
     for (const Value* v : n.inputs()) {
       l.inputs.push_back(v ? v->name() : "");

@@ -453,9 +453,10 @@ Result<std::shared_ptr<EngineState>> deserialize_engine(const void* data, size_t
   if (Status s = backend->available(); !s.ok()) {
     return incompatible(fmt::format("{} was built for backend '{}', which cannot run here: {}", what, state->meta.backend, s.message()));
   }
-  if (backend->device_signature() != state->meta.device) {
-    return incompatible(fmt::format("{} was built for device '{}', but this machine's {} device is '{}'; rebuild the engine here",
-                                    what, state->meta.device, backend->name(), backend->device_signature()));
+  if (const auto mismatch = backend->device_mismatch(state->meta.device)) {
+    return incompatible(fmt::format("{} was built for device '{}', but this machine's {} device is '{}'{}; rebuild the engine here",
+                                    what, state->meta.device, backend->name(), backend->device_signature(),
+                                    mismatch->empty() ? "" : " (" + *mismatch + ")"));
   }
   Reader reader(bytes + p.blob_offset, p.blob_size, storage, what);
   std::unique_ptr<Graph> graph;

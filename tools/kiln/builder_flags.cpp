@@ -14,6 +14,9 @@ void BuilderFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--min-shapes", min_shapes, "Smallest input shapes, e.g. x:1x3x224x224");
   cmd.add_option("--opt-shapes", opt_shapes, "Shapes to optimize for");
   cmd.add_option("--max-shapes", max_shapes, "Largest input shapes");
+  cmd.add_option("--timing-cache", timing_cache,
+                 "Keep the kernels build-time tuning chose in FILE and reuse them (created when missing; cuda)");
+  cmd.add_flag("--no-tuning", no_tuning, "Do not time kernels at build time: the libraries' heuristics choose (faster builds)");
 }
 
 Result<BuilderConfig> BuilderFlags::config() const {
@@ -24,6 +27,8 @@ Result<BuilderConfig> BuilderFlags::config() const {
   if (fp16 && bf16) return invalid_argument("--fp16 and --bf16 are exclusive");
   c.precision = fp16 ? "fp16" : bf16 ? "bf16" : "fp32";
   c.disabled_passes = disabled_passes;
+  c.timing_cache = timing_cache;
+  c.tune_kernels = !no_tuning;
   KILN_ASSIGN_OR_RETURN(auto mins, parse_shapes(min_shapes, "--min-shapes"));
   KILN_ASSIGN_OR_RETURN(auto opts, parse_shapes(opt_shapes, "--opt-shapes"));
   KILN_ASSIGN_OR_RETURN(auto maxs, parse_shapes(max_shapes, "--max-shapes"));

@@ -15,6 +15,8 @@ struct BuilderFlags {
   bool fp16 = false, bf16 = false;
   std::vector<std::string> disabled_passes;
   std::string min_shapes, opt_shapes, max_shapes;
+  std::string timing_cache;
+  bool no_tuning = false;
 
   void add_to(CLI::App& cmd);
   // The config, or an error naming the flag at fault.

@@ -24,7 +24,7 @@ nlohmann::json layers_json(const std::vector<LayerInfo>& layers) {
   nlohmann::json a = nlohmann::json::array();
   for (const LayerInfo& l : layers) {
     a.push_back({{"name", l.name}, {"op", l.op}, {"detail", l.detail}, {"backend", l.backend}, {"kernel", l.kernel},
-                 {"precision", l.precision}, {"fused_from", l.fused_from}, {"inputs", l.inputs}, {"input_types", l.input_types},
+                 {"precision", l.precision}, {"tuning", l.tuning}, {"fused_from", l.fused_from}, {"inputs", l.inputs}, {"input_types", l.input_types},
                  {"input_is_weight", l.input_is_weight}, {"outputs", l.outputs}, {"output_types", l.output_types}});
   }
   return a;
@@ -117,6 +117,10 @@ void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& 
     // The ONNX nodes the layer stands for, when it is not simply one node of the same name.
     const std::string from = fused_from_text(l, kTableWidth - kFromIndent - 3);
     if (!from.empty()) std::printf("%*s<- %s\n", static_cast<int>(kFromIndent), "", from.c_str());
+    // What build-time tuning chose for it (cuda convolutions and products).
+    if (!l.tuning.empty()) {
+      std::printf("%*stuned: %s\n", static_cast<int>(kFromIndent + 3), "", fit_head(l.tuning, kTableWidth - kFromIndent - 10).c_str());
+    }
   }
 }
 
@@ -194,6 +198,8 @@ Command add_inspect_command(CLI::App& app) {
       if (!l.precision.empty()) ++lowered[l.precision];
     }
     for (const auto& [p, count] : lowered) std::printf(", %zu computing in %s", count, p.c_str());
+    const size_t tuned = std::count_if(info.layers.begin(), info.layers.end(), [](const LayerInfo& l) { return !l.tuning.empty(); });
+    if (tuned) std::printf(", %zu tuned at build time", tuned);
     std::printf("\n");
     if (!o->summary) print_layer_table(info.layers, info.backend);
     print_fallback_warnings(info);

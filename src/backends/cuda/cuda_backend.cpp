@@ -26,9 +26,13 @@ class CudaBackend final : public Backend {
     }
   }
   std::string name() const override { return "cuda"; }
-  // The GPU model and compute capability, driver and CUDA runtime: an engine's kernels and tuning
-  // were chosen for them.
+  // The GPU model and compute capability, driver, CUDA runtime, cuDNN and cuBLASLt: an engine's
+  // kernels and tuning were chosen for them.
   std::string device_signature() const override { return cuda::cuda_device_signature(); }
+  // The GPU and the libraries must be the same; the driver may differ (cuda_signature_mismatch).
+  std::optional<std::string> device_mismatch(const std::string& built_for) const override {
+    return cuda::cuda_signature_mismatch(built_for, device_signature());
+  }
   Status available() const override { return cuda::cuda_device_status(); }
   const KernelTable& kernels() const override { return table_; }
   const Device* device() const override { return &device_; }

@@ -2,7 +2,12 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+
+#include "backends/cuda/libs/cublaslt_matmul.h"
+#include "backends/cuda/libs/cudnn_conv.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 namespace kiln::cuda {
 
@@ -20,14 +25,75 @@ Status cuda_device_status() {
   return ok_status();
 }
 
+std::string library_version_text(int64_t v) { return fmt::format("{}.{}.{}", v / 10000, v % 10000 / 100, v % 100); }
+
 std::string cuda_device_signature() {
   cudaDeviceProp p{};
   int device = 0, driver = 0, runtime = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&p, device) != cudaSuccess) return "no CUDA device";
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+    cudaGetLastError();
+    return "no CUDA device";
+  }
   cudaDriverGetVersion(&driver);
   cudaRuntimeGetVersion(&runtime);
-  return fmt::format("{} sm_{}{}, driver {}.{}, CUDA runtime {}.{}", p.name, p.major, p.minor, driver / 1000, driver % 1000 / 10,
-                     runtime / 1000, runtime % 1000 / 10);
+  return fmt::format("{} sm_{}{}, driver {}.{}, CUDA runtime {}.{}, cuDNN {}, cuBLASLt {}", p.name, p.major, p.minor, driver / 1000,
+                     driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, library_version_text(cudnn_runtime_version()),
+                     library_version_text(static_cast<int64_t>(cublaslt_version())));
+}
+
+namespace {
+
+// A signature's parts by name: "GPU" for the first ("NVIDIA H200 sm_90"), then each ", name
+// version" part by its name ("driver", "CUDA runtime", "cuDNN", "cuBLASLt").
+std::vector<std::pair<std::string, std::string>> signature_parts(const std::string& signature) {
+  std::vector<std::pair<std::string, std::string>> parts;
+  size_t start = 0;
+  while (start <= signature.size()) {
+    size_t end = signature.find(", ", start);
+    if (end == std::string::npos) end = signature.size();
+    const std::string part = signature.substr(start, end - start);
+    if (parts.empty()) {
+      parts.emplace_back("GPU", part);
+    } else {
+      // The version is the last word; the name is what comes before it.
+      const size_t space = part.rfind(' ');
+      if (space == std::string::npos) parts.emplace_back(part, "");
+      else parts.emplace_back(part.substr(0, space), part.substr(space + 1));
+    }
+    start = end + 2;
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::optional<std::string> cuda_signature_mismatch(const std::string& built_for, const std::string& here) {
+  if (built_for == here) return std::nullopt;
+  const auto built = signature_parts(built_for);
+  const auto mine = signature_parts(here);
+  auto value_in = [](const std::vector<std::pair<std::string, std::string>>& parts, const std::string& name) -> std::optional<std::string> {
+    for (const auto& [n, v] : parts) {
+      if (n == name) return v;
+    }
+    return std::nullopt;
+  };
+  std::vector<std::string> names;  // every part either side names, in the order they appear
+  for (const auto* parts : {&mine, &built}) {
+    for (const auto& [n, v] : *parts) {
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  }
+  std::vector<std::string> differences;
+  for (const std::string& name : names) {
+    // A newer driver runs what an older one did, and neither the kernels nor the tuned choices
+    // depend on it: the driver is recorded, not required.
+    if (name == "driver") continue;
+    const auto a = value_in(built, name), b = value_in(mine, name);
+    if (a == b) continue;
+    differences.push_back(fmt::format("{} {} at build time, {} here", name, a ? *a : "not recorded", b ? *b : "none"));
+  }
+  if (differences.empty()) return std::nullopt;
+  return fmt::format("{}", fmt::join(differences, "; "));
 }
 
 Result<void*> CudaDevice::allocate(size_t bytes) const {

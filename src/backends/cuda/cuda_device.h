@@ -2,6 +2,8 @@
 // runtime, and a description of the GPU and libraries for the engine's device signature.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "backends/device.h"
@@ -21,8 +23,17 @@ class CudaDevice final : public Device {
 
 // ok when a CUDA device can be used here, else why not ("no CUDA device: ...").
 Status cuda_device_status();
-// "NVIDIA H200 sm_90, driver 13.0, CUDA runtime 13.0": what an engine built here is bound to.
+// "NVIDIA H200 sm_90, driver 13.0, CUDA runtime 13.0, cuDNN 9.14.0, cuBLASLt 13.1.0": what an
+// engine built here is bound to (its kernels and tuned choices were made for them).
 std::string cuda_device_signature();
+// Whether an engine built for signature `built_for` may run where cuda_device_signature() is
+// `here`: nullopt when it may (every part but the driver the same), else what differs, e.g.
+// "GPU NVIDIA H100 sm_90 at build time, NVIDIA H200 sm_90 here; cuDNN 9.14.0 at build time,
+// 9.19.0 here".
+// Pure (no CUDA calls): tested without a GPU.
+std::optional<std::string> cuda_signature_mismatch(const std::string& built_for, const std::string& here);
+// A cuDNN or cuBLASLt version number (major·10000 + minor·100 + patch) as "9.14.0".
+std::string library_version_text(int64_t version);
 // A failed CUDA call as a Status naming what was being done.
 Status cuda_status(int error, const std::string& what);
 

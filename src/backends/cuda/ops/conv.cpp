@@ -5,14 +5,23 @@
 // kernels, so a layer never fails for want of a fused engine. Weights are W [M, C/g, kh, kw]
 // (ONNX's OIHW) constants; cuDNN takes them as KRSC, made once on the device per kernel by a
 // transpose of the engine's device copy. float32 computes without TF32 (exact fp32 products).
+//
+// Build-time tuning (ops/tuning.h): pack times cuDNN's engine configurations for the layer at the
+// build shapes (or replays the timing cache's choice) and keeps the fastest as a ConvPlanRecord in
+// Node::backend_data; a run whose problem is that one replays it, any other (or a record cuDNN no
+// longer takes) gets the heuristic's plan.
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/copy.h"
 #include "backends/cuda/kernels/pointwise.h"
 #include "backends/cuda/libs/cudnn_conv.h"
+#include "backends/cuda/cuda_device.h"
 #include "backends/cuda/ops/cuda_ops.h"
+#include "backends/cuda/ops/tuning.h"
+#include "backends/timing_cache.h"
 #include "fmt/format.h"
 #include "ir/ops/fused/fused_util.h"
 #include "ir/ops/linalg/conv_util.h"
@@ -23,6 +32,9 @@ namespace kiln::cuda {
 namespace {
 
 constexpr size_t kSpatial = 2;
+
+// Node::backend_data's string holding the tuned ConvPlanRecord.
+constexpr const char* kPlanRecordKey = "cudnn_plan";
 
 bool supported(const Node& n) {
   if (n.attrs.get_int("channels_last", 0) != 1) return false;
@@ -39,6 +51,52 @@ bool supported(const Node& n) {
   if (!act.ok() || !post.ok()) return false;
   auto p = read_conv_params(n.attrs, kSpatial, {w->constant->dim(2), w->constant->dim(3)}, false);
   return p.ok() && p->group >= 1 && w->constant->dim(0) % p->group == 0;
+}
+
+// The convolution (no epilogue) of X [N, H, W, C] with W [M, C/g, kh, kw] under the node's
+// attributes: what a run and build-time tuning both plan for.
+Result<ConvProblem> conv_problem(const Attributes& attrs, DataType dtype, const Dims& x, const Dims& w) {
+  ConvProblem p;
+  p.dtype = dtype;
+  p.batch = x[0];
+  p.in_height = x[1];
+  p.in_width = x[2];
+  p.in_channels = x[3];
+  p.out_channels = w[0];
+  p.kernel_height = w[2];
+  p.kernel_width = w[3];
+  KILN_ASSIGN_OR_RETURN(ConvParams cp, read_conv_params(attrs, kSpatial, {w[2], w[3]}, false));
+  p.groups = cp.group;
+  for (size_t i = 0; i < kSpatial; ++i) {
+    const int64_t in = i == 0 ? p.in_height : p.in_width;
+    KILN_ASSIGN_OR_RETURN(ConvDim d, conv_output_dim(cp, i, in));
+    p.strides[i] = cp.strides[i];
+    p.dilations[i] = cp.dilations[i];
+    p.pads_begin[i] = d.pad_begin;
+    p.pads_end[i] = std::max<int64_t>(0, (d.out - 1) * cp.strides[i] + (w[2 + i] - 1) * cp.dilations[i] + 1 - in - d.pad_begin);
+  }
+  p.allow_tf32 = false;
+  return p;
+}
+
+// The layer's whole problem: the convolution with its epilogue.
+ConvProblem with_epilogue(ConvProblem p, bool bias, bool residual, const ActivationAttr& act, const ActivationAttr& post) {
+  p.has_bias = bias;
+  p.activation = act.kind;
+  p.activation_alpha = act.alpha;
+  p.activation_beta = act.beta;
+  p.has_residual = residual;
+  p.post_activation = post.kind;
+  p.post_activation_alpha = post.alpha;
+  p.post_activation_beta = post.beta;
+  return p;
+}
+
+// The convolution alone, for when cuDNN has no engine for the fused graph.
+ConvProblem without_epilogue(ConvProblem p) {
+  p.has_bias = p.has_residual = false;
+  p.activation = p.post_activation = Activation::kNone;
+  return p;
 }
 
 struct ThreadResources {
@@ -72,7 +130,11 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ActivationAttr act, ActivationAttr post) : act_(act), post_(post) {}
+  ConvKernel(ActivationAttr act, ActivationAttr post, const Node& n) : act_(act), post_(post) {
+    // A damaged record is as good as none: the heuristic plans instead.
+    auto record = ConvPlanRecord::parse(n.backend_data.get_string(kPlanRecordKey, ""));
+    if (record.ok()) tuned_ = std::move(*record);
+  }
   ~ConvKernel() override {
     if (krsc_) cudaFree(krsc_);
   }
@@ -82,41 +144,14 @@ class ConvKernel final : public Kernel {
     const Tensor* w = ctx.input(1);
     const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     const Tensor* z = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
-    ConvProblem p;
-    p.dtype = x->dtype();
-    p.batch = x->dim(0);
-    p.in_height = x->dim(1);
-    p.in_width = x->dim(2);
-    p.in_channels = x->dim(3);
-    p.out_channels = w->dim(0);
-    p.kernel_height = w->dim(2);
-    p.kernel_width = w->dim(3);
-    KILN_ASSIGN_OR_RETURN(ConvParams cp, read_conv_params(ctx.attrs(), kSpatial, {w->dim(2), w->dim(3)}, false));
-    p.groups = cp.group;
-    for (size_t i = 0; i < kSpatial; ++i) {
-      const int64_t in = i == 0 ? p.in_height : p.in_width;
-      KILN_ASSIGN_OR_RETURN(ConvDim d, conv_output_dim(cp, i, in));
-      p.strides[i] = cp.strides[i];
-      p.dilations[i] = cp.dilations[i];
-      p.pads_begin[i] = d.pad_begin;
-      p.pads_end[i] = std::max<int64_t>(0, (d.out - 1) * cp.strides[i] + (w->dim(2 + static_cast<int64_t>(i)) - 1) * cp.dilations[i] + 1 - in - d.pad_begin);
-    }
-    p.allow_tf32 = false;
+    KILN_ASSIGN_OR_RETURN(ConvProblem p, conv_problem(ctx.attrs(), x->dtype(), x->shape(), w->shape()));
     const Dims out{p.batch, p.out_height(), p.out_width(), p.out_channels};
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), out));
     if (y->numel() == 0) return ok_status();
     if (x->numel() == 0) return ctx.error("an empty input is not taken on the GPU");
     cudaStream_t stream = stream_of(ctx);
 
-    ConvProblem fused = p;
-    fused.has_bias = b != nullptr;
-    fused.activation = act_.kind;
-    fused.activation_alpha = act_.alpha;
-    fused.activation_beta = act_.beta;
-    fused.has_residual = z != nullptr;
-    fused.post_activation = post_.kind;
-    fused.post_activation_alpha = post_.alpha;
-    fused.post_activation_beta = post_.beta;
+    const ConvProblem fused = with_epilogue(p, b != nullptr, z != nullptr, act_, post_);
     KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources(0));
     KILN_ASSIGN_OR_RETURN(const Plans* plans, plans_for(ctx, r->handle, *w, fused));
     const ConvPlan& plan = plans->fused ? *plans->fused : *plans->plain;
@@ -185,28 +220,120 @@ class ConvKernel final : public Kernel {
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       auto plans = std::make_unique<Plans>();
-      auto made = make_conv_plan(handle, fused);
-      if (made.ok()) {
-        plans->fused = std::make_unique<ConvPlan>(std::move(*made));
-      } else if (made.status().code() == StatusCode::kUnsupported && fused.has_epilogue()) {
-        ConvProblem plain = fused;
-        plain.has_bias = plain.has_residual = false;
-        plain.activation = plain.post_activation = Activation::kNone;
-        KILN_ASSIGN_OR_RETURN(ConvPlan p, make_conv_plan(handle, plain));
-        plans->plain = std::make_unique<ConvPlan>(std::move(p));
+      if (replay_tuned(handle, fused, *plans)) {
+        ++tuning_counters().records_replayed;
       } else {
-        return ctx.error(made.status().message());
+        ++tuning_counters().heuristic_plans;
+        auto made = make_conv_plan(handle, fused);
+        if (made.ok()) {
+          plans->fused = std::make_unique<ConvPlan>(std::move(*made));
+        } else if (made.status().code() == StatusCode::kUnsupported && fused.has_epilogue()) {
+          KILN_ASSIGN_OR_RETURN(ConvPlan p, make_conv_plan(handle, without_epilogue(fused)));
+          plans->plain = std::make_unique<ConvPlan>(std::move(p));
+        } else {
+          return ctx.error(made.status().message());
+        }
       }
       it = plans_.emplace(key, std::move(plans)).first;
     }
     return it->second.get();
   }
 
+  // The build-time choice, when this run's problem is the one it was chosen for (the layer's, or
+  // the convolution alone where cuDNN had no fused engine at build time) and cuDNN rebuilds it
+  // (same version and GPU, the engine still finalizes). False otherwise: the heuristic plans.
+  bool replay_tuned(cudnnHandle_t handle, const ConvProblem& fused, Plans& plans) const {
+    if (!tuned_) return false;
+    const bool whole = tuned_->problem_key == conv_problem_key(fused);
+    const ConvProblem plain = without_epilogue(fused);
+    if (!whole && !(fused.has_epilogue() && tuned_->problem_key == conv_problem_key(plain))) return false;
+    auto plan = replay_conv_plan(handle, whole ? fused : plain, *tuned_);
+    if (!plan.ok()) return false;
+    (whole ? plans.fused : plans.plain) = std::make_unique<ConvPlan>(std::move(*plan));
+    return true;
+  }
+
   ActivationAttr act_, post_;
+  std::optional<ConvPlanRecord> tuned_;  // chosen at build time (pack_conv)
   mutable std::mutex mu_;
   mutable void* krsc_ = nullptr;
   mutable std::map<std::string, std::unique_ptr<Plans>> plans_;
 };
+
+// KernelEntry::pack: times cuDNN's engine configurations for the layer at the build shapes (the
+// whole fused graph, or the convolution alone where cuDNN has no fused engine, as a run would plan)
+// on scratch buffers, or replays the timing cache's choice, and keeps the record. Nothing when
+// tuning is off, the shapes are not known at build time or cuDNN has no engine at all (the run
+// then says so).
+Result<Attributes> pack_conv(const Node& n, const BuildShapes& shapes, BuildContext& build) {
+  if (!build.tune) return Attributes();
+  const Value* x = n.input(0);
+  const Value* w = n.input(1);
+  auto xs = shapes.find(x);
+  if (xs == shapes.end() || xs->second.size() != 4 || !w->constant) return Attributes();
+  KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
+  KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));
+  auto conv = conv_problem(n.attrs, x->dtype, xs->second, w->constant->shape());
+  if (!conv.ok()) return Attributes();  // the run reports it
+  const bool has_bias = n.num_inputs() > 2 && n.input(2);
+  const bool has_residual = n.num_inputs() > 3 && n.input(3);
+  const ConvProblem fused = with_epilogue(*conv, has_bias, has_residual, act, post);
+  const ConvProblem plain = without_epilogue(fused);
+  if (fused.x_elements() <= 0 || fused.y_elements() <= 0) return Attributes();
+
+  LayerTuning tuning(build, n);
+  KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources(0));
+  const std::string device = fmt::format("{} cuDNN {}", gpu_identity(), library_version_text(cudnn_runtime_version()));
+  const std::string problem = "conv nhwc " + conv_problem_key(fused);
+  // The plan for a record of this layer: the whole layer's, or the convolution alone's.
+  auto replay = [&](const ConvPlanRecord& record) -> Result<ConvPlan> {
+    const bool whole = record.problem_key == conv_problem_key(fused);
+    if (!whole && !(fused.has_epilogue() && record.problem_key == conv_problem_key(plain))) {
+      return invalid_argument("the record is for another problem");
+    }
+    return replay_conv_plan(r->handle, whole ? fused : plain, record);
+  };
+  std::optional<ConvPlan> chosen;
+  ConvPlanRecord record;
+  double ms = -1;
+  bool from_cache = false;
+  // A cache entry that no longer replays (damaged, or an engine cuDNN stopped taking) is timed
+  // again and replaced.
+  if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
+    auto cached = ConvPlanRecord::parse(e->record);
+    if (cached.ok()) {
+      auto plan = replay(*cached);
+      if (plan.ok()) {
+        chosen.emplace(std::move(*plan));
+        record = *cached;
+        ms = e->ms;
+        from_cache = true;
+      }
+    }
+  }
+  if (!from_cache) {
+    ++tuning_counters().layers_timed;
+    auto tuned = tune_conv_plan(r->handle, fused, /*stream=*/nullptr);
+    if (!tuned.ok() && tuned.status().code() == StatusCode::kUnsupported && fused.has_epilogue()) {
+      tuned = tune_conv_plan(r->handle, plain, /*stream=*/nullptr);
+    }
+    if (!tuned.ok()) {
+      if (tuned.status().code() == StatusCode::kUnsupported) return Attributes();
+      return Status(tuned.status().code(), fmt::format("{}: tuning its convolution: {}", n.describe(), tuned.status().message()));
+    }
+    record = tuned->best.record();
+    ms = tuned->timings[static_cast<size_t>(tuned->best_index)].median_ms;
+    chosen.emplace(std::move(tuned->best));
+    if (build.timing_cache) build.timing_cache->put(device, problem, {record.to_string(), ms});
+  }
+  tuning.finished(from_cache);
+  Attributes data;
+  data.set_string(kPlanRecordKey, record.to_string());
+  const bool split = record.problem_key != conv_problem_key(fused);
+  data.set_string(kTuningChoiceKey, fmt::format("cudnn {}{} (tuned {} ms)", chosen->describe(), split ? ", epilogue split off" : "",
+                                                ms_text(ms)));
+  return data;
+}
 
 }  // namespace
 
@@ -219,8 +346,9 @@ std::vector<KernelEntry> conv_entries() {
   e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
     KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));
-    return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(act, post));
+    return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(act, post, n));
   };
+  e.pack = pack_conv;
   return {e};
 }
 

@@ -10,12 +10,21 @@
 // node's (symbolic) shapes since a device layer cannot fall back at run time: A [..., M, K] with a
 // 2-D B (A's batch dims become rows of one taller product), or A and B of one rank with the same
 // batch dims (a batched product). Everything else runs the reference on the host.
+//
+// Build-time tuning (ops/tuning.h): pack times cuBLASLt's first heuristic candidates for the
+// product at the build shapes (or replays the timing cache's choice) and keeps the fastest as an
+// AlgoRecord in Node::backend_data; a run whose product is that one (matmul_key: shapes, dtypes,
+// epilogue, alignment) replays it after cublasLtMatmulAlgoCheck, any other gets the heuristic's.
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/libs/cublaslt_matmul.h"
+#include "backends/cuda/cuda_device.h"
 #include "backends/cuda/ops/cuda_ops.h"
+#include "backends/cuda/ops/tuning.h"
+#include "backends/timing_cache.h"
 #include "fmt/format.h"
 #include "ir/ops/fused/fused_util.h"
 
@@ -24,6 +33,9 @@ namespace kiln::cuda {
 namespace {
 
 enum class Flavor { kMatMul, kGemm, kFused };
+
+// Node::backend_data's string holding the tuned AlgoRecord.
+constexpr const char* kAlgoRecordKey = "cublaslt_algo";
 
 struct Attrs {
   bool trans_a = false, trans_b = false;
@@ -149,44 +161,67 @@ int alignment_of(std::initializer_list<uintptr_t> values) {
   return a;
 }
 
+// The product of A and B of these dims, and Y's dims (`out`), with C as bias (a row) or as full
+// C, or Z, as the node says and as given (`has_c`, `has_z`); alignment left for the caller (it
+// depends on where the operands are). What a run and build-time tuning both plan for.
+Result<MatmulDesc> product_desc(const Attrs& at, DataType dtype, const Dims& a, const Dims& b, bool has_c, bool has_z, Dims* out) {
+  const size_t ra = a.size(), rb = b.size();
+  const int64_t k = a[at.trans_a ? ra - 2 : ra - 1];
+  const int64_t n = b[at.trans_b ? rb - 2 : rb - 1];
+  const int64_t kb = b[at.trans_b ? rb - 1 : rb - 2];
+  if (k != kb) return invalid_argument(fmt::format("A has K = {}, B has {}", k, kb));
+  *out = Dims(a.begin(), a.end() - 2);
+  const int64_t m = a[at.trans_a ? ra - 1 : ra - 2];
+  out->push_back(m);
+  out->push_back(n);
+  MatmulDesc d;
+  d.input_dtype = d.output_dtype = dtype;
+  d.trans_a = at.trans_a;
+  d.trans_b = at.trans_b;
+  d.n = n;
+  d.k = k;
+  if (rb == 2) {
+    d.m = n != 0 ? element_count(*out) / n : 0;  // A's batch dims as rows
+  } else {
+    d.m = m;
+    d.batch = m != 0 && n != 0 ? element_count(*out) / (m * n) : 0;
+  }
+  d.alpha = at.alpha;
+  d.activation = at.epilogue;
+  d.bias = at.c_is_bias && has_c;
+  const bool c_full = at.z_input ? has_z : (at.c_is_full && has_c);
+  d.beta = c_full ? (at.z_input ? 1.f : at.beta) : 0.f;
+  return d;
+}
+
+// The alignment the matrices' sizes allow (each matrix of a batch starts that far from the last).
+int size_alignment(const MatmulDesc& d) {
+  const auto es = static_cast<uintptr_t>(dtype_size(d.input_dtype));
+  return alignment_of({static_cast<uintptr_t>(d.m * d.k) * es, static_cast<uintptr_t>(d.k * d.n) * es,
+                       static_cast<uintptr_t>(d.m * d.n) * es});
+}
+
 class MatmulKernel final : public Kernel {
  public:
-  MatmulKernel(Flavor f, Attrs m) : flavor_(f), m_(m) {}
+  MatmulKernel(Flavor f, Attrs m, const Node& n) : flavor_(f), m_(m) {
+    // A damaged record is as good as none: the heuristic plans instead.
+    auto record = parse_algo_record(n.backend_data.get_string(kAlgoRecordKey, ""));
+    if (record.ok()) tuned_ = std::move(*record);
+  }
 
   Status run(KernelContext& ctx) const override {
     const Tensor* a = ctx.input(0);
     const Tensor* b = ctx.input(1);
     const Tensor* c = flavor_ != Flavor::kMatMul && ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     const Tensor* z = m_.z_input ? ctx.input(3) : nullptr;
-    const size_t ra = static_cast<size_t>(a->rank()), rb = static_cast<size_t>(b->rank());
-    const int64_t k = a->dim(static_cast<int64_t>(m_.trans_a ? ra - 2 : ra - 1));
-    const int64_t n = b->dim(static_cast<int64_t>(m_.trans_b ? rb - 2 : rb - 1));
-    const int64_t kb = b->dim(static_cast<int64_t>(m_.trans_b ? rb - 1 : rb - 2));
-    if (k != kb) return ctx.error(fmt::format("A has K = {}, B has {}", k, kb));
-    Dims out(a->shape().begin(), a->shape().end() - 2);
-    const int64_t m = a->dim(static_cast<int64_t>(m_.trans_a ? ra - 1 : ra - 2));
-    out.push_back(m);
-    out.push_back(n);
+    Dims out;
+    auto desc = product_desc(m_, a->dtype(), a->shape(), b->shape(), c != nullptr, z != nullptr, &out);
+    if (!desc.ok()) return ctx.error(desc.status().message());
+    MatmulDesc& d = *desc;
+    const int64_t k = d.k;
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), out));
     if (y->numel() == 0) return ok_status();
-
-    MatmulDesc d;
-    d.input_dtype = d.output_dtype = a->dtype();
-    d.trans_a = m_.trans_a;
-    d.trans_b = m_.trans_b;
-    d.n = n;
-    d.k = k;
-    if (rb == 2) {
-      d.m = element_count(out) / n;  // A's batch dims as rows
-    } else {
-      d.m = m;
-      d.batch = element_count(out) / (m * n);
-    }
-    d.alpha = m_.alpha;
-    d.activation = m_.epilogue;
-    d.bias = m_.c_is_bias && c;
     const Tensor* c_full = m_.z_input ? z : (m_.c_is_full ? c : nullptr);
-    d.beta = c_full ? (m_.z_input ? 1.f : m_.beta) : 0.f;
     if (k == 0) {
       // An empty sum (K became 0 at run time): zeros, unless more than the product is asked for.
       if (flavor_ != Flavor::kMatMul) return ctx.error("an empty product (K = 0) with bias, residual or activation is not taken on the GPU");
@@ -194,10 +229,8 @@ class MatmulKernel final : public Kernel {
     }
     const size_t es = dtype_size(a->dtype());
     auto addr = [](const Tensor* t) { return t ? reinterpret_cast<uintptr_t>(t->data()) : 0; };
-    d.alignment = std::max<int>(static_cast<int>(es), alignment_of({addr(a), addr(b), addr(y), addr(c), addr(z),
-                                                                   static_cast<uintptr_t>(d.m * d.k * es),
-                                                                   static_cast<uintptr_t>(d.k * d.n * es),
-                                                                   static_cast<uintptr_t>(d.m * d.n * es)}));
+    d.alignment = std::max<int>(static_cast<int>(es),
+                                std::min(size_alignment(d), alignment_of({addr(a), addr(b), addr(y), addr(c), addr(z)})));
     KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources());
     KILN_ASSIGN_OR_RETURN(const MatmulPlan* plan, plan_for(r->handle.get(), d));
     MatmulOperands ops;
@@ -217,17 +250,104 @@ class MatmulKernel final : public Kernel {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = plans_.find(key);
     if (it == plans_.end()) {
-      KILN_ASSIGN_OR_RETURN(MatmulPlan p, create_matmul_plan(handle, d));
-      it = plans_.emplace(key, std::make_unique<MatmulPlan>(std::move(p))).first;
+      std::unique_ptr<MatmulPlan> plan;
+      // The build-time choice for this product, unless cuBLASLt no longer takes it (another
+      // version, cublasLtMatmulAlgoCheck refuses it): then the heuristic's, as for other products.
+      if (tuned_ && tuned_->key == key) {
+        auto replayed = create_matmul_plan(handle, d, *tuned_);
+        if (replayed.ok()) {
+          plan = std::make_unique<MatmulPlan>(std::move(*replayed));
+          ++tuning_counters().records_replayed;
+        }
+      }
+      if (!plan) {
+        ++tuning_counters().heuristic_plans;
+        KILN_ASSIGN_OR_RETURN(MatmulPlan p, create_matmul_plan(handle, d));
+        plan = std::make_unique<MatmulPlan>(std::move(p));
+      }
+      it = plans_.emplace(key, std::move(plan)).first;
     }
     return it->second.get();
   }
 
   Flavor flavor_;
   Attrs m_;
+  std::optional<AlgoRecord> tuned_;  // chosen at build time (pack_product)
   mutable std::mutex mu_;
   mutable std::map<std::string, std::unique_ptr<MatmulPlan>> plans_;
 };
+
+// "algo 23 tile 18 stages 8 split-k 2": which cuBLASLt kernel a plan runs, for `kiln inspect`.
+std::string algo_text(const cublasLtMatmulAlgo_t& algo) {
+  int32_t id = -1, split_k = 1;
+  uint32_t tile = 0, stages = 0;
+  size_t written = 0;
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof(tile), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof(stages), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split_k, sizeof(split_k), &written);
+  std::string s = fmt::format("algo {} tile {} stages {}", id, tile, stages);
+  if (split_k > 1) s += fmt::format(" split-k {}", split_k);
+  return s;
+}
+
+// KernelEntry::pack: times cuBLASLt's first heuristic candidates for the product at the build
+// shapes on scratch buffers (operands assumed 16-byte aligned, as the device arenas and
+// cudaMalloc'd constants are), or replays the timing cache's choice, and keeps the record.
+// Nothing when tuning is off or the shapes are not known at build time.
+Result<Attributes> pack_product(Flavor f, const Node& n, const BuildShapes& shapes, BuildContext& build) {
+  if (!build.tune) return Attributes();
+  Attrs at;
+  if (!read_attrs(n, f, &at)) return Attributes();
+  auto as = shapes.find(n.input(0));
+  auto bs = shapes.find(n.input(1));
+  if (as == shapes.end() || bs == shapes.end() || as->second.size() < 2 || bs->second.size() < 2) return Attributes();
+  const bool has_c = f != Flavor::kMatMul && n.num_inputs() > 2 && n.input(2);
+  const bool has_z = at.z_input;
+  Dims out;
+  auto desc = product_desc(at, n.input(0)->dtype, as->second, bs->second, has_c, has_z, &out);
+  if (!desc.ok() || element_count(out) == 0 || desc->k == 0) return Attributes();  // the run handles these
+  MatmulDesc& d = *desc;
+  d.alignment = std::max<int>(static_cast<int>(dtype_size(d.input_dtype)), size_alignment(d));
+  if (!validate_matmul_desc(d).ok()) return Attributes();
+
+  LayerTuning tuning(build, n);
+  KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources());
+  const std::string device =
+      fmt::format("{} cuBLASLt {}", gpu_identity(), library_version_text(static_cast<int64_t>(cublaslt_version())));
+  const std::string problem = "matmul rowmajor " + matmul_key(d);
+  std::unique_ptr<MatmulPlan> plan;
+  AlgoRecord record;
+  bool from_cache = false;
+  // A cache entry that no longer replays (damaged, refused by cublasLtMatmulAlgoCheck) is timed
+  // again and replaced.
+  if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
+    auto cached = parse_algo_record(e->record);
+    if (cached.ok()) {
+      auto replayed = create_matmul_plan(r->handle.get(), d, *cached);
+      if (replayed.ok()) {
+        plan = std::make_unique<MatmulPlan>(std::move(*replayed));
+        record = *cached;
+        from_cache = true;
+      }
+    }
+  }
+  if (!from_cache) {
+    ++tuning_counters().layers_timed;
+    auto tuned = tune_matmul(r->handle.get(), d, TuneOptions{}, /*stream=*/nullptr);
+    if (!tuned.ok()) {
+      return Status(tuned.status().code(), fmt::format("{}: tuning its product: {}", n.describe(), tuned.status().message()));
+    }
+    record = tuned->record;
+    plan = std::make_unique<MatmulPlan>(std::move(tuned->plan));
+    if (build.timing_cache) build.timing_cache->put(device, problem, {serialize_algo_record(record), record.median_ms});
+  }
+  tuning.finished(from_cache);
+  Attributes data;
+  data.set_string(kAlgoRecordKey, serialize_algo_record(record));
+  data.set_string(kTuningChoiceKey, fmt::format("cublasLt {} (tuned {} ms)", algo_text(plan->algo()), ms_text(record.median_ms)));
+  return data;
+}
 
 KernelEntry entry(Flavor f, const char* op, const char* name, const std::string& domain = "") {
   KernelEntry e;
@@ -241,8 +361,9 @@ KernelEntry entry(Flavor f, const char* op, const char* name, const std::string&
   e.create = [f](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     Attrs m;
     if (!read_attrs(n, f, &m)) return invalid_argument(n.describe() + ": the cuda product kernel cannot take this node");
-    return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m));
+    return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m, n));
   };
+  e.pack = [f](const Node& n, const BuildShapes& shapes, BuildContext& build) { return pack_product(f, n, shapes, build); };
   return e;
 }
 
