@@ -221,7 +221,12 @@ TEST_F(CliMalformed, BuildFailuresWriteNothing) {
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--no-such-flag"}, "out.kiln");
   expect_clean_failure({"build", "model.onnx"});  // -o is required
   expect_clean_failure({"build", "model.onnx", "-o", "no/such/dir/out.kiln"});
-  EXPECT_EQ(cases_, 17);
+  // A timing cache that is not one (a model, as a slip of the arguments would name) is refused
+  // before building and left as it was.
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--timing-cache", "model.onnx"}, "model.onnx", true);
+  EXPECT_TRUE(last_error_.find("timing cache 'model.onnx'") != std::string::npos) << last_error_;
+  EXPECT_FALSE(fs::exists(dir_ / "out.kiln"));
+  EXPECT_EQ(cases_, 18);
 }
 
 TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {
@@ -483,6 +488,12 @@ TEST_F(CliMalformed, GoodInputsStillWork) {
   const Outcome run = run_cli({"run", "ok.kiln", "--input", "x=good.npy", "--output-dir", "od"}, dir_);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(fs::exists(dir_ / "od"));
+  // The tuning flags: a missing timing cache is created (empty: the cpu backend tunes nothing,
+  // so no summary line either).
+  const Outcome cached = run_cli({"build", "model.onnx", "-o", "ok2.kiln", "--timing-cache", "tc.json", "--no-tuning"}, dir_);
+  EXPECT_EQ(cached.exit_code, 0) << cached.err;
+  EXPECT_TRUE(fs::exists(dir_ / "tc.json"));
+  EXPECT_EQ(cached.err, "");
 }
 
 }  // namespace
