@@ -14,10 +14,13 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -192,12 +195,11 @@ BuilderConfig config_for(const std::string& backend, const std::string& cache = 
   return c;
 }
 
-Engine build(DataType dt, const BuilderConfig& config) {
-  auto e = test::build(tuned_graph(dt), config);
-  EXPECT_TRUE(e.ok()) << e.status().message();
-  if (!e.ok()) std::abort();
-  return *e;
-}
+// `var`: the graph built with `config`; on failure the test fails and returns.
+#define BUILD_OR_RETURN(var, dt, config)                               \
+  auto var##_built = test::build(tuned_graph(dt), config);           \
+  ASSERT_TRUE(var##_built.ok()) << var##_built.status().message(); \
+  const Engine& var = *var##_built
 
 NamedTensors inputs(DataType dt, int64_t batch, uint64_t seed) {
   return {{"x", random_tensor(dt, {batch, kHW, kHW, kC}, seed, -1, 1)}, {"a", random_tensor(dt, {batch, kA}, seed + 1, -1, 1)}};
@@ -269,6 +271,46 @@ Counts counts() {
 
 const DataType kTypes[] = {DataType::kFloat32, DataType::kFloat16};
 
+// The test graph itself, without a GPU: it builds and runs on the reference backend at several
+// batches, and the cpu backend (oneDNN, float32) agrees with it, so a GPU run that fails points
+// at the cuda backend, not at the test.
+// ... and the cuda table takes its four layers with the tuning kernels (no GPU needed to ask).
+TEST(CudaTuningGraph, LowersToTheTuningKernels) {
+  const Backend* cuda = find_backend("cuda");
+  ASSERT_NE(cuda, nullptr);
+  for (DataType dt : kTypes) {
+    auto g = tuned_graph(dt);
+    ASSERT_TRUE(infer_and_annotate(*g).ok());
+    const std::map<std::string, std::string> want = {
+        {"conv", "cudnn_fused_conv"}, {"matmul", "cublaslt_matmul"}, {"gemm", "cublaslt_gemm"}, {"fused_matmul", "cublaslt_fused_matmul"}};
+    for (const auto& n : g->nodes()) {
+      const KernelEntry* k = cuda->kernels().find(*n);
+      ASSERT_NE(k, nullptr) << n->name;
+      EXPECT_EQ(k->name, want.at(n->name)) << n->name;
+      EXPECT_TRUE(static_cast<bool>(k->pack)) << n->name;
+    }
+  }
+}
+
+TEST(CudaTuningGraph, RunsOnTheHostBackends) {
+  for (DataType dt : kTypes) {
+    SCOPED_TRACE(dtype_name(dt));
+    BUILD_OR_RETURN(ref, dt, config_for("reference"));
+    for (int64_t batch : {1, 2, 3}) {
+      const NamedTensors in = inputs(dt, batch, 70 + static_cast<uint64_t>(batch));
+      const NamedTensors want = run(ref, in);
+      ASSERT_EQ(want.size(), 3u);
+      for (const auto& [name, t] : want) {
+        for (int64_t i = 0; i < t.numel(); ++i) ASSERT_TRUE(std::isfinite(value_at(t, i))) << name << "[" << i << "]";
+      }
+      if (dt == DataType::kFloat32) {
+        BUILD_OR_RETURN(cpu, dt, config_for("cpu"));
+        expect_close(run(cpu, in), want, tolerance_of(dt), "cpu backend");
+      }
+    }
+  }
+}
+
 TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
   KILN_REQUIRE_CUDA();
   for (DataType dt : kTypes) {
@@ -276,7 +318,7 @@ TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
     TempDir dir;
     const std::string cache = dir.file("tc.json");
     const Counts c0 = counts();
-    const Engine cold = build(dt, config_for("cuda", cache));
+    BUILD_OR_RETURN(cold, dt, config_for("cuda", cache));
     const Counts c1 = counts();
     EXPECT_EQ(c1.timed - c0.timed, kTunedLayers.size());
     // `kiln inspect`'s view: every tuned layer says what it chose.
@@ -293,7 +335,7 @@ TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
     EXPECT_EQ(file->size(), kTunedLayers.size()) << slurp(cache);
     const std::string cache_bytes = slurp(cache);
 
-    const Engine warm = build(dt, config_for("cuda", cache));
+    BUILD_OR_RETURN(warm, dt, config_for("cuda", cache));
     const Counts c2 = counts();
     EXPECT_EQ(c2.timed - c1.timed, 0u) << "a warm cache must time nothing";
     EXPECT_EQ(backend_strings(warm), backend_strings(cold));
@@ -307,7 +349,8 @@ TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
     EXPECT_EQ(c3.replayed - c2.replayed, kTunedLayers.size());
     EXPECT_EQ(c3.heuristic - c2.heuristic, 0u);
     const NamedTensors warm_out = run(warm, in);
-    const NamedTensors ref = run(build(dt, config_for("reference")), in);
+    BUILD_OR_RETURN(ref_engine, dt, config_for("reference"));
+    const NamedTensors ref = run(ref_engine, in);
     expect_close(cold_out, ref, tolerance_of(dt), "cold-cache engine");
     expect_close(warm_out, ref, tolerance_of(dt), "warm-cache engine");
     // Bit for bit, unless the chosen engines themselves are not deterministic (then within the
@@ -324,14 +367,15 @@ TEST(CudaTuning, TunedAndUntunedEnginesAgree) {
   KILN_REQUIRE_CUDA();
   for (DataType dt : kTypes) {
     SCOPED_TRACE(dtype_name(dt));
-    const Engine tuned = build(dt, config_for("cuda"));
+    BUILD_OR_RETURN(tuned, dt, config_for("cuda"));
     const Counts c0 = counts();
-    const Engine untuned = build(dt, config_for("cuda", "", /*tune=*/false));
+    BUILD_OR_RETURN(untuned, dt, config_for("cuda", "", /*tune=*/false));
     EXPECT_EQ(counts().timed - c0.timed, 0u);
     EXPECT_TRUE(backend_strings(untuned).empty());
     for (const LayerInfo& l : untuned.info().layers) EXPECT_TRUE(l.tuning.empty()) << l.name;
     const NamedTensors in = inputs(dt, 2, 21);
-    const NamedTensors want = run(build(dt, config_for("reference")), in);
+    BUILD_OR_RETURN(ref_engine, dt, config_for("reference"));
+    const NamedTensors want = run(ref_engine, in);
     const Counts c1 = counts();
     const NamedTensors untuned_out = run(untuned, in);
     EXPECT_EQ(counts().heuristic - c1.heuristic, kTunedLayers.size());
@@ -346,8 +390,8 @@ TEST(CudaTuning, OtherShapesUseTheHeuristic) {
   KILN_REQUIRE_CUDA();
   for (DataType dt : kTypes) {
     SCOPED_TRACE(dtype_name(dt));
-    const Engine e = build(dt, config_for("cuda"));
-    const Engine ref = build(dt, config_for("reference"));
+    BUILD_OR_RETURN(e, dt, config_for("cuda"));
+    BUILD_OR_RETURN(ref, dt, config_for("reference"));
     for (int64_t batch : {3, 1, 4, 2}) {
       SCOPED_TRACE(batch);
       const NamedTensors in = inputs(dt, batch, 30 + static_cast<uint64_t>(batch));
@@ -386,7 +430,7 @@ size_t damage_records(std::string& bytes, const std::string& magic) {
 TEST(CudaTuning, DamagedRecordsFallBackToTheHeuristic) {
   KILN_REQUIRE_CUDA();
   const DataType dt = DataType::kFloat16;
-  const Engine e = build(dt, config_for("cuda"));
+  BUILD_OR_RETURN(e, dt, config_for("cuda"));
   auto bytes = e.serialize();
   ASSERT_TRUE(bytes.ok()) << bytes.status().message();
   std::string b = *bytes;
@@ -401,7 +445,8 @@ TEST(CudaTuning, DamagedRecordsFallBackToTheHeuristic) {
   const Counts c1 = counts();
   EXPECT_EQ(c1.replayed - c0.replayed, 0u);
   EXPECT_EQ(c1.heuristic - c0.heuristic, kTunedLayers.size());
-  expect_close(got, run(build(dt, config_for("reference")), in), tolerance_of(dt), "damaged records");
+  BUILD_OR_RETURN(ref, dt, config_for("reference"));
+  expect_close(got, run(ref, in), tolerance_of(dt), "damaged records");
 }
 
 TEST(CudaTuning, DamagedCacheEntriesAreTimedAgain) {
@@ -409,7 +454,10 @@ TEST(CudaTuning, DamagedCacheEntriesAreTimedAgain) {
   const DataType dt = DataType::kFloat32;
   TempDir dir;
   const std::string cache = dir.file("tc.json");
-  build(dt, config_for("cuda", cache));
+  {
+    BUILD_OR_RETURN(first, dt, config_for("cuda", cache));
+    EXPECT_FALSE(first.info().layers.empty());
+  }
   std::string text = slurp(cache);
   EXPECT_EQ(damage_records(text, "kiln-cudnn-conv/1 ") + damage_records(text, "kiln-cublaslt-algo/1 "), kTunedLayers.size());
   {
@@ -417,14 +465,18 @@ TEST(CudaTuning, DamagedCacheEntriesAreTimedAgain) {
     f << text;
   }
   const Counts c0 = counts();
-  const Engine e = build(dt, config_for("cuda", cache));
+  BUILD_OR_RETURN(e, dt, config_for("cuda", cache));
   EXPECT_EQ(counts().timed - c0.timed, kTunedLayers.size());
   // The cache now holds good records again: a third build times nothing.
   const Counts c1 = counts();
-  build(dt, config_for("cuda", cache));
+  {
+    BUILD_OR_RETURN(third, dt, config_for("cuda", cache));
+    EXPECT_EQ(backend_strings(third), backend_strings(e));
+  }
   EXPECT_EQ(counts().timed - c1.timed, 0u);
   const NamedTensors in = inputs(dt, 2, 51);
-  expect_close(run(e, in), run(build(dt, config_for("reference")), in), tolerance_of(dt), "after re-timing");
+  BUILD_OR_RETURN(ref, dt, config_for("reference"));
+  expect_close(run(e, in), run(ref, in), tolerance_of(dt), "after re-timing");
 }
 
 // The header's device signature replaced by `edit(signature)` (same length), checksum fixed.
@@ -451,7 +503,7 @@ std::string with_signature(const std::string& bytes, const std::function<void(st
 
 TEST(CudaTuning, EnginesNameTheirGpuAndLibrariesAndRefuseOthers) {
   KILN_REQUIRE_CUDA();
-  const Engine e = build(DataType::kFloat16, config_for("cuda"));
+  BUILD_OR_RETURN(e, DataType::kFloat16, config_for("cuda"));
   const std::string sig = e.info().device;
   EXPECT_TRUE(contains(sig, " sm_")) << sig;
   EXPECT_TRUE(contains(sig, ", driver ")) << sig;
@@ -491,7 +543,8 @@ TEST(CudaTuning, EnginesNameTheirGpuAndLibrariesAndRefuseOthers) {
   auto loaded = Engine::load_from_memory(other_driver);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const NamedTensors in = inputs(DataType::kFloat16, 2, 61);
-  expect_close(run(*loaded, in), run(build(DataType::kFloat16, config_for("reference")), in), tolerance_of(DataType::kFloat16),
+  BUILD_OR_RETURN(ref, DataType::kFloat16, config_for("reference"));
+  expect_close(run(*loaded, in), run(ref, in), tolerance_of(DataType::kFloat16),
                "engine of another driver");
 }
 
