@@ -114,11 +114,12 @@ void TimingCache::put(const std::string& device, const std::string& problem, Ent
 }
 
 std::string TimingCache::serialize() const {
-  nlohmann::json entries = nlohmann::json::array();
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   for (const auto& [key, e] : entries_) {
     entries.push_back({{"device", key.first}, {"problem", key.second}, {"record", e.record}, {"ms", e.ms}});
   }
-  const nlohmann::json j{{"format", kFormat}, {"entries", entries}};
+  // ordered_json: "format" first, as a reader expects a file's kind at its top.
+  const nlohmann::ordered_json j{{"format", kFormat}, {"entries", entries}};
   return j.dump(1) + "\n";
 }
 
