@@ -37,6 +37,7 @@ struct InputRange {
 struct BuilderConfig {
   std::string backend = "cpu";  // see available_backends(); "reference" is the plain oracle
   std::string precision = "fp32";     // fp32 | fp16 | bf16 (where the backend supports it)
+  bool allow_tf32 = true;             // cuda: float32 products may use TF32 tensor cores
   int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;
   std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims

@@ -30,6 +30,12 @@ class CudaBackend final : public Backend {
   // were chosen for them.
   std::string device_signature() const override { return cuda::cuda_device_signature(); }
   Status available() const override { return cuda::cuda_device_status(); }
+  // fp16 and bf16: the device layers compute on 16-bit tensors (builder/precision.h). Every GPU
+  // kiln builds for (sm_90) has tensor cores for both.
+  Status check_precision(const std::string& precision) const override {
+    if (precision == "fp32" || precision == "fp16" || precision == "bf16") return ok_status();
+    return Backend::check_precision(precision);
+  }
   const KernelTable& kernels() const override { return table_; }
   const Device* device() const override { return &device_; }
   // cuDNN's convolutions and their fused epilogues run on NHWC.

@@ -4,7 +4,8 @@
 // cover every dtype and shape), the convolution alone and then the epilogue as kiln's pointwise
 // kernels, so a layer never fails for want of a fused engine. Weights are W [M, C/g, kh, kw]
 // (ONNX's OIHW) constants; cuDNN takes them as KRSC, made once on the device per kernel by a
-// transpose of the engine's device copy. float32 computes without TF32 (exact fp32 products).
+// transpose of the engine's device copy. float32 uses TF32 tensor cores when the node's precision is "tf32" (the
+// builder's default; --no-tf32 keeps exact fp32 products).
 #include <map>
 #include <mutex>
 
@@ -72,7 +73,7 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ActivationAttr act, ActivationAttr post) : act_(act), post_(post) {}
+  ConvKernel(ActivationAttr act, ActivationAttr post, bool tf32) : act_(act), post_(post), tf32_(tf32) {}
   ~ConvKernel() override {
     if (krsc_) cudaFree(krsc_);
   }
@@ -101,7 +102,7 @@ class ConvKernel final : public Kernel {
       p.pads_begin[i] = d.pad_begin;
       p.pads_end[i] = std::max<int64_t>(0, (d.out - 1) * cp.strides[i] + (w->dim(2 + static_cast<int64_t>(i)) - 1) * cp.dilations[i] + 1 - in - d.pad_begin);
     }
-    p.allow_tf32 = false;
+    p.allow_tf32 = tf32_;
     const Dims out{p.batch, p.out_height(), p.out_width(), p.out_channels};
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), out));
     if (y->numel() == 0) return ok_status();
@@ -203,6 +204,7 @@ class ConvKernel final : public Kernel {
   }
 
   ActivationAttr act_, post_;
+  bool tf32_;
   mutable std::mutex mu_;
   mutable void* krsc_ = nullptr;
   mutable std::map<std::string, std::unique_ptr<Plans>> plans_;
@@ -216,10 +218,14 @@ std::vector<KernelEntry> conv_entries() {
   e.op_type = "FusedConv";
   e.name = "cudnn_fused_conv";
   e.supports = supported;
+  // float32 convolutions may run on TF32 tensor cores unless the build said --no-tf32.
+  e.computes_in = [](const Node& n, const std::string& precision) {
+    return precision == "tf32" && n.input(0) && n.input(0)->dtype == DataType::kFloat32;
+  };
   e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
     KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));
-    return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(act, post));
+    return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(act, post, n.precision == "tf32"));
   };
   return {e};
 }

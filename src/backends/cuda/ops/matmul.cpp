@@ -32,6 +32,7 @@ struct Attrs {
   bool z_input = false;     // FusedMatMul's Z: beta = 1, C = Z
   bool c_is_bias = false;   // Gemm's C (or FusedMatMul's bias) is a row of N
   bool c_is_full = false;   // Gemm's C is [M, N]
+  bool tf32 = false;        // float32 inputs may be rounded to TF32 (the node's precision says "tf32")
 };
 
 // The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly.
@@ -182,6 +183,7 @@ class MatmulKernel final : public Kernel {
       d.m = m;
       d.batch = element_count(out) / (m * n);
     }
+    d.compute = m_.tf32 && a->dtype() == DataType::kFloat32 ? MatmulCompute::kTf32 : MatmulCompute::kFloat32;
     d.alpha = m_.alpha;
     d.activation = m_.epilogue;
     d.bias = m_.c_is_bias && c;
@@ -238,9 +240,14 @@ KernelEntry entry(Flavor f, const char* op, const char* name, const std::string&
     Attrs m;
     return read_attrs(n, f, &m);
   };
+  // float32 products may run on TF32 tensor cores unless the build said --no-tf32.
+  e.computes_in = [](const Node& n, const std::string& precision) {
+    return precision == "tf32" && n.input(0) && n.input(0)->dtype == DataType::kFloat32;
+  };
   e.create = [f](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     Attrs m;
     if (!read_attrs(n, f, &m)) return invalid_argument(n.describe() + ": the cuda product kernel cannot take this node");
+    m.tf32 = n.precision == "tf32";
     return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m));
   };
   return e;
