@@ -50,8 +50,8 @@ cudaError_t launch_map(const BroadcastPlan& plan, const Fn& fn, cudaStream_t str
     broadcast_map_kernel<uint32_t, N, Fn><<<blocks, kThreads, 0, stream>>>(
         strided_layout<uint32_t, N>(plan), static_cast<uint32_t>(plan.numel), fn);
   } else {
-    broadcast_map_kernel<int64_t, N, Fn><<<blocks, kThreads, 0, stream>>>(
-        strided_layout<int64_t, N>(plan), plan.numel, fn);
+    broadcast_map_kernel<int64_t, N, Fn>
+        <<<blocks, kThreads, 0, stream>>>(strided_layout<int64_t, N>(plan), plan.numel, fn);
   }
   return launch_error();
 }
@@ -79,11 +79,21 @@ struct CompareFn {
     const auto z = operand_value(b[off[1]]);
     bool r = false;
     switch (op) {
-      case CompareOp::kEqual: r = x == z; break;
-      case CompareOp::kLess: r = x < z; break;
-      case CompareOp::kLessOrEqual: r = x <= z; break;
-      case CompareOp::kGreater: r = x > z; break;
-      case CompareOp::kGreaterOrEqual: r = x >= z; break;
+      case CompareOp::kEqual:
+        r = x == z;
+        break;
+      case CompareOp::kLess:
+        r = x < z;
+        break;
+      case CompareOp::kLessOrEqual:
+        r = x <= z;
+        break;
+      case CompareOp::kGreater:
+        r = x > z;
+        break;
+      case CompareOp::kGreaterOrEqual:
+        r = x >= z;
+        break;
     }
     y[e] = r ? 1 : 0;
   }
@@ -99,9 +109,15 @@ struct LogicFn {
     const bool x = a[off[0]] != 0, z = b[off[1]] != 0;
     bool r = false;
     switch (op) {
-      case LogicOp::kAnd: r = x && z; break;
-      case LogicOp::kOr: r = x || z; break;
-      case LogicOp::kXor: r = x != z; break;
+      case LogicOp::kAnd:
+        r = x && z;
+        break;
+      case LogicOp::kOr:
+        r = x || z;
+        break;
+      case LogicOp::kXor:
+        r = x != z;
+        break;
     }
     y[e] = r ? 1 : 0;
   }
@@ -121,10 +137,17 @@ struct IntArithFn {
     const U x = static_cast<U>(a[off[0]]), z = static_cast<U>(b[off[1]]);
     U r = 0;
     switch (op) {
-      case BinaryOp::kAdd: r = x + z; break;
-      case BinaryOp::kSub: r = x - z; break;
-      case BinaryOp::kMul: r = x * z; break;
-      default: break;  // refused by int_binary
+      case BinaryOp::kAdd:
+        r = x + z;
+        break;
+      case BinaryOp::kSub:
+        r = x - z;
+        break;
+      case BinaryOp::kMul:
+        r = x * z;
+        break;
+      default:
+        break;  // refused by int_binary
     }
     y[e] = static_cast<T>(r);
   }
@@ -164,7 +187,8 @@ cudaError_t plan_two(const void* a, const int64_t* a_dims, int a_rank, const voi
 
 cudaError_t compare(CompareOp op, const void* a, const int64_t* a_dims, int a_rank, const void* b,
                     const int64_t* b_dims, int b_rank, void* y, DataType dt, cudaStream_t stream) {
-  if (!is_compare_type(dt, op) || static_cast<int>(op) > static_cast<int>(CompareOp::kGreaterOrEqual))
+  if (!is_compare_type(dt, op) ||
+      static_cast<int>(op) > static_cast<int>(CompareOp::kGreaterOrEqual))
     return cudaErrorInvalidValue;
   BroadcastPlan plan;
   KILN_CUDA_RETURN_IF_ERROR(plan_two(a, a_dims, a_rank, b, b_dims, b_rank, y, &plan));
@@ -172,16 +196,24 @@ cudaError_t compare(CompareOp op, const void* a, const int64_t* a_dims, int a_ra
   uint8_t* out = static_cast<uint8_t*>(y);
   auto run = [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return launch_map<2>(plan, CompareFn<T>{op, static_cast<const T*>(a), static_cast<const T*>(b), out}, stream);
+    return launch_map<2>(
+        plan, CompareFn<T>{op, static_cast<const T*>(a), static_cast<const T*>(b), out}, stream);
   };
   switch (dt) {
-    case DataType::kFloat32: return run(TypeTag<float>{});
-    case DataType::kFloat16: return run(TypeTag<__half>{});
-    case DataType::kBFloat16: return run(TypeTag<__nv_bfloat16>{});
-    case DataType::kInt32: return run(TypeTag<int32_t>{});
-    case DataType::kInt64: return run(TypeTag<int64_t>{});
-    case DataType::kBool: return run(TypeTag<uint8_t>{});
-    default: return cudaErrorInvalidValue;
+    case DataType::kFloat32:
+      return run(TypeTag<float>{});
+    case DataType::kFloat16:
+      return run(TypeTag<__half>{});
+    case DataType::kBFloat16:
+      return run(TypeTag<__nv_bfloat16>{});
+    case DataType::kInt32:
+      return run(TypeTag<int32_t>{});
+    case DataType::kInt64:
+      return run(TypeTag<int64_t>{});
+    case DataType::kBool:
+      return run(TypeTag<uint8_t>{});
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 
@@ -202,12 +234,12 @@ cudaError_t logical_not(const void* x, void* y, int64_t n, cudaStream_t stream) 
   if (n == 0) return cudaSuccess;
   if (!x || !y) return cudaErrorInvalidValue;
   not_kernel<<<grid_blocks(n, kThreads), kThreads, 0, stream>>>(static_cast<const uint8_t*>(x),
-                                                                 static_cast<uint8_t*>(y), n);
+                                                                static_cast<uint8_t*>(y), n);
   return launch_error();
 }
 
-cudaError_t int_binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank,
-                       const void* b, const int64_t* b_dims, int b_rank, void* y, DataType dt,
+cudaError_t int_binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank, const void* b,
+                       const int64_t* b_dims, int b_rank, void* y, DataType dt,
                        cudaStream_t stream) {
   if (op != BinaryOp::kAdd && op != BinaryOp::kSub && op != BinaryOp::kMul)
     return cudaErrorInvalidValue;
@@ -216,17 +248,17 @@ cudaError_t int_binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_
   KILN_CUDA_RETURN_IF_ERROR(plan_two(a, a_dims, a_rank, b, b_dims, b_rank, y, &plan));
   if (plan.numel == 0) return cudaSuccess;
   if (dt == DataType::kInt32) {
-    return launch_map<2>(plan,
-                         IntArithFn<int32_t>{op, static_cast<const int32_t*>(a),
-                                             static_cast<const int32_t*>(b),
-                                             static_cast<int32_t*>(y)},
-                         stream);
+    return launch_map<2>(
+        plan,
+        IntArithFn<int32_t>{op, static_cast<const int32_t*>(a), static_cast<const int32_t*>(b),
+                            static_cast<int32_t*>(y)},
+        stream);
   }
-  return launch_map<2>(plan,
-                       IntArithFn<int64_t>{op, static_cast<const int64_t*>(a),
-                                           static_cast<const int64_t*>(b),
-                                           static_cast<int64_t*>(y)},
-                       stream);
+  return launch_map<2>(
+      plan,
+      IntArithFn<int64_t>{op, static_cast<const int64_t*>(a), static_cast<const int64_t*>(b),
+                          static_cast<int64_t*>(y)},
+      stream);
 }
 
 cudaError_t where(const void* cond, const int64_t* cond_dims, int cond_rank, const void* x,
@@ -243,15 +275,22 @@ cudaError_t where(const void* cond, const int64_t* cond_dims, int cond_rank, con
   const uint8_t* c = static_cast<const uint8_t*>(cond);
   auto run = [&](auto tag) {
     using U = typename decltype(tag)::type;
-    return launch_map<3>(plan, WhereFn<U>{c, static_cast<const U*>(x), static_cast<const U*>(y), static_cast<U*>(out)},
-                         stream);
+    return launch_map<3>(
+        plan,
+        WhereFn<U>{c, static_cast<const U*>(x), static_cast<const U*>(y), static_cast<U*>(out)},
+        stream);
   };
   switch (es) {
-    case 1: return run(TypeTag<uint8_t>{});
-    case 2: return run(TypeTag<uint16_t>{});
-    case 4: return run(TypeTag<uint32_t>{});
-    case 8: return run(TypeTag<unsigned long long>{});
-    default: return cudaErrorInvalidValue;
+    case 1:
+      return run(TypeTag<uint8_t>{});
+    case 2:
+      return run(TypeTag<uint16_t>{});
+    case 4:
+      return run(TypeTag<uint32_t>{});
+    case 8:
+      return run(TypeTag<unsigned long long>{});
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 

@@ -35,8 +35,8 @@ cudaError_t logical_not(const void* x, void* y, int64_t n, cudaStream_t stream);
 
 // y = a op b for int32 or int64 (dt) with two's complement wrap-around; op is BinaryOp::kAdd,
 // kSub or kMul.
-cudaError_t int_binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank,
-                       const void* b, const int64_t* b_dims, int b_rank, void* y, DataType dt,
+cudaError_t int_binary(BinaryOp op, const void* a, const int64_t* a_dims, int a_rank, const void* b,
+                       const int64_t* b_dims, int b_rank, void* y, DataType dt,
                        cudaStream_t stream);
 
 // out = cond ? x : y (cond bool; x, y and out of any fixed-size dtype dt, moved as bytes), the

@@ -9,8 +9,8 @@ bool valid_pool_shape(const PoolShape& s) {
   if (s.spatial_rank < 1 || s.spatial_rank > kMaxPoolSpatialRank || s.outer < 0 || s.inner < 0)
     return false;
   for (int d = 0; d < s.spatial_rank; ++d) {
-    if (s.in[d] < 0 || s.out[d] < 0 || s.kernel[d] < 1 || s.strides[d] < 1 ||
-        s.dilations[d] < 1 || s.pad_begin[d] < 0) {
+    if (s.in[d] < 0 || s.out[d] < 0 || s.kernel[d] < 1 || s.strides[d] < 1 || s.dilations[d] < 1 ||
+        s.pad_begin[d] < 0) {
       return false;
     }
   }
@@ -52,8 +52,7 @@ __device__ __forceinline__ void axis_taps(Index o, Index stride, Index pad, Inde
 template <typename T, typename Index, bool kVec, PoolOp kOp>
 __global__ void pool_kernel(const T* x, T* y, const __grid_constant__ PoolArgs<Index> a) {
   constexpr int kStep = kAccess<T, kVec>;
-  for (Index e = blockIdx.x * blockDim.x + threadIdx.x; e < a.items;
-       e += gridDim.x * blockDim.x) {
+  for (Index e = blockIdx.x * blockDim.x + threadIdx.x; e < a.items; e += gridDim.x * blockDim.x) {
     const Index g = e % a.groups, rest = e / a.groups;
     const Index o = rest % a.out_total, n = rest / a.out_total;
     const Index o2 = o % a.out[2], o01 = o / a.out[2];
@@ -227,8 +226,8 @@ cudaError_t global_max_rows(const void* x, void* y, DataType dt, int64_t rows, i
     using T = typename decltype(tag)::type;
     const dim3 block(32, kRowsPerBlock);
     const int blocks = grid_blocks(rows * 32, 32 * kRowsPerBlock);
-    global_max_rows_kernel<T><<<blocks, block, 0, stream>>>(static_cast<const T*>(x),
-                                                             static_cast<T*>(y), rows, reduced);
+    global_max_rows_kernel<T>
+        <<<blocks, block, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), rows, reduced);
     return launch_error();
   });
 }
