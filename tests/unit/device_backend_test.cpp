@@ -313,6 +313,61 @@ TEST(CudaBackend, BinaryOpsBroadcastAndGiveTheReferenceBits) {
             "cuda_Add", kExact});
 }
 
+// Activations no cuBLASLt epilogue computes exactly (erf GELU as BERT's FFN has it, Tanh as its
+// pooler has it) run after the product as the unary kernel, so the layer stays on the device.
+TEST(CudaBackend, FusedMatMulActivationsWithoutAnEpilogue) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16}) {
+    const std::string t = dtype_name(dt);
+    const Tolerance tol = dt == DataType::kFloat32 ? Tolerance{1e-5, 1e-5} : Tolerance{1e-2, 1e-2};
+    run_case({"FusedMatMul bias Gelu " + t, "FusedMatMul", "kiln", 1, {data("a", dt, {2, 5, 64}, -1, 1), weight("b", dt, {64, 48}, -0.3, 0.3), weight("bias", dt, {48})},
+              [](Attributes& a) { a.set_string("activation", "Gelu"); }, 1, "cublaslt_fused_matmul", tol});
+    run_case({"FusedMatMul bias Tanh " + t, "FusedMatMul", "kiln", 1, {data("a", dt, {3, 64}, -1, 1), weight("b", dt, {64, 40}, -0.3, 0.3), weight("bias", dt, {40})},
+              [](Attributes& a) { a.set_string("activation", "Tanh"); }, 1, "cublaslt_fused_matmul", tol});
+    run_case({"FusedMatMul residual post Gelu " + t, "FusedMatMul", "kiln", 1,
+              {data("a", dt, {4, 64}, -1, 1), weight("b", dt, {64, 32}, -0.3, 0.3), weight("bias", dt, {32}), data("z", dt, {4, 32})},
+              [](Attributes& a) { a.set_string("post_activation", "Gelu"); }, 1, "cublaslt_fused_matmul", tol});
+  }
+}
+
+// float32 products on TF32 tensor cores unless --no-tf32: the layer says "tf32" and stays within
+// TF32's rounding (10-bit mantissa) of the exact product.
+TEST(CudaBackend, Tf32UnlessTurnedOff) {
+  KILN_REQUIRE_CUDA();
+  OpCase c{"MatMul tf32", "MatMul", "", 17, {data("a", DataType::kFloat32, {64, 128}, -1, 1), weight("b", DataType::kFloat32, {128, 96}, -1, 1)}};
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.opt_level = 0;
+  for (bool tf32 : {true, false}) {
+    config.allow_tf32 = tf32;
+    auto e = test::build(graph_of(c), config);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    EXPECT_EQ(layer_named(e->info(), "op")->precision, tf32 ? "tf32" : "");
+    auto ref = build_for("reference", graph_of(c));
+    ASSERT_TRUE(ref.ok());
+    auto ctx = e->create_execution_context();
+    auto rctx = ref->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && rctx.ok());
+    const NamedTensors in = feeds_of(c, 0);
+    NamedTensors got, want;
+    ASSERT_TRUE((*ctx)->run(in, &got).ok());
+    ASSERT_TRUE((*rctx)->run(in, &want).ok());
+    double err = 0, norm = 0;
+    for (int64_t i = 0; i < want.at("y0").numel(); ++i) {
+      const double d = value_at(got.at("y0"), i) - value_at(want.at("y0"), i);
+      err += d * d;
+      norm += value_at(want.at("y0"), i) * value_at(want.at("y0"), i);
+    }
+    const double rel = std::sqrt(err / norm);
+    if (tf32) {
+      EXPECT_LT(rel, 5e-3);
+      EXPECT_GT(rel, 1e-6) << "TF32 rounds the inputs: an exact result means it was not used";
+    } else {
+      EXPECT_LT(rel, 1e-6);
+    }
+  }
+}
+
 TEST(CudaBackend, CastBetweenFloatTypesGivesTheReferenceBits) {
   KILN_REQUIRE_CUDA();
   const std::pair<DataType, DataType> pairs[] = {{DataType::kFloat32, DataType::kFloat16}, {DataType::kFloat32, DataType::kBFloat16},
@@ -1001,6 +1056,10 @@ TEST(CudaBackendLowering, TakesWhatItsKernelsDo) {
   EXPECT_EQ(lowered({"", "Gather", "", 13, {data("t", DataType::kInt64, {5, 2}, 0, 9), ints("i", {4, -5})}}), "cuda/cuda_gather");
   EXPECT_EQ(lowered({"", "Reshape", "", 17, {data("x", DataType::kUInt8, {6}, 0, 9), ints("s", {2, 3})}}), "cuda/cuda_reshape");
   EXPECT_EQ(lowered({"", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1, 8})}}), "cuda/cuda_layer_normalization");
+  EXPECT_EQ(lowered({"", "FusedMatMul", "kiln", 1, {data("a", f32, {2, 8}), weight("b", f32, {8, 4}), weight("bias", f32, {4})},
+                     [](Attributes& a) { a.set_string("activation", "Gelu"); }}),
+            "cuda/cublaslt_fused_matmul")
+      << "erf GELU has no exact cuBLASLt epilogue: the unary kernel runs after the product";
 }
 
 // What a device kernel reads and writes in host memory: the planner and the copy inserter go by it.

@@ -5,15 +5,18 @@
 //
 // cuBLASLt computes D = epilogue(alpha · op(A) @ op(B) + bias + beta · C): without Z the
 // activation is the epilogue (post_activation must be none); with Z, C = Z (beta 1), the
-// activation must be none and post_activation is the epilogue. Gemm's C is the bias when it is a
+// activation must be none and post_activation is the epilogue. An activation no epilogue computes
+// exactly (erf GELU, Tanh, ...) runs after the product as kiln's unary kernel, in place. Gemm's C is the bias when it is a
 // row of N (beta 1), else cuBLASLt's C with beta. Shapes taken, decided at build time from the
 // node's (symbolic) shapes since a device layer cannot fall back at run time: A [..., M, K] with a
 // 2-D B (A's batch dims become rows of one taller product), or A and B of one rank with the same
 // batch dims (a batched product). Everything else runs the reference on the host.
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/pointwise.h"
 #include "backends/cuda/libs/cublaslt_matmul.h"
 #include "backends/cuda/ops/cuda_ops.h"
 #include "fmt/format.h"
@@ -33,6 +36,9 @@ struct Attrs {
   bool c_is_bias = false;   // Gemm's C (or FusedMatMul's bias) is a row of N
   bool c_is_full = false;   // Gemm's C is [M, N]
   bool tf32 = false;        // float32 inputs may be rounded to TF32 (the node's precision says "tf32")
+  // An activation no cuBLASLt epilogue computes exactly (erf GELU, Tanh, ...): applied by kiln's
+  // unary kernel in place on D after the product (with its bias or residual) is written.
+  std::optional<ActivationAttr> after;
 };
 
 // The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly.
@@ -113,10 +119,18 @@ bool read_attrs(const Node& n, Flavor f, Attrs* m) {
     if (z) {
       if (!same_dims(z->shape, y->shape) || act->kind != Activation::kNone) return false;
       m->z_input = true;
-      return epilogue_for(*post, &m->epilogue);
+      if (!epilogue_for(*post, &m->epilogue)) {
+        m->epilogue = MatmulActivation::kNone;
+        m->after = *post;
+      }
+      return true;
     }
     if (post->kind != Activation::kNone) return false;
-    return epilogue_for(*act, &m->epilogue);
+    if (!epilogue_for(*act, &m->epilogue)) {
+      m->epilogue = MatmulActivation::kNone;
+      m->after = *act;
+    }
+    return true;
   }
   return true;
 }
@@ -209,7 +223,10 @@ class MatmulKernel final : public Kernel {
     ops.d = y->data();
     ops.bias = d.bias ? c->data() : nullptr;
     Status s = run_matmul(r->handle.get(), *plan, ops, r->workspace, kDefaultMatmulWorkspaceBytes, stream_of(ctx));
-    return s.ok() ? s : ctx.error(s.message());
+    if (!s.ok()) return ctx.error(s.message());
+    if (!m_.after) return s;
+    const UnaryOp op = unary_op_for_activation<UnaryOp>(m_.after->kind, m_.after->alpha, m_.after->beta);
+    return launch_status(ctx, unary(op, y->data(), y->data(), y->dtype(), y->numel(), stream_of(ctx)));
   }
 
  private:
