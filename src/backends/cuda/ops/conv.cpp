@@ -46,8 +46,13 @@ struct ThreadResources {
   cudnnHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Workspaces outgrown on this thread, freed with it: a CUDA graph an ExecutionContext captured
+  // on this thread still holds their addresses (the runtime replays a graph only on the thread
+  // that captured it).
+  std::vector<void*> retired;
   ~ThreadResources() {
     if (workspace) cudaFree(workspace);
+    for (void* p : retired) cudaFree(p);
     if (handle) cudnnDestroy(handle);
   }
 };
@@ -59,7 +64,7 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
     return internal_error("cannot create a cuDNN handle");
   }
   if (workspace_bytes > r.workspace_bytes) {
-    if (r.workspace) cudaFree(r.workspace);
+    if (r.workspace) r.retired.push_back(r.workspace);
     r.workspace = nullptr;
     r.workspace_bytes = 0;
     if (cudaMalloc(&r.workspace, workspace_bytes) != cudaSuccess) {
