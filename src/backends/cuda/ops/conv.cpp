@@ -180,7 +180,9 @@ class ConvKernel final : public Kernel {
       }
       const int64_t dims[4] = {w.dim(0), w.dim(1), w.dim(2), w.dim(3)};
       const int64_t perm[4] = {0, 2, 3, 1};  // OIHW -> OHWI (KRSC)
-      const cudaError_t e = transpose(w.data(), p, w.dtype(), dims, perm, 4, stream_of(ctx));
+      // Waited for here, once: another context on another stream may read the weights next.
+      cudaError_t e = transpose(w.data(), p, w.dtype(), dims, perm, 4, stream_of(ctx));
+      if (e == cudaSuccess) e = cudaStreamSynchronize(stream_of(ctx));
       if (e != cudaSuccess) {
         cudaFree(p);
         return launch_status(ctx, e);
