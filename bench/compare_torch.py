@@ -232,9 +232,11 @@ def input_args(files: dict[str, str]) -> list[str]:
 
 
 def kiln_bench(kiln: str, engine: str, files: dict[str, str], iterations: int, warmup: int, json_path: str,
-               cuda_graph: bool) -> tuple[float, str]:
-    """One round of `kiln bench`: (median latency in ms, why --cuda-graph was refused, or "").
-    A refused --cuda-graph is retried without it."""
+               cuda_graph: bool) -> tuple[float, str, dict]:
+    """One round of `kiln bench`: (median latency in ms, why --cuda-graph was refused or "", its
+    JSON). A refused --cuda-graph is retried without it. kiln's default I/O for an engine with
+    device layers is `device`: inputs uploaded once, outputs left on the device, as PyTorch's
+    tensors are here."""
     cmd = [kiln, "bench", engine, *input_args(files), "--iterations", str(iterations), "--warmup", str(warmup),
            "--json", json_path]
     refused = ""
@@ -248,7 +250,8 @@ def kiln_bench(kiln: str, engine: str, files: dict[str, str], iterations: int, w
     if not done:
         run_kiln(cmd)
     with open(json_path) as f:
-        return float(json.load(f)["latency_ms"]["median"]), refused
+        j = json.load(f)
+    return float(j["latency_ms"]["median"]), refused, j
 
 
 def npy_name(output: str) -> str:
@@ -435,14 +438,24 @@ def compare_model(name: str, batches: list[int], args, work: str, device: str) -
             except Exception as e:  # inductor and its compiler raise many kinds
                 notes.append(f"torch.compile failed: {type(e).__name__}: {str(e).strip()[:300]}")
                 use_compiled = False
-        kiln_rounds, eager_rounds, compile_rounds = [], [], []
+        kiln_rounds, eager_rounds, compile_rounds, kiln_io = [], [], [], None
         for r in range(args.rounds):
             progress(f"{name} batch {batch}: round {r + 1}/{args.rounds}, kiln")
-            ms, refused = kiln_bench(args.kiln, engine, files, args.iterations, args.warmup,
-                                     os.path.join(mdir, "bench.json"), use_cuda_graph)
+            ms, refused, bench = kiln_bench(args.kiln, engine, files, args.iterations, args.warmup,
+                                            os.path.join(mdir, "bench.json"), use_cuda_graph)
             if refused:
                 notes.append(refused + "; timed without CUDA graphs")
                 use_cuda_graph = False
+            graph = bench.get("cuda_graph_runs") or {}
+            if use_cuda_graph and (graph.get("note") or not graph.get("replayed", 1)):
+                note = f"kiln --cuda-graph: runs not replayed from a CUDA graph: {graph.get('note') or 'replayed 0'}"
+                if note not in notes:
+                    notes.append(note)
+            if bench.get("io", "device") != "device" and on_gpu:
+                note = f"kiln bench io: {bench.get('io')} (inputs and outputs copied every run)"
+                if note not in notes:
+                    notes.append(note)
+            kiln_io = bench.get("io")
             kiln_rounds.append(ms)
             progress(f"{name} batch {batch}: round {r + 1}/{args.rounds}, PyTorch eager")
             eager_rounds.append(time_torch(timed_model, timed_args, args.iterations, args.warmup, device))
@@ -457,7 +470,7 @@ def compare_model(name: str, batches: list[int], args, work: str, device: str) -
                          kiln_items_per_s=batch * 1e3 / km, eager_items_per_s=batch * 1e3 / em,
                          compile_items_per_s=batch * 1e3 / cm if cm else None,
                          rel_l2_kiln=kiln_rel, rel_l2_torch=torch16, rel_l2_kiln_fp32=kiln32_rel,
-                         kiln_build_s=build_s, kiln_layers=layers, torch_compile_s=compile_s, kiln_cuda_graph=on_gpu and use_cuda_graph,
+                         kiln_build_s=build_s, kiln_layers=layers, torch_compile_s=compile_s, kiln_cuda_graph=on_gpu and use_cuda_graph, kiln_io=kiln_io,
                          notes=notes, kiln_rounds_ms=kiln_rounds, eager_rounds_ms=eager_rounds,
                          compile_rounds_ms=compile_rounds, kiln_backend=args.kiln_backend,
                          kiln_precision="fp16" if fp16 else "fp32", exporter=args.exporter,
