@@ -37,6 +37,7 @@ struct InputRange {
 struct BuilderConfig {
   std::string backend = "cpu";  // see available_backends(); "reference" is the plain oracle
   std::string precision = "fp32";     // fp32 | fp16 | bf16 (where the backend supports it)
+  bool allow_tf32 = true;             // cuda: float32 products may use TF32 tensor cores
   int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;
   std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims
@@ -100,6 +101,16 @@ struct EngineInfo {
 class ExecutionContext;
 struct EngineState;
 
+// A tensor in the memory of the engine's device (GPU memory for the cuda backend), for
+// ExecutionContext::run_on_device. `data` is a device pointer; the tensor is row-major and
+// contiguous, as a host Tensor is. kiln never owns or frees it.
+struct DeviceTensor {
+  DataType dtype = DataType::kUndefined;
+  Dims dims;
+  void* data = nullptr;
+};
+using NamedDeviceTensors = std::map<std::string, DeviceTensor>;
+
 class Engine {
  public:
   // Loads an engine file: an mmap and integrity checks. A file of another format version or for
@@ -115,6 +126,9 @@ class Engine {
   EngineInfo info() const;
 
   Result<std::unique_ptr<ExecutionContext>> create_execution_context() const;
+  // Whether some of the engine's layers compute in device memory (the cuda backend): only such
+  // engines take run_on_device and CUDA graphs.
+  bool uses_device() const;
 
   explicit Engine(std::shared_ptr<const EngineState> state);
   const std::shared_ptr<const EngineState>& state() const { return state_; }
@@ -152,7 +166,63 @@ class ExecutionContext {
   // Reference-backend kernels may still use scratch memory of their own (broadcast index tables,
   // sort buffers); kiln's own cpu kernels do not, but oneDNN's execute call (cpu Conv, MatMul,
   // Gemm, MaxPool layers) builds its argument map on the heap on every call.
+  //
+  // Engines with device layers: each context owns one stream, a host arena in page-locked
+  // (pinned) memory and a device arena. Graph inputs that a kiln.CopyToDevice reads are first
+  // copied (memcpy) into pinned staging in the host arena, outputs computed on the device land in
+  // pinned staging and are copied into `outputs` after the stream is synchronized, so every
+  // host<->device copy is asynchronous and has an address fixed for the plan (what a CUDA graph
+  // needs). Contexts of one engine may run at once on different threads: they share nothing
+  // mutable.
   Status run(const NamedTensors& inputs, NamedTensors* outputs);
+
+  // Runs the engine on inputs already in device memory (TensorRT's enqueue with device
+  // bindings). Engines with device layers only; any other is refused with a sentence. Inputs are
+  // checked as run() checks them (every input given, dtype, shape, profile) and must not be host
+  // memory. A graph input that only device layers read is not copied at all: its
+  // kiln.CopyToDevice is skipped and the layers read the caller's pointer (the input is never
+  // written). An output given with `data` (and the engine's dtype and shape for these inputs) is
+  // written in place by a device-to-device copy instead of its kiln.CopyToHost; an output given
+  // without `data`, or not given, is set to point into memory the context owns, valid until the
+  // context's next run or its destruction. Inputs that a host layer reads (a fallback) are
+  // copied to pinned host memory first, and outputs a host layer computes are copied up.
+  // The caller's input data must be complete when this is called, and the outputs are complete
+  // when it returns (the context synchronizes its stream).
+  Status run_on_device(const NamedDeviceTensors& inputs, NamedDeviceTensors* outputs);
+
+  // CUDA graphs (`--cuda-graph`): capture the device work of a run once and replay it. Off by
+  // default; refused with a sentence on an engine without device layers (or whose device cannot
+  // capture). While on, at a new input shape the first run runs normally (the cuBLASLt/cuDNN
+  // plans, workspaces and weight copies are made on it), the next run at that shape captures the
+  // stream's work (cudaStreamBeginCapture in thread-local mode, cudaGraphInstantiate) and later
+  // runs at that shape replay it (cudaGraphLaunch). The host layers of such a run (shape
+  // arithmetic, fallbacks on graph inputs) run first, then the captured device work; a run in
+  // which a host layer reads a value computed on the device (a fallback between device layers)
+  // is not captured at all, and cuda_graph_note() says which layer. The captured graph holds
+  // fixed addresses: host inputs and outputs go through the context's pinned staging (fixed for
+  // the shape); with run_on_device the caller's device pointers are captured, so a run whose
+  // device input or output addresses differ from the captured ones captures again (keep the
+  // buffers to replay). A new input shape re-plans and re-captures (one plan, one graph per
+  // context: the last shape's). A graph is replayed only on the thread that captured it (the
+  // cuBLASLt/cuDNN workspaces it uses are per thread); on another thread that thread warms up
+  // and captures anew. Per-layer profiling and CUDA graphs are exclusive: set_cuda_graph(true)
+  // is refused while profiling is on, and runs are not captured when profiling is turned on
+  // later.
+  Status set_cuda_graph(bool on);
+  bool cuda_graph() const;
+  // Why runs at the current shape are not replayed from a CUDA graph ("layer 'x' (Sin) runs on
+  // the host and reads 'y', which is computed on the device"); empty when they are or will be
+  // (graphs off, or not yet planned).
+  std::string cuda_graph_note() const;
+  // Runs since set_cuda_graph: that ran their device work directly (the warm-up run at each
+  // shape, runs that cannot be captured), that captured a graph (and launched it), that replayed
+  // one.
+  struct CudaGraphCounts {
+    int64_t uncaptured = 0;
+    int64_t captured = 0;
+    int64_t replayed = 0;
+  };
+  CudaGraphCounts cuda_graph_counts() const;
 
   // Per-layer timing (what trtexec's --dumpProfile is): while on, every run adds each layer's
   // wall time to a counter. Turning it on or off clears the counters. Off by default: reading the
@@ -170,6 +240,7 @@ class ExecutionContext {
 
  private:
   Status run_unguarded(const NamedTensors& inputs, NamedTensors* outputs);
+  Status run_on_device_unguarded(const NamedDeviceTensors& inputs, NamedDeviceTensors* outputs);
   std::unique_ptr<ContextState> state_;
 };
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "builder/device_copies.h"
+#include "builder/precision.h"
 
 #include "backends/backend.h"
 #include "backends/timing_cache.h"
@@ -30,9 +31,9 @@ Result<std::optional<std::vector<Tensor>>> evaluate_small(const Node& n, const s
 }
 
 // Picks each node's kernel and, when a lower precision is requested, whether that kernel
-// computes the node in it; then lets the kernel derive its build-time data (packed weights).
-Status lower(Graph& g, const Backend& backend, const std::string& precision, const BuildShapes& shapes, BuildContext& build,
-             Progress* progress, bool in_subgraph = false) {
+// computes the node in it (the cpu backend's bf16 products on float32 tensors; "tf32": float32
+// products on TF32 tensor cores, allowed unless --no-tf32).
+Status choose_kernels(Graph& g, const Backend& backend, const BuilderConfig& config, Progress* progress, bool in_subgraph = false) {
   size_t done = 0;
   // Subgraph bodies run in host memory (the interpreter of If/Loop/Scan bodies allocates there):
   // a device backend's nodes inside them take its host fallbacks.
@@ -45,17 +46,40 @@ Status lower(Graph& g, const Backend& backend, const std::string& precision, con
     }
     n.backend = k->backend.empty() ? backend.name() : k->backend;
     n.kernel = k->name;
-    n.precision = precision != "fp32" && k->computes_in && k->computes_in(n, precision) ? precision : "";
-    if (k->pack) {
+    n.precision.clear();
+    if (k->computes_in) {
+      if (config.precision != "fp32" && k->computes_in(n, config.precision)) n.precision = config.precision;
+      else if (config.allow_tf32 && k->computes_in(n, "tf32")) n.precision = "tf32";
+    }
+    for (const auto& [an, a] : n.attrs.all()) {
+      if (a.g) KILN_RETURN_IF_ERROR(choose_kernels(*a.g, backend, config, nullptr, true));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(choose_kernels(*sg, backend, config, nullptr, true));
+    }
+    if (progress) progress->update(2, fmt::format("lowering: layer {}/{}", ++done, g.nodes().size()));
+  }
+  return ok_status();
+}
+
+// Lets each node's kernel derive its build-time data (packed weights) once its precision is final.
+// The kernel is looked up the way a loaded engine creates it (the node's backend's first entry
+// that supports it).
+// `build` carries the tuning kernels' timing cache, progress line and tally.
+Status pack_kernels(Graph& g, const BuildShapes& shapes, BuildContext& build, Progress* progress) {
+  size_t done = 0;
+  for (const auto& np : g.nodes()) {
+    Node& n = *np;
+    const Backend* b = find_backend(n.backend);
+    const KernelEntry* k = b ? b->kernels().find(n) : nullptr;
+    if (k && k->pack) {
       build.layer = done + 1;
       build.layers = g.nodes().size();
       KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes, build));
     }
     for (const auto& [an, a] : n.attrs.all()) {
-      if (a.g) KILN_RETURN_IF_ERROR(lower(*a.g, backend, precision, shapes, build, nullptr, true));
-      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(lower(*sg, backend, precision, shapes, build, nullptr, true));
+      if (a.g) KILN_RETURN_IF_ERROR(pack_kernels(*a.g, shapes, build, nullptr));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(pack_kernels(*sg, shapes, build, nullptr));
     }
-    if (progress) progress->update(2, fmt::format("lowering and packing weights: layer {}/{}", ++done, g.nodes().size()));
+    if (progress) progress->update(2, fmt::format("packing weights: layer {}/{}", ++done, g.nodes().size()));
   }
   return ok_status();
 }
@@ -170,12 +194,14 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   po.dump = dump;
   KILN_RETURN_IF_ERROR(run_passes(g, po));
   KILN_RETURN_IF_ERROR(infer_and_annotate(g));
-  progress.update(2, "lowering and packing weights");
+  progress.update(2, "lowering");
+  KILN_RETURN_IF_ERROR(choose_kernels(g, *backend, config, &progress));
+  KILN_RETURN_IF_ERROR(apply_device_precision(g, *backend, config.precision));
   BuildContext build;
   build.tune = config.tune_kernels;
   build.timing_cache = &cache;
   build.progress = &progress;
-  KILN_RETURN_IF_ERROR(lower(g, *backend, config.precision, build_shapes(g, config.profile), build, &progress));
+  KILN_RETURN_IF_ERROR(pack_kernels(g, build_shapes(g, config.profile), build, &progress));
   KILN_RETURN_IF_ERROR(cache.save());
   KILN_RETURN_IF_ERROR(insert_device_copies(g, *backend));
   progress.update(3, "creating kernels");
@@ -188,6 +214,7 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   meta.onnx_nodes = input.onnx_nodes;
   meta.profile = config.profile;
   meta.build_options = {{"precision", config.precision}, {"opt_level", std::to_string(config.opt_level)}};
+  if (!config.allow_tf32) meta.build_options["tf32"] = "off";
   if (!config.disabled_passes.empty()) meta.build_options["disabled_passes"] = fmt::format("{}", fmt::join(config.disabled_passes, ","));
   auto state = make_engine_state(std::move(input.graph), meta, nullptr);
   progress.update(4);

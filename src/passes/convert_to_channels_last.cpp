@@ -5,7 +5,8 @@
 // channels_last = 1,
 // reading X (and the residual Z) as N×H×W×C and writing Y the same way; the pointwise ops and
 // max and global average pools that only read channels-last values follow them (MaxPool becomes
-// kiln.MaxPool with channels_last, GlobalAveragePool a ReduceMean over H and W). The layout is explicit in the graph: a Transpose to
+// kiln.MaxPool with channels_last, GlobalAveragePool, or a ReduceMean over H and W with keepdims,
+// a ReduceMean over the channels-last H and W). The layout is explicit in the graph: a Transpose to
 // channels-last is inserted where a converted node reads an NCHW value, and a Transpose back
 // produces the original NCHW value, so readers that were not converted see what they saw before.
 // Between two converted nodes the back-and-forth pair is never read and the cleanup passes that
@@ -49,7 +50,7 @@ class ConvertToChannelsLast final : public Pass {
       if (is_conv(n) && (twin_.count(n->input(0)) || leads_to_conv(n->output(0), 3))) {
         KILN_RETURN_IF_ERROR(convert_conv(g, n));
         changed = true;
-      } else if (is_op(n, "GlobalAveragePool") && twin_.count(n->input(0)) && rank4_float32(n->output(0))) {
+      } else if (is_global_average_pool(n)) {
         KILN_RETURN_IF_ERROR(convert_global_average_pool(g, n));
         changed = true;
       } else if (is_max_pool(n)) {
@@ -85,6 +86,15 @@ class ConvertToChannelsLast final : public Pass {
       if (depth > 0 && passes_layout && c->num_outputs() >= 1 && c->output(0) && leads_to_conv(c->output(0), depth - 1)) return true;
     }
     return false;
+  }
+
+  // GlobalAveragePool of a channels-last value, or the same written as ReduceMean over H and W
+  // with keepdims (PyTorch's dynamo exporter writes adaptive_avg_pool2d(x, 1) so).
+  bool is_global_average_pool(const Node* n) const {
+    if (!n->input(0) || !twin_.count(n->input(0)) || !rank4_float32(n->output(0))) return false;
+    if (is_op(n, "GlobalAveragePool")) return true;
+    auto k = reduce_mean_trailing_axes(n);
+    return k && *k == 2 && rank4_float32(n->input(0));
   }
 
   // A 2-D MaxPool of a channels-last value with only the pooled output read.

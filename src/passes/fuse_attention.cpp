@@ -5,6 +5,14 @@
 //   0132) -> MatMul(q, kᵀ) -> Div or Mul by a constant [-> Add(mask)] -> Softmax(last axis)
 //   -> MatMul(·, v) -> Transpose 0213 -> Reshape [B, S, H·Dv]
 //
+// PyTorch's scaled_dot_product_attention, as torch.onnx writes it, differs in two ways that
+// are taken too: the scale is applied to q and kᵀ before their MatMul (each multiplied by a
+// constant, √scale each; any split counts, the product is the scale), and the softmax is
+// followed by Where(IsNaN(p), 0, p), which turns the NaN rows of a softmax whose keys are all
+// −∞ into zeros. kiln.Attention gives zeros for such rows anyway; it differs from the guard only
+// where the scores themselves hold a NaN (the attention inputs did), which it passes on instead
+// of zeroing the whole row.
+//
 // Every intermediate must be read only inside the pattern, and the shapes must show a real
 // head split (the Reshape keeps B and S and splits the last dim into H and D): inference names
 // unknown dims, so this holds for symbolic batch and sequence dims as well.
@@ -94,6 +102,40 @@ std::optional<HeadSplit> match_split_transposed(Value* t, const GraphUses& uses)
   return std::nullopt;
 }
 
+// x · c or c · x with c a one-element float constant, read only by that Mul: the Mul, else
+// nullptr. Sets *scaled to x and multiplies *scale by c.
+Node* scalar_scale(Value* v, const GraphUses& uses, Value** scaled, double* scale) {
+  Node* mul = producer_op(v, "Mul");
+  if (!mul || !uses.single_use(v)) return nullptr;
+  for (size_t i = 0; i < 2; ++i) {
+    const Value* c = mul->input(i);
+    auto f = uniform_constant(c);
+    if (f && c->constant->numel() == 1 && is_float_type(c->dtype)) {
+      *scaled = mul->input(1 - i);
+      *scale *= *f;
+      return mul;
+    }
+  }
+  return nullptr;
+}
+
+// Where(IsNaN(p), 0, p) reading the softmax output p (p read by these two alone, the IsNaN
+// output by the Where alone): the two nodes, Where last.
+std::optional<std::pair<Node*, Node*>> nan_guard(Value* p, const GraphUses& uses) {
+  if (uses.read_outside(p) || p->uses().size() != 2) return std::nullopt;
+  Node* isnan = nullptr;
+  for (const Use& u : p->uses()) {
+    if (is_op(u.node, "IsNaN")) isnan = u.node;
+  }
+  if (!isnan || !uses.single_use(isnan->output(0))) return std::nullopt;
+  Node* where = isnan->output(0)->uses()[0].node;
+  if (!is_op(where, "Where") || where->input(0) != isnan->output(0) || where->input(2) != p || where->input(1) == p) return std::nullopt;
+  auto zero = uniform_constant(where->input(1));
+  if (!zero || *zero != 0 || where->input(1)->constant->numel() != 1) return std::nullopt;
+  if (!same_shape(where->output(0)->shape, p->shape)) return std::nullopt;
+  return std::make_pair(isnan, where);
+}
+
 // Can the mask be added to scores of this shape without enlarging them? Each mask dim must be
 // 1, or a dim the scores have too, or (when inference could not relate them, as a mask's `seq`
 // and the scores' key count read through other shapes) face a scores dim that is not 1. The
@@ -140,6 +182,8 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
   if (Node* add = producer_op(s, "Add")) {
     // The scores side is the one computed as MatMul then a constant scale, perhaps through a
     // causal Where (a mask may well be a Mul too, as BERT's (1 - mask) · -10000).
+    // Or it is the MatMul itself, of operands scaled ahead (PyTorch's export); then the mask
+    // must be the side that is not a MatMul.
     auto scores_side = [](const Value* x) {
       const Node* p = x->producer();
       if (is_op(p, "Where")) p = p->input(1)->producer();
@@ -151,6 +195,12 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
     };
     for (size_t i = 0; i < 2 && !m.mask; ++i) {
       if (scores_side(add->input(i))) {
+        m.mask = add->input(1 - i);
+        s = add->input(i);
+      }
+    }
+    for (size_t i = 0; i < 2 && !m.mask; ++i) {
+      if (producer_op(add->input(i), "MatMul") && !producer_op(add->input(1 - i), "MatMul")) {
         m.mask = add->input(1 - i);
         s = add->input(i);
       }
@@ -175,7 +225,10 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
     s = where->input(1);
     m.intermediates.push_back({s, Layout::kScores});
   }
-  if (Node* div = producer_op(s, "Div")) {
+  bool scaled = true;
+  if (producer_op(s, "MatMul")) {
+    scaled = false;  // perhaps its operands are (below)
+  } else if (Node* div = producer_op(s, "Div")) {
     auto c = uniform_constant(div->input(1));
     if (!c || *c == 0) return std::nullopt;
     m.scale = static_cast<float>(1.0 / *c);
@@ -201,11 +254,27 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
   if (!qk) return std::nullopt;
   m.intermediates.push_back({s, Layout::kScores});
   before.push_back(qk);
-  auto q = match_split(qk->input(0), uses);
-  auto k = match_split_transposed(qk->input(1), uses);
+  // Operands scaled before the product: q·c1 and kᵀ·c2 (either or both).
+  Value* q_in = qk->input(0);
+  Value* k_in = qk->input(1);
+  double pre_scale = 1;
+  std::vector<Node*> pre;
+  if (Node* mul = scalar_scale(qk->input(0), uses, &q_in, &pre_scale)) pre.push_back(mul);
+  if (Node* mul = scalar_scale(qk->input(1), uses, &k_in, &pre_scale)) pre.push_back(mul);
+  if (!scaled && pre.empty()) return std::nullopt;  // unscaled attention is rare; leave it to the generic fusions
+  m.scale = static_cast<float>(m.scale * pre_scale);
+  before.insert(before.end(), pre.rbegin(), pre.rend());
+  auto q = match_split(q_in, uses);
+  auto k = match_split_transposed(k_in, uses);
   if (!q || !k) return std::nullopt;
-  // Forward from the Softmax: · v, merge heads.
+  // Forward from the Softmax [-> NaN guard]: · v, merge heads.
   Value* p = softmax->output(0);
+  std::vector<Node*> guard;
+  if (auto g = nan_guard(p, uses)) {
+    guard = {g->first, g->second};
+    m.intermediates.push_back({p, Layout::kScores});
+    p = g->second->output(0);
+  }
   Node* pv = data_consumer(p, uses);
   if (!is_op(pv, "MatMul") || pv->input(0) != p) return std::nullopt;
   m.intermediates.push_back({p, Layout::kScores});
@@ -233,7 +302,9 @@ std::optional<AttentionMatch> match(Node* softmax, const GraphUses& uses) {
   m.k = *k;
   m.v = *v;
   m.core.assign(before.rbegin(), before.rend());
-  m.core.insert(m.core.end(), {softmax, pv, merge_t, merge_r});
+  m.core.push_back(softmax);
+  m.core.insert(m.core.end(), guard.begin(), guard.end());
+  m.core.insert(m.core.end(), {pv, merge_t, merge_r});
   m.out = merge_r->output(0);
   return m;
 }

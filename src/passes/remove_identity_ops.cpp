@@ -2,7 +2,10 @@
 // input's own dtype, Reshape to the input's own shape, Transpose with the identity perm, and
 // pairs that cancel (Transpose of Transpose with inverse perms, Unsqueeze then Squeeze of the
 // same axes and the reverse). A Transpose of a Transpose whose perms do not cancel becomes one
-// Transpose; a Reshape of a Reshape reads the inner Reshape's input directly.
+// Transpose; a Reshape of a Reshape reads the inner Reshape's input directly. A Transpose done
+// on a view with the leading dims merged, Reshape [A.., T..] -> [prod A, T..], Transpose keeping
+// dim 0, Reshape back to [A.., permuted T..] (PyTorch's dynamo exporter writes k.transpose(-2,
+// -1) of a 4-D tensor so), becomes one Transpose of the original.
 //
 // Readers of the removed node's output read its input instead. A graph output (or a name a
 // subgraph reads) must keep its name: then the node producing the input produces the output in
@@ -153,6 +156,7 @@ class RemoveIdentityOps final : public Pass {
         bypass({n}, n->input(0), out);
         return;
       }
+      if (transpose_of_merged_view(n)) return;
       // Reshape(Reshape(x, s1), s2) = Reshape(x, s2) when s2 has no 0 entry, which would copy a
       // dim of the Reshape's direct input (unless allowzero makes it a literal 0).
       Node* inner = producer_op(n->input(0), "Reshape");
@@ -168,6 +172,47 @@ class RemoveIdentityOps final : public Pass {
       changed_ = true;
       if (inner_out->uses().empty() && !uses_.read_outside(inner_out)) remove(inner);
       if (same_shape(n->input(0)->shape, out->shape)) bypass({n}, n->input(0), out);
+    }
+
+    // Reshape(Transpose(Reshape(x, [P, T..]), perm with perm[0] = 0), [A.., permuted T..]) where
+    // x is [A.., T..]: the inner Reshape keeps x's trailing dims T, so P is the product of A
+    // (the element count is unchanged), and the outer one splits P back into A. Together they
+    // are Transpose(x) with the trailing dims permuted, which this node becomes. Dims are
+    // compared as known sizes or the same symbol, so symbolic batch dims qualify.
+    bool transpose_of_merged_view(Node* n) {
+      Node* t = producer_op(n->input(0), "Transpose");
+      if (!t || !t->input(0) || !uses_.single_use(t->output(0))) return false;
+      Node* inner = producer_op(t->input(0), "Reshape");
+      if (!inner || !inner->input(0) || !uses_.single_use(inner->output(0))) return false;
+      auto perm = perm_of(t);
+      Value* x = inner->input(0);
+      const MaybeShape& xs = x->shape;
+      const MaybeShape& ms = inner->output(0)->shape;
+      const MaybeShape& ys = n->output(0)->shape;
+      if (!perm || !xs || !ms || !ys || ms->size() < 2 || perm->size() != ms->size() || (*perm)[0] != 0) return false;
+      if (xs->size() < ms->size() || ys->size() != xs->size()) return false;
+      const size_t lead = xs->size() - (ms->size() - 1);  // the dims A that the inner Reshape merges
+      const SymShape& x_dims = *xs;
+      const SymShape& m_dims = *ms;
+      const SymShape& y_dims = *ys;
+      if (!same_shape(SymShape(x_dims.begin() + static_cast<long>(lead), x_dims.end()), SymShape(m_dims.begin() + 1, m_dims.end()))) return false;
+      if (!same_shape(SymShape(x_dims.begin(), x_dims.begin() + static_cast<long>(lead)), SymShape(y_dims.begin(), y_dims.begin() + static_cast<long>(lead)))) {
+        return false;
+      }
+      std::vector<int64_t> composed(xs->size());
+      for (size_t i = 0; i < lead; ++i) composed[i] = static_cast<int64_t>(i);
+      for (size_t j = 1; j < perm->size(); ++j) composed[lead + j - 1] = static_cast<int64_t>(lead) + (*perm)[j] - 1;
+      for (size_t i = lead; i < xs->size(); ++i) {
+        if (!same_shape(SymShape{y_dims[i]}, SymShape{x_dims[static_cast<size_t>(composed[i])]})) return false;
+      }
+      auto r = insert_replacement(g_, n, "", "Transpose", onnx_opset(g_), {x}, {n->output(0)}, {inner, t, n});
+      if (!r.ok()) return false;
+      (*r)->attrs.set_ints("perm", composed);
+      remove(n);
+      remove(t);
+      remove(inner);
+      changed_ = true;
+      return true;
     }
 
     // A Transpose that moves only dims of size 1 leaves every element where it was: it is a

@@ -5,6 +5,7 @@
 // nodes skipped at run time; values of known size get arena slots from the liveness plan; only
 // values whose size depends on data (NonZero, ...) are allocated during the run.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -14,6 +15,7 @@
 #include "core/guard.h"
 #include "fmt/format.h"
 #include "ir/inference.h"
+#include "ir/ops/fused/fused_util.h"
 #include "runtime/engine_state.h"
 #include "runtime/memory_plan.h"
 
@@ -194,6 +196,54 @@ struct ContextState {
   std::shared_ptr<void> device_arena;
   size_t device_arena_capacity = 0;
   std::shared_ptr<void> stream;
+
+  // Device backends, per plan (engines without a device leave these empty). Each graph input
+  // that a layer reads gets a slot of the pinned host arena (planned_tensors[its index]): its
+  // staging, which run() fills when a kiln.CopyToDevice reads the input (so the copy is from
+  // pinned memory at an address fixed for the plan) and run_on_device fills when a host layer
+  // reads it.
+  struct InputUse {
+    size_t value = 0;
+    bool staged = false;     // has a pinned staging slot
+    bool to_device = false;  // a kiln.CopyToDevice reads it
+    bool on_host = false;    // something else reads it in host memory (a host layer, a subgraph, an output)
+  };
+  std::vector<InputUse> input_uses;  // per graph input
+  // What a step is to the device paths: a kiln.CopyToDevice of graph input `step_io[step]`, a
+  // kiln.CopyToHost writing graph output `step_io[step]` that nothing else reads, or neither.
+  enum class StepRole : uint8_t { kPlain, kInputUpload, kOutputDownload };
+  std::vector<StepRole> step_role;
+  std::vector<size_t> step_io;
+  // Per kInputUpload step: its output's buffer is shared with a later layer's output (in-place
+  // planning), so run_on_device copies the caller's input into it rather than reading the
+  // caller's pointer (which that layer would overwrite).
+  std::vector<bool> upload_shared;
+  std::vector<size_t> output_download;  // per graph output: its kOutputDownload step, or SIZE_MAX
+  // Whether a run's device work can be captured into one CUDA graph, and if not why not.
+  bool capturable = true;
+  std::string capture_note;
+
+  // CUDA graphs (set_cuda_graph). One captured graph, of the current plan, made on the thread
+  // `graph_thread` for the caller's device addresses `graph_key` (run_on_device; empty for run()).
+  bool cuda_graph = false;
+  std::shared_ptr<void> graph;
+  uint64_t graph_thread = 0;
+  bool graph_device_io = false;
+  std::vector<const void*> graph_key;
+  uint64_t warm_thread = 0;  // the thread whose kernels last ran this plan's device work directly
+  std::string capture_failure;  // why capturing this plan failed (then it runs uncaptured)
+  ExecutionContext::CudaGraphCounts graph_counts;
+
+  // run_on_device, per run: the caller's inputs as views (per graph input), the caller's output
+  // buffers (per graph output; nullptr: none given), outputs host layers compute, and device
+  // buffers the context owns for outputs not given a buffer (per graph output).
+  bool device_io = false;
+  std::vector<Tensor> bound_inputs;
+  std::vector<void*> bound_outputs;
+  NamedTensors host_outputs;
+  std::vector<const void*> output_device_data;  // per graph output: where its device value lies
+  std::vector<std::shared_ptr<void>> owned_outputs;
+  std::vector<size_t> owned_output_bytes;
 
   // Per run.
   std::vector<const Tensor*> table;  // per value index
@@ -387,6 +437,163 @@ size_t inplace_request(const EngineState& e, const Node& n, const Value* o, size
   return r;
 }
 
+bool is_copy_to_device(const Node& n) { return n.domain == kKilnDomain && n.op_type == "CopyToDevice"; }
+bool is_copy_to_host(const Node& n) { return n.domain == kKilnDomain && n.op_type == "CopyToHost"; }
+
+// The values a node's subgraph bodies read from the enclosing graph.
+std::vector<const Value*> outer_reads(const Graph& g, const Node& n) {
+  std::vector<const Value*> out;
+  for (const auto& [an, a] : n.attrs.all()) {
+    std::vector<const Graph*> subs;
+    if (a.g) subs.push_back(a.g.get());
+    for (const auto& sg : a.graphs) subs.push_back(sg.get());
+    for (const Graph* sg : subs) {
+      for (const Value* r : sg->outer_refs()) {
+        if (const Value* v = g.find_value(r->name())) out.push_back(v);
+      }
+    }
+  }
+  return out;
+}
+
+struct PinnedValue {
+  size_t value;
+  Tensor heap;  // the value as planning computed it
+};
+
+// Engines with a device: where graph inputs and outputs are staged, which host values device
+// copies read (they live to the end of the run: a CUDA graph's run does the host layers first,
+// so the liveness plan must not let a later host layer overwrite what a device copy has yet to
+// read), and whether the run's device work can be captured into one graph.
+Status plan_device_io(ContextState& cs, const ValueStates& states, const std::vector<size_t>& last_use, std::vector<size_t>& request_of,
+                      std::vector<BufferRequest>& requests, std::vector<bool>& request_on_device, std::vector<size_t>& request_value,
+                      std::vector<PinnedValue>& pinned) {
+  const EngineState& e = *cs.engine;
+  const Graph& g = *e.graph;
+  const size_t end = g.num_nodes();
+  auto add_host_request = [&](size_t idx, DataType dtype, const Dims& dims, size_t first, size_t last) {
+    cs.planned_tensors[idx] = Tensor::wrap(dtype, dims, nullptr);
+    request_of[idx] = requests.size();
+    requests.push_back({static_cast<size_t>(element_count(dims)) * dtype_size(dtype), first, last});
+    request_on_device.push_back(false);
+    request_value.push_back(idx);
+  };
+  auto live_to_end = [&](const Value* v) {
+    const size_t r = request_of[index_of(e, v)];
+    if (r != SIZE_MAX) requests[r].last_step = end;
+  };
+  auto note = [&](std::string why) {
+    if (!cs.capturable) return;
+    cs.capturable = false;
+    cs.capture_note = std::move(why);
+  };
+  cs.capturable = true;
+  cs.capture_note.clear();
+  cs.step_role.assign(end, ContextState::StepRole::kPlain);
+  cs.step_io.assign(end, SIZE_MAX);
+  cs.upload_shared.assign(end, false);
+  cs.output_download.assign(g.outputs().size(), SIZE_MAX);
+
+  // Graph inputs: who reads them, and a pinned staging slot for those read at all.
+  cs.input_uses.assign(g.inputs().size(), ContextState::InputUse{});
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    const Value* x = g.inputs()[i];
+    ContextState::InputUse& use = cs.input_uses[i];
+    use.value = index_of(e, x);
+    use.on_host = x->is_graph_output();
+    for (size_t step = 0; step < end; ++step) {
+      if (cs.skip[step]) continue;
+      const Node& n = *g.nodes()[step];
+      for (const Value* in : n.inputs()) {
+        if (in != x) continue;
+        if (cs.step_on_device[step] && is_copy_to_device(n)) {
+          use.to_device = true;
+          cs.step_role[step] = ContextState::StepRole::kInputUpload;
+          cs.step_io[step] = i;
+        } else {
+          use.on_host = true;  // a host layer, or a device layer's host input (a shape)
+        }
+      }
+      for (const Value* v : outer_reads(g, n)) use.on_host |= v == x;
+    }
+    const ValueState& st = states.at(x);
+    if ((use.to_device || use.on_host) && dtype_is_supported(st.dtype) && st.shape && is_static(st.shape)) {
+      use.staged = true;
+      // To the end of the run: with a CUDA graph the host layers run before the device copy reads it.
+      add_host_request(use.value, st.dtype, static_dims(*st.shape), 0, end);
+    }
+  }
+
+  // Device layers' reads of host memory, and where the device work depends on the host's.
+  std::vector<bool> device_dependent(e.value_index.size(), false);
+  for (size_t step = 0; step < end; ++step) {
+    if (cs.skip[step]) continue;
+    const Node& n = *g.nodes()[step];
+    const bool device_step = cs.step_on_device[step];
+    bool reads_device = false;
+    for (size_t i = 0; i < n.num_inputs(); ++i) {
+      const Value* v = n.input(i);
+      if (!v) continue;
+      const size_t idx = index_of(e, v);
+      reads_device |= device_dependent[idx];
+      if (!device_step || v->constant) continue;
+      const bool host_read = is_copy_to_device(n) || [&] {
+        auto it = e.host_inputs.find(&n);
+        return it != e.host_inputs.end() && std::find(it->second.begin(), it->second.end(), i) != it->second.end();
+      }();
+      if (!host_read || v->is_graph_input()) continue;
+      if (cs.slots[idx] == Slot::kPrecomputed && is_copy_to_device(n)) {
+        if (request_of[idx] != SIZE_MAX) continue;  // already pinned for another reader
+        // Shape arithmetic's result copied up: into pinned memory, kept for the whole plan.
+        const Tensor heap = cs.planned_tensors[idx];
+        add_host_request(idx, heap.dtype(), heap.shape(), 0, end);
+        pinned.push_back({idx, heap});
+      } else if (cs.slots[idx] == Slot::kArena && is_copy_to_device(n)) {
+        live_to_end(v);
+      } else if (cs.slots[idx] == Slot::kPrecomputed || cs.slots[idx] == Slot::kConstant) {
+        // A shape or axes the kernel reads on the host: fixed for the plan.
+      } else if (is_copy_to_device(n)) {
+        note(fmt::format("{} copies '{}' to the device, whose size depends on the data", n.describe(), v->name()));
+      } else {
+        note(fmt::format("{} reads '{}' in host memory, which the run computes", n.describe(), v->name()));
+      }
+    }
+    for (const Value* v : outer_reads(g, n)) reads_device |= device_dependent[index_of(e, v)];
+    if (!device_step && reads_device) {
+      std::string what;
+      for (const Value* v : n.inputs()) {
+        if (v && device_dependent[index_of(e, v)]) {
+          what = fmt::format(" '{}'", v->name());
+          break;
+        }
+      }
+      note(fmt::format("{} runs on the host and reads{}, which is computed on the device", n.describe(), what.empty() ? " a value" : what));
+    }
+    for (const Value* o : n.outputs()) {
+      if (o) device_dependent[index_of(e, o)] = device_step || reads_device;
+    }
+    if (device_step && is_copy_to_host(n) && n.num_outputs() == 1 && n.output(0) && n.output(0)->is_graph_output() &&
+        n.output(0)->uses().empty() && cs.slots[index_of(e, n.output(0))] == Slot::kArena) {
+      const auto& outs = g.outputs();
+      cs.step_role[step] = ContextState::StepRole::kOutputDownload;
+      cs.step_io[step] = static_cast<size_t>(std::find(outs.begin(), outs.end(), n.output(0)) - outs.begin());
+      cs.output_download[cs.step_io[step]] = step;
+      // run_on_device hands out the device value itself: it must outlive the run.
+      live_to_end(n.input(0));
+    }
+  }
+  // kInputUpload steps whose output buffer a later layer takes over in place.
+  for (size_t step = 0; step < end; ++step) {
+    if (cs.step_role[step] != ContextState::StepRole::kInputUpload) continue;
+    const size_t r = request_of[index_of(e, g.nodes()[step]->output(0))];
+    if (r == SIZE_MAX) continue;
+    for (size_t v = 0; v < request_of.size(); ++v) {
+      if (request_of[v] == r && request_value[r] != v) cs.upload_shared[step] = true;
+    }
+  }
+  return ok_status();
+}
+
 Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) {
   const EngineState& e = *cs.engine;
   const Graph& g = *e.graph;
@@ -461,15 +668,20 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         continue;
       }
       all_pre = false;
-      if (o->is_graph_output()) {
+      const bool plannable = s.shape && is_static(s.shape) && dtype_is_supported(s.dtype);
+      // A graph output a device layer writes in host memory (its kiln.CopyToHost) lands in pinned
+      // staging that lives to the end of the run, copied into the caller's output after the
+      // stream is synchronized: the copy is asynchronous and its address fixed for the plan.
+      const bool staged_output = o->is_graph_output() && device_step && !device_value && plannable;
+      if (o->is_graph_output() && !staged_output) {
         cs.slots[idx] = Slot::kOutput;
-      } else if (is_static(s.shape) && dtype_is_supported(s.dtype)) {
+      } else if (plannable) {
         cs.slots[idx] = Slot::kArena;
         const Dims dims = static_dims(*s.shape);
         cs.planned_tensors[idx] = Tensor::wrap(s.dtype, dims, nullptr);
         const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(s.dtype);
-        const size_t last = std::max(step, last_use[idx]);
-        if (auto shared = inplace_request(e, n, o, bytes, step, last_use, request_of, requests);
+        const size_t last = staged_output ? g.num_nodes() : std::max(step, last_use[idx]);
+        if (auto shared = staged_output ? SIZE_MAX : inplace_request(e, n, o, bytes, step, last_use, request_of, requests);
             shared != SIZE_MAX && request_on_device[shared] == device_value) {
           requests[shared].last_step = std::max(requests[shared].last_step, last);
           request_of[idx] = shared;
@@ -490,6 +702,10 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
     for (const Value* o : n.outputs()) all_pre &= (o == nullptr || cs.slots[index_of(e, o)] == Slot::kPrecomputed);
     cs.skip[step] = all_pre;
   }
+  std::vector<PinnedValue> pinned_precomputed;  // copied into their pinned slots when placed
+  if (e.device) {
+    KILN_RETURN_IF_ERROR(plan_device_io(cs, states, last_use, request_of, requests, request_on_device, request_value, pinned_precomputed));
+  }
   // One plan per memory: host requests in the host arena, device requests in the device arena.
   std::vector<size_t> offsets(requests.size());
   auto plan_part = [&](bool device) {
@@ -507,6 +723,19 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   cs.arena_bytes = plan_part(false);
   cs.device_arena_bytes = plan_part(true);
   if (!allocate) return ok_status();
+  // A captured graph holds this plan's addresses: a new plan starts without one, warmed up anew.
+  cs.graph.reset();
+  cs.warm_thread = 0;
+  cs.capture_failure.clear();
+  if (e.device && cs.arena_bytes > cs.arena_capacity) {
+    // Page-locked: copies to and from the device are asynchronous and can be captured.
+    cs.arena.reset();
+    cs.arena_capacity = 0;
+    KILN_ASSIGN_OR_RETURN(void* p, e.device->allocate_host(cs.arena_bytes));
+    const Device* d = e.device;
+    cs.arena = std::shared_ptr<void>(p, [d](void* q) { d->free_host(q); });
+    cs.arena_capacity = cs.arena_bytes;
+  }
   if (cs.arena_bytes > cs.arena_capacity) {
     void* p = std::aligned_alloc(kArenaAlignment, cs.arena_bytes);
     if (!p) return out_of_memory(fmt::format("cannot allocate a {}-byte activation arena", cs.arena_bytes));
@@ -534,6 +763,10 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   };
   for (size_t r = 0; r < requests.size(); ++r) place(request_value[r], r);
   for (const auto& [idx, r] : shared_buffers) place(idx, r);
+  for (const PinnedValue& p : pinned_precomputed) {
+    // Computed on the heap at planning; the pinned slot is what device copies read.
+    if (p.heap.nbytes()) std::memcpy(cs.planned_tensors[p.value].data(), p.heap.data(), p.heap.nbytes());
+  }
   cs.table.assign(nv, nullptr);
   for (const auto& v : g.values()) {
     if (v->constant) cs.table[index_of(e, v.get())] = &*v->constant;
@@ -570,6 +803,194 @@ Result<int64_t> planned_arena_bytes(const std::shared_ptr<const EngineState>& en
 ExecutionContext::ExecutionContext(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
 ExecutionContext::~ExecutionContext() = default;
 
+namespace {
+
+// A number for the calling thread, never reused while the process lives (a std::thread::id may be).
+uint64_t this_thread_serial() {
+  static std::atomic<uint64_t> next{1};
+  thread_local const uint64_t serial = next.fetch_add(1);
+  return serial;
+}
+
+// Points the value table at this run's inputs (through their pinned staging where a device copy
+// reads them or, for run_on_device, where a host layer does) and the precomputed values.
+Status start_run(ContextState& cs, const NamedTensors& inputs) {
+  const EngineState& e = *cs.engine;
+  const Graph& g = *e.graph;
+  cs.dynamic.clear();
+  bool downloads = false;
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    const Value* x = g.inputs()[i];
+    const size_t idx = index_of(e, x);
+    cs.table[idx] = &inputs.at(x->name());
+    if (!e.device || !cs.input_uses[i].staged) continue;
+    Tensor& staging = cs.planned_tensors[idx];
+    const Tensor& given = inputs.at(x->name());
+    if (cs.device_io) {
+      // The caller's input is in device memory; host layers read a copy.
+      cs.table[idx] = &staging;
+      if (cs.input_uses[i].on_host && staging.nbytes()) {
+        KILN_RETURN_IF_ERROR(e.device->copy_to_host(staging.data(), given.data(), staging.nbytes(), cs.stream.get()));
+        downloads = true;
+      }
+    } else if (cs.input_uses[i].to_device) {
+      if (staging.nbytes()) std::memcpy(staging.data(), given.data(), staging.nbytes());
+      cs.table[idx] = &staging;
+    }
+  }
+  if (downloads) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
+  for (size_t i = 0; i < cs.slots.size(); ++i) {
+    if (cs.slots[i] == Slot::kPrecomputed) cs.table[i] = &cs.planned_tensors[i];
+  }
+  return ok_status();
+}
+
+// One step: its kernel, or with run_on_device what stands for a graph input's kiln.CopyToDevice
+// (nothing: the layers read the caller's pointer) or a graph output's kiln.CopyToHost (a copy into
+// the caller's device buffer, if one was given).
+Status run_step(ContextState& cs, size_t step, NamedTensors* outputs) {
+  const EngineState& e = *cs.engine;
+  const Node& n = *e.graph->nodes()[step];
+  const bool on_device = cs.step_on_device[step];
+  if (cs.device_io && on_device && cs.step_role[step] == ContextState::StepRole::kInputUpload) {
+    const size_t out = index_of(e, n.output(0));
+    const Tensor& given = cs.bound_inputs[cs.step_io[step]];
+    if (!cs.upload_shared[step]) {
+      cs.table[out] = &given;
+      return ok_status();
+    }
+    Tensor& own = cs.planned_tensors[out];
+    if (own.nbytes()) KILN_RETURN_IF_ERROR(e.device->copy_on_device(own.data(), given.data(), own.nbytes(), cs.stream.get()));
+    cs.table[out] = &own;
+    return ok_status();
+  }
+  if (cs.device_io && on_device && cs.step_role[step] == ContextState::StepRole::kOutputDownload) {
+    const size_t k = cs.step_io[step];
+    const Tensor* src = cs.table[index_of(e, n.input(0))];
+    if (!src) return internal_error(fmt::format("{}: input '{}' has no value", n.describe(), n.input(0)->name()));
+    void* dst = cs.bound_outputs[k];
+    // A caller may hand back the pointer an earlier run gave it: then the value is already there.
+    if (dst && dst != src->data() && src->nbytes()) {
+      KILN_RETURN_IF_ERROR(e.device->copy_on_device(dst, src->data(), src->nbytes(), cs.stream.get()));
+    }
+    cs.output_device_data[k] = dst ? dst : src->data();
+    return ok_status();
+  }
+  auto it = e.kernels.find(&n);
+  if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
+  MainKernelContext ctx(cs, n, outputs, on_device);
+  const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  Status s = it->second->run(ctx);
+  if (!s.ok()) return s;
+  if (cs.profiling) {
+    ExecutionContext::LayerTime& t = cs.layer_times[step];
+    ++t.runs;
+    t.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  for (size_t i = 0; i < n.num_outputs(); ++i) {
+    const Value* o = n.output(i);
+    if (o && !cs.table[index_of(e, o)]) {
+      return internal_error(fmt::format("{}: output {} '{}' was not produced", n.describe(), i, o->name()));
+    }
+  }
+  return ok_status();
+}
+
+// Every step of the plan, then waits for the device's queued work.
+//
+// Without CUDA graphs (or when the run cannot be captured) steps run in the graph's order and the
+// stream is waited for where the run passes from device layers to a host layer (a host layer may
+// read what a kiln.CopyToHost queued). With CUDA graphs the plan's host layers read no device
+// value, so they all run first and the device layers' work is then run, captured or replayed as
+// one piece (ExecutionContext::set_cuda_graph says when which).
+Status run_steps(ContextState& cs, NamedTensors* outputs) {
+  const EngineState& e = *cs.engine;
+  const size_t end = e.graph->num_nodes();
+  void* stream = cs.stream.get();
+  const bool graph_order = e.device && cs.cuda_graph && cs.capturable && !cs.profiling;
+  if (!graph_order) {
+    if (e.device && cs.cuda_graph) ++cs.graph_counts.uncaptured;
+    bool device_work_queued = false;
+    for (size_t step = 0; step < end; ++step) {
+      if (cs.skip[step]) continue;
+      if (cs.step_on_device[step]) {
+        device_work_queued = true;
+      } else if (device_work_queued) {
+        KILN_RETURN_IF_ERROR(e.device->synchronize(stream));
+        device_work_queued = false;
+      }
+      KILN_RETURN_IF_ERROR(run_step(cs, step, outputs));
+    }
+    if (e.device && stream) KILN_RETURN_IF_ERROR(e.device->synchronize(stream));
+    return ok_status();
+  }
+  for (size_t step = 0; step < end; ++step) {
+    if (!cs.skip[step] && !cs.step_on_device[step]) KILN_RETURN_IF_ERROR(run_step(cs, step, outputs));
+  }
+  auto device_steps = [&]() -> Status {
+    for (size_t step = 0; step < end; ++step) {
+      if (!cs.skip[step] && cs.step_on_device[step]) KILN_RETURN_IF_ERROR(run_step(cs, step, outputs));
+    }
+    return ok_status();
+  };
+  const uint64_t me = this_thread_serial();
+  // The caller's device addresses a graph captured by run_on_device holds.
+  std::vector<const void*> key;
+  if (cs.device_io) {
+    for (const Tensor& t : cs.bound_inputs) key.push_back(t.data());
+    for (const void* p : cs.bound_outputs) key.push_back(p);
+  }
+  if (cs.graph && cs.graph_thread == me && cs.graph_device_io == cs.device_io && cs.graph_key == key) {
+    // Replay: no kernel runs, so the table gets the planned slots the kernels would have written.
+    for (size_t i = 0; i < cs.slots.size(); ++i) {
+      if (cs.slots[i] == Slot::kArena) cs.table[i] = &cs.planned_tensors[i];
+    }
+    KILN_RETURN_IF_ERROR(e.device->launch_graph(cs.graph.get(), stream));
+    ++cs.graph_counts.replayed;
+    return e.device->synchronize(stream);
+  }
+  if (cs.warm_thread != me || !cs.capture_failure.empty()) {
+    // The first run at these shapes on this thread makes the kernels' plans and workspaces
+    // (nothing a capture may do); a plan that failed to capture keeps running directly.
+    KILN_RETURN_IF_ERROR(device_steps());
+    cs.warm_thread = me;
+    ++cs.graph_counts.uncaptured;
+    return e.device->synchronize(stream);
+  }
+  cs.graph.reset();
+  Status failed = e.device->begin_capture(stream);
+  if (failed.ok()) {
+    const Status ran = device_steps();
+    Result<void*> exec = e.device->end_capture(stream);
+    if (ran.ok() && exec.ok()) {
+      const Device* d = e.device;
+      cs.graph = std::shared_ptr<void>(*exec, [d](void* q) { d->destroy_graph(q); });
+      cs.graph_thread = me;
+      cs.graph_device_io = cs.device_io;
+      cs.graph_key = std::move(key);
+      KILN_RETURN_IF_ERROR(e.device->launch_graph(cs.graph.get(), stream));
+      ++cs.graph_counts.captured;
+      return e.device->synchronize(stream);
+    }
+    if (exec.ok()) e.device->destroy_graph(*exec);
+    failed = ran.ok() ? exec.status() : ran;
+  }
+  cs.capture_failure = fmt::format("capturing the run's device work failed ({}); runs at these shapes are not captured", failed.message());
+  // Nothing of the captured work ran: run it now.
+  KILN_RETURN_IF_ERROR(device_steps());
+  ++cs.graph_counts.uncaptured;
+  return e.device->synchronize(stream);
+}
+
+Status check_device_engine(const EngineState& e, const char* what) {
+  if (e.device) return ok_status();
+  return invalid_argument(fmt::format("{} an engine whose layers run on a device (built for the cuda backend); this engine was "
+                                      "built for the '{}' backend and runs in host memory",
+                                      what, e.meta.backend));
+}
+
+}  // namespace
+
 Status ExecutionContext::run(const NamedTensors& inputs, NamedTensors* outputs) {
   return guard("run", [&] { return run_unguarded(inputs, outputs); });
 }
@@ -584,45 +1005,12 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
     cs.planned = false;
     KILN_RETURN_IF_ERROR(plan(cs, inputs));
   }
-  cs.dynamic.clear();
-  for (const Value* in : g.inputs()) cs.table[index_of(e, in)] = &inputs.at(in->name());
-  for (size_t i = 0; i < cs.slots.size(); ++i) {
-    if (cs.slots[i] == Slot::kPrecomputed) cs.table[i] = &cs.planned_tensors[i];
-  }
-  // Device work queued since the stream was last waited for. A host node may read what a
-  // kiln.CopyToHost queued (a copy into pageable memory need not be complete when the call
-  // returns), so the stream is waited for where the run passes from device nodes to a host node.
-  bool device_work_queued = false;
-  for (size_t step = 0; step < g.num_nodes(); ++step) {
-    if (cs.skip[step]) continue;
-    const Node& n = *g.nodes()[step];
-    auto it = e.kernels.find(&n);
-    if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
-    if (cs.step_on_device[step]) {
-      device_work_queued = true;
-    } else if (device_work_queued) {
-      KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
-      device_work_queued = false;
-    }
-    MainKernelContext ctx(cs, n, outputs, cs.step_on_device[step]);
-    const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    Status s = it->second->run(ctx);
-    if (!s.ok()) return s;
-    if (cs.profiling) {
-      ExecutionContext::LayerTime& t = cs.layer_times[step];
-      ++t.runs;
-      t.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    }
-    for (size_t i = 0; i < n.num_outputs(); ++i) {
-      const Value* o = n.output(i);
-      if (o && !cs.table[index_of(e, o)]) {
-        return internal_error(fmt::format("{}: output {} '{}' was not produced", n.describe(), i, o->name()));
-      }
-    }
-  }
+  cs.device_io = false;
+  KILN_RETURN_IF_ERROR(start_run(cs, inputs));
   // The device's queued work (the copies to the outputs included) finishes before run returns.
-  if (e.device && cs.stream) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
-  // Outputs that no node wrote in place (an input or constant passed straight through).
+  KILN_RETURN_IF_ERROR(run_steps(cs, outputs));
+  // Outputs that no node wrote in place (an input or constant passed straight through; with a
+  // device, outputs in pinned staging).
   for (const Value* o : g.outputs()) {
     const Tensor* t = cs.table[index_of(e, o)];
     if (!t) return internal_error(fmt::format("output '{}' has no value", o->name()));
@@ -637,6 +1025,135 @@ Status ExecutionContext::run_unguarded(const NamedTensors& inputs, NamedTensors*
   cs.dynamic.clear();
   return ok_status();
 }
+
+Status ExecutionContext::run_on_device(const NamedDeviceTensors& inputs, NamedDeviceTensors* outputs) {
+  return guard("run_on_device", [&] { return run_on_device_unguarded(inputs, outputs); });
+}
+
+Status ExecutionContext::run_on_device_unguarded(const NamedDeviceTensors& inputs, NamedDeviceTensors* outputs) {
+  ContextState& cs = *state_;
+  const EngineState& e = *cs.engine;
+  const Graph& g = *e.graph;
+  KILN_RETURN_IF_ERROR(check_device_engine(e, "run_on_device needs"));
+  if (!outputs) return invalid_argument("run_on_device: outputs must not be null");
+  // Views of the caller's device memory: validation and planning read only dtypes and shapes.
+  NamedTensors views;
+  for (const auto& [name, t] : inputs) {
+    for (size_t d = 0; d < t.dims.size(); ++d) {
+      if (t.dims[d] < 0) return invalid_argument(fmt::format("input '{}' has shape {}: dim {} is negative", name, dims_to_string(t.dims), d));
+    }
+    views[name] = Tensor::wrap(t.dtype, t.dims, t.data);
+  }
+  KILN_RETURN_IF_ERROR(validate_inputs(e, views));
+  for (const auto& [name, t] : inputs) {
+    if (!dtype_is_supported(t.dtype)) {
+      return invalid_argument(fmt::format("input '{}' has dtype {}, which cannot be in device memory", name, dtype_name(t.dtype)));
+    }
+    if (element_count(t.dims) > 0 && !e.device->is_device_memory(t.data)) {
+      return invalid_argument(fmt::format("input '{}' is not in device memory (run_on_device takes device pointers; run() takes host tensors)", name));
+    }
+  }
+  if (!same_signature(cs, g, views)) {
+    cs.planned = false;
+    KILN_RETURN_IF_ERROR(plan(cs, views));
+  }
+  cs.bound_inputs.clear();
+  for (const Value* x : g.inputs()) cs.bound_inputs.push_back(views.at(x->name()));
+  const size_t n_out = g.outputs().size();
+  cs.bound_outputs.assign(n_out, nullptr);
+  cs.output_device_data.resize(n_out, nullptr);
+  auto given_buffer = [&](size_t k, const DataType dtype, const Dims& dims) -> Result<void*> {
+    const std::string& name = g.outputs()[k]->name();
+    auto it = outputs->find(name);
+    if (it == outputs->end() || !it->second.data) return static_cast<void*>(nullptr);
+    const DeviceTensor& t = it->second;
+    if (t.dtype != dtype || t.dims != dims) {
+      return invalid_argument(fmt::format("output '{}' is given as {}[{}], but the engine gives {}[{}] for these inputs", name,
+                                          dtype_name(t.dtype), dims_to_string(t.dims), dtype_name(dtype), dims_to_string(dims)));
+    }
+    if (element_count(dims) > 0 && !e.device->is_device_memory(t.data)) {
+      return invalid_argument(fmt::format("output '{}' is not in device memory (run_on_device takes device pointers)", name));
+    }
+    return t.data;
+  };
+  // Outputs computed on the device have their planned shapes: check the caller's buffers first.
+  for (size_t k = 0; k < n_out; ++k) {
+    if (cs.output_download[k] == SIZE_MAX) continue;
+    const Tensor& planned = cs.planned_tensors[index_of(e, g.outputs()[k])];
+    KILN_ASSIGN_OR_RETURN(cs.bound_outputs[k], given_buffer(k, planned.dtype(), planned.shape()));
+  }
+  cs.device_io = true;
+  KILN_RETURN_IF_ERROR(start_run(cs, views));
+  KILN_RETURN_IF_ERROR(run_steps(cs, &cs.host_outputs));
+  // Outputs a host layer computed (or inputs passed through) go up now.
+  NamedDeviceTensors result;
+  bool uploads = false;
+  for (size_t k = 0; k < n_out; ++k) {
+    const Value* o = g.outputs()[k];
+    if (cs.output_download[k] != SIZE_MAX) {
+      const Tensor& planned = cs.planned_tensors[index_of(e, o)];
+      result[o->name()] = DeviceTensor{planned.dtype(), planned.shape(), const_cast<void*>(cs.output_device_data[k])};
+      continue;
+    }
+    const Tensor* t = cs.table[index_of(e, o)];
+    if (!t) return internal_error(fmt::format("output '{}' has no value", o->name()));
+    if (!dtype_is_supported(t->dtype())) {
+      return unsupported(fmt::format("output '{}' has dtype {}, which cannot be in device memory", o->name(), dtype_name(t->dtype())));
+    }
+    KILN_ASSIGN_OR_RETURN(void* dst, given_buffer(k, t->dtype(), t->shape()));
+    if (!dst) {
+      cs.owned_outputs.resize(n_out);
+      cs.owned_output_bytes.resize(n_out, 0);
+      if (t->nbytes() > cs.owned_output_bytes[k] || !cs.owned_outputs[k]) {
+        cs.owned_outputs[k].reset();
+        KILN_ASSIGN_OR_RETURN(void* p, e.device->allocate(t->nbytes()));
+        const Device* d = e.device;
+        cs.owned_outputs[k] = std::shared_ptr<void>(p, [d](void* q) { d->free(q); });
+        cs.owned_output_bytes[k] = t->nbytes();
+      }
+      dst = cs.owned_outputs[k].get();
+    }
+    if (t->nbytes()) {
+      KILN_RETURN_IF_ERROR(e.device->copy_to_device(dst, t->data(), t->nbytes(), cs.stream.get()));
+      uploads = true;
+    }
+    result[o->name()] = DeviceTensor{t->dtype(), t->shape(), dst};
+  }
+  if (uploads) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
+  for (auto& [name, t] : result) (*outputs)[name] = std::move(t);
+  cs.dynamic.clear();
+  return ok_status();
+}
+
+Status ExecutionContext::set_cuda_graph(bool on) {
+  ContextState& cs = *state_;
+  if (on) {
+    KILN_RETURN_IF_ERROR(check_device_engine(*cs.engine, "CUDA graphs need"));
+    if (cs.profiling) {
+      return invalid_argument("CUDA graphs and per-layer profiling are exclusive (a replayed graph runs no layer on its own): profiling is on");
+    }
+  }
+  cs.cuda_graph = on;
+  cs.graph.reset();
+  cs.capture_failure.clear();
+  cs.graph_counts = CudaGraphCounts{};
+  return ok_status();
+}
+
+bool ExecutionContext::cuda_graph() const { return state_->cuda_graph; }
+
+std::string ExecutionContext::cuda_graph_note() const {
+  const ContextState& cs = *state_;
+  if (!cs.cuda_graph) return "";
+  if (cs.profiling) return "per-layer profiling is on, and runs are not captured while it is";
+  if (!cs.planned) return "";
+  if (!cs.capturable) return cs.capture_note;
+  return cs.capture_failure;
+}
+
+ExecutionContext::CudaGraphCounts ExecutionContext::cuda_graph_counts() const { return state_->graph_counts; }
+
+bool Engine::uses_device() const { return state_->device != nullptr; }
 
 void ExecutionContext::set_profiling(bool on) {
   state_->profiling = on;

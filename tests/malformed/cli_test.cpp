@@ -248,11 +248,13 @@ TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {
   expect_clean_failure({"run", "model.kiln", "--shapes", "x:3x", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "model.kiln", "--iterations", "0", "--output-dir", "od"}, "od");
   expect_clean_failure({"run", "model.onnx", "--opt-level", "9", "--output-dir", "od"}, "od");
+  expect_clean_failure({"run", "model.kiln", "--cuda-graph", "--output-dir", "od"}, "od");
+  EXPECT_NE(last_error_.find("CUDA graphs need an engine whose layers run on a device"), std::string::npos) << last_error_;
   expect_clean_failure({"inspect", "bad.kiln"});
   expect_clean_failure({"inspect", "truncated.kiln", "--json"});
   expect_clean_failure({"--no-such-flag"});
   expect_clean_failure({"frobnicate", "model.kiln"});
-  EXPECT_EQ(cases_, 22);
+  EXPECT_EQ(cases_, 23);
 }
 
 // `inspect --graph` refuses a file type it cannot write and a place it cannot write to, and
@@ -400,6 +402,11 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   bench({"--check-model", "model.kiln"}, "--check-model model.kiln: is an engine file");
   bench({"--check-model", "batch.onnx"}, "not the model the engine was built from");
   bench({"--check-model", "missing.onnx"}, "missing.onnx");
+  // The device options on an engine that computes in host memory, and what cannot go together.
+  bench({"--cuda-graph"}, "--cuda-graph: CUDA graphs need an engine whose layers run on a device");
+  bench({"--io", "device"}, "--io device: this engine was built for the 'reference' backend");
+  bench({"--io", "gpu"}, "--io gpu: must be host or device");
+  bench({"--cuda-graph", "--profile"}, "--cuda-graph and --profile are exclusive");
   // An unwritable --json path fails at once, before the model is even read.
   expect_clean_failure({"bench", "model.kiln", "--json", "no/such/dir/out.json"}, "no/such/dir/out.json");
   EXPECT_NE(last_error_.find("--json no/such/dir/out.json"), std::string::npos) << last_error_;
@@ -413,7 +420,7 @@ TEST_F(CliMalformed, BenchFailuresWriteNothing) {
   EXPECT_NE(last_error_.find("--batch 4: --shapes gives input 'x' the shape 2x4"), std::string::npos) << last_error_;
   expect_clean_failure({"bench", "batch.onnx", "--json", "out.json"}, "out.json");
   EXPECT_NE(last_error_.find("input 'x' has symbolic shape"), std::string::npos) << last_error_;
-  EXPECT_EQ(cases_, 31);
+  EXPECT_EQ(cases_, 35);
 }
 
 // `bench` measures what it says: --iterations runs on each of --contexts contexts, percentiles
@@ -434,6 +441,8 @@ TEST_F(CliMalformed, BenchWritesConsistentJson) {
     // model.kiln was built for the reference backend; an .onnx builds for the default, cpu.
     EXPECT_EQ(j.at("backend"), source == "load" ? "reference" : "cpu");
     EXPECT_EQ(j.at("engine_source"), source);
+    EXPECT_EQ(j.at("io"), "host");  // engines without device layers run on host tensors
+    EXPECT_EQ(j.at("cuda_graph"), false);
     EXPECT_GE(j.at("build_or_load_ms").get<double>(), 0);
     EXPECT_EQ(j.at("contexts"), contexts);
     EXPECT_EQ(j.at("batch"), batch);

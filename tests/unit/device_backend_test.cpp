@@ -25,6 +25,7 @@
 #include "core/float16.h"
 #include "fmt/format.h"
 #include "ir/ops/fused/fused_util.h"
+#include "passes/pass.h"
 #include "unit/test_util.h"
 
 namespace kiln {
@@ -49,6 +50,7 @@ double value_at(const Tensor& t, int64_t i) {
     case DataType::kInt64: return static_cast<double>(t.data_as<int64_t>()[i]);
     case DataType::kInt32: return t.data_as<int32_t>()[i];
     case DataType::kUInt8: return t.data_as<uint8_t>()[i];
+    case DataType::kInt8: return t.data_as<int8_t>()[i];
     case DataType::kBool: return t.data_as<uint8_t>()[i];
     default: ADD_FAILURE() << "no test accessor for " << dtype_name(t.dtype()); return 0;
   }
@@ -63,18 +65,21 @@ void set_value(Tensor& t, int64_t i, double v) {
     case DataType::kInt64: t.data_as<int64_t>()[i] = static_cast<int64_t>(v); break;
     case DataType::kInt32: t.data_as<int32_t>()[i] = static_cast<int32_t>(v); break;
     case DataType::kUInt8: t.data_as<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+    case DataType::kInt8: t.data_as<int8_t>()[i] = static_cast<int8_t>(v); break;
+    case DataType::kBool: t.data_as<uint8_t>()[i] = v != 0 ? 1 : 0; break;
     default: ADD_FAILURE() << "no test accessor for " << dtype_name(t.dtype());
   }
 }
 
-// Uniform in [lo, hi) (integers: whole numbers in it); floats never exactly 0, so a kernel that
-// leaves zeros behind cannot pass by accident.
+// Uniform in [lo, hi) (integers and bools: whole numbers in it, so [0, 2) for bools); floats never
+// exactly 0, so a kernel that leaves zeros behind cannot pass by accident.
 Tensor random_tensor(DataType dt, const Dims& dims, uint64_t seed, double lo, double hi) {
   auto t = Tensor::allocate(dt, dims);
   EXPECT_TRUE(t.ok());
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(lo, hi);
-  const bool integral = dt == DataType::kInt64 || dt == DataType::kInt32 || dt == DataType::kUInt8;
+  const bool integral = dt == DataType::kInt64 || dt == DataType::kInt32 || dt == DataType::kUInt8 || dt == DataType::kInt8 ||
+                        dt == DataType::kBool;
   for (int64_t i = 0; i < t->numel(); ++i) {
     double v = u(rng);
     if (integral) v = std::floor(v);
@@ -88,7 +93,14 @@ Tensor int_tensor(DataType dt, const Dims& dims, const std::vector<int64_t>& v) 
   auto t = Tensor::allocate(dt, dims);
   EXPECT_TRUE(t.ok());
   EXPECT_EQ(static_cast<size_t>(t->numel()), v.size());
-  for (int64_t i = 0; i < t->numel(); ++i) set_value(*t, i, static_cast<double>(v[static_cast<size_t>(i)]));
+  for (int64_t i = 0; i < t->numel(); ++i) {
+    // int64 directly: values past 2^53 would not survive a trip through double.
+    if (dt == DataType::kInt64) {
+      t->data_as<int64_t>()[i] = v[static_cast<size_t>(i)];
+    } else {
+      set_value(*t, i, static_cast<double>(v[static_cast<size_t>(i)]));
+    }
+  }
   return *t;
 }
 
@@ -246,8 +258,11 @@ const LayerInfo* layer_named(const EngineInfo& info, const std::string& name) {
   return nullptr;
 }
 
+// Changes a run's feeds before both backends see them (NaNs, chosen values); run is 0 or 1.
+using FeedEdit = std::function<void(NamedTensors& feeds, int run)>;
+
 // Builds the case on both backends, checks where its node runs and compares two runs' outputs.
-void run_case(const OpCase& c) {
+void run_case(const OpCase& c, const FeedEdit& edit = {}) {
   SCOPED_TRACE(c.name);
   auto cuda = build_for("cuda", graph_of(c));
   ASSERT_TRUE(cuda.ok()) << cuda.status().message();
@@ -262,7 +277,8 @@ void run_case(const OpCase& c) {
   auto ref_ctx = ref->create_execution_context();
   ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
   for (int run = 0; run < 2; ++run) {
-    const NamedTensors in = feeds_of(c, run);
+    NamedTensors in = feeds_of(c, run);
+    if (edit) edit(in, run);
     NamedTensors want;
     const Status rs = (*ref_ctx)->run(in, &want);
     ASSERT_TRUE(rs.ok()) << rs.message();
@@ -295,6 +311,61 @@ TEST(CudaBackend, BinaryOpsBroadcastAndGiveTheReferenceBits) {
   // A long run of 16-byte packs and a tail, same shapes.
   run_case({"Add long", "Add", "", 17, {data("a", DataType::kFloat16, {1, 4099}), data("b", DataType::kFloat16, {1, 4099})}, {}, 1,
             "cuda_Add", kExact});
+}
+
+// Activations no cuBLASLt epilogue computes exactly (erf GELU as BERT's FFN has it, Tanh as its
+// pooler has it) run after the product as the unary kernel, so the layer stays on the device.
+TEST(CudaBackend, FusedMatMulActivationsWithoutAnEpilogue) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16}) {
+    const std::string t = dtype_name(dt);
+    const Tolerance tol = dt == DataType::kFloat32 ? Tolerance{1e-5, 1e-5} : Tolerance{1e-2, 1e-2};
+    run_case({"FusedMatMul bias Gelu " + t, "FusedMatMul", "kiln", 1, {data("a", dt, {2, 5, 64}, -1, 1), weight("b", dt, {64, 48}, -0.3, 0.3), weight("bias", dt, {48})},
+              [](Attributes& a) { a.set_string("activation", "Gelu"); }, 1, "cublaslt_fused_matmul", tol});
+    run_case({"FusedMatMul bias Tanh " + t, "FusedMatMul", "kiln", 1, {data("a", dt, {3, 64}, -1, 1), weight("b", dt, {64, 40}, -0.3, 0.3), weight("bias", dt, {40})},
+              [](Attributes& a) { a.set_string("activation", "Tanh"); }, 1, "cublaslt_fused_matmul", tol});
+    run_case({"FusedMatMul residual post Gelu " + t, "FusedMatMul", "kiln", 1,
+              {data("a", dt, {4, 64}, -1, 1), weight("b", dt, {64, 32}, -0.3, 0.3), weight("bias", dt, {32}), data("z", dt, {4, 32})},
+              [](Attributes& a) { a.set_string("post_activation", "Gelu"); }, 1, "cublaslt_fused_matmul", tol});
+  }
+}
+
+// float32 products on TF32 tensor cores unless --no-tf32: the layer says "tf32" and stays within
+// TF32's rounding (10-bit mantissa) of the exact product.
+TEST(CudaBackend, Tf32UnlessTurnedOff) {
+  KILN_REQUIRE_CUDA();
+  OpCase c{"MatMul tf32", "MatMul", "", 17, {data("a", DataType::kFloat32, {64, 128}, -1, 1), weight("b", DataType::kFloat32, {128, 96}, -1, 1)}};
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.opt_level = 0;
+  for (bool tf32 : {true, false}) {
+    config.allow_tf32 = tf32;
+    auto e = test::build(graph_of(c), config);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    EXPECT_EQ(layer_named(e->info(), "op")->precision, tf32 ? "tf32" : "");
+    auto ref = build_for("reference", graph_of(c));
+    ASSERT_TRUE(ref.ok());
+    auto ctx = e->create_execution_context();
+    auto rctx = ref->create_execution_context();
+    ASSERT_TRUE(ctx.ok() && rctx.ok());
+    const NamedTensors in = feeds_of(c, 0);
+    NamedTensors got, want;
+    ASSERT_TRUE((*ctx)->run(in, &got).ok());
+    ASSERT_TRUE((*rctx)->run(in, &want).ok());
+    double err = 0, norm = 0;
+    for (int64_t i = 0; i < want.at("y0").numel(); ++i) {
+      const double d = value_at(got.at("y0"), i) - value_at(want.at("y0"), i);
+      err += d * d;
+      norm += value_at(want.at("y0"), i) * value_at(want.at("y0"), i);
+    }
+    const double rel = std::sqrt(err / norm);
+    if (tf32) {
+      EXPECT_LT(rel, 5e-3);
+      EXPECT_GT(rel, 1e-6) << "TF32 rounds the inputs: an exact result means it was not used";
+    } else {
+      EXPECT_LT(rel, 1e-6);
+    }
+  }
 }
 
 TEST(CudaBackend, CastBetweenFloatTypesGivesTheReferenceBits) {
@@ -496,6 +567,351 @@ TEST(CudaBackend, ShapeOpsCopyTheElements) {
   run_case({"Dropout with mask", "Dropout", "", 13, {data("x", DataType::kFloat32, {4, 9})}, {}, 2, "cuda_dropout", kExact});
 }
 
+// --- pooling -----------------------------------------------------------------------------------
+
+// kernel_shape, and strides / pads / dilations where given.
+std::function<void(Attributes&)> pool_attrs(std::vector<int64_t> kernel, std::vector<int64_t> strides = {}, std::vector<int64_t> pads = {},
+                                            std::function<void(Attributes&)> more = {}) {
+  return [=](Attributes& a) {
+    a.set_ints("kernel_shape", kernel);
+    if (!strides.empty()) a.set_ints("strides", strides);
+    if (!pads.empty()) a.set_ints("pads", pads);
+    if (more) more(a);
+  };
+}
+
+// Values equal, NaN for NaN (the payload of a 16-bit NaN may differ: the reference rounds through
+// its own float conversion).
+constexpr Tolerance kSameValues{1e-12, 0};
+
+TEST(CudaBackend, WindowedPoolsGiveTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const DataType f32 = DataType::kFloat32, f16 = DataType::kFloat16;
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    // ResNet's stem pool: 3x3, stride 2, pads 1 (windows cut at every border).
+    run_case({"MaxPool 3x3 s2 p1 " + t, "MaxPool", "", 12, {data("x", dt, {2, 5, 13, 12})}, pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}), 1,
+              "cuda_max_pool", kExact});
+    // Averages sum the taps in the reference's order in fp32 and divide once: its bits too.
+    run_case({"AveragePool 3x3 s2 p1 " + t, "AveragePool", "", 17, {data("x", dt, {2, 5, 13, 12})}, pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}), 1,
+              "cuda_average_pool", kExact});
+    run_case({"AveragePool count_include_pad " + t, "AveragePool", "", 17, {data("x", dt, {2, 3, 9, 10})},
+              pool_attrs({3, 2}, {2, 2}, {1, 0, 1, 1}, [](Attributes& a) { a.set_int("count_include_pad", 1); }), 1, "cuda_average_pool",
+              kExact});
+  }
+  // ceil_mode: the last windows hang over the end (H: 5 windows, W: 4, the last one of one tap).
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    const std::string kernel = std::string(op) == "MaxPool" ? "cuda_max_pool" : "cuda_average_pool";
+    const std::string o = op;
+    run_case({o + " ceil_mode", op, "", 12, {data("x", f32, {1, 3, 10, 9})},
+              pool_attrs({3, 2}, {2, 3}, {0, 1, 1, 0}, [](Attributes& a) { a.set_int("ceil_mode", 1); }), 1, kernel, kExact});
+    // A ceil-mode window that would start inside the end padding is dropped (3 windows, not 4).
+    run_case({o + " ceil_mode dropped window", op, "", 12, {data("x", f32, {1, 2, 6, 6})},
+              pool_attrs({2, 2}, {2, 2}, {0, 0, 1, 1}, [](Attributes& a) { a.set_int("ceil_mode", 1); }), 1, kernel, kExact});
+    // Dilations with asymmetric pads (AveragePool has them from opset 19).
+    run_case({o + " dilated", op, "", 19, {data("x", f32, {2, 2, 11, 10})},
+              pool_attrs({3, 2}, {1, 2}, {2, 0, 1, 1}, [](Attributes& a) { a.set_ints("dilations", {2, 3}); }), 1, kernel, kExact});
+    for (const char* auto_pad : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+      const std::string ap = auto_pad;
+      run_case({o + " " + ap, op, "", 12, {data("x", f32, {1, 4, 7, 8})},
+                pool_attrs({2, 3}, {2, 2}, {}, [ap](Attributes& a) { a.set_string("auto_pad", ap); }), 1, kernel, kExact});
+    }
+    run_case({o + " 1-D", op, "", 12, {data("x", f16, {3, 4, 17})}, pool_attrs({4}, {3}, {2, 1}), 1, kernel, kExact});
+    run_case({o + " 3-D", op, "", 12, {data("x", f32, {1, 3, 5, 6, 7})}, pool_attrs({2, 3, 2}, {2, 1, 2}, {1, 1, 0, 0, 1, 1}), 1, kernel, kExact});
+    // Pads as large as the kernel: the first and last windows hold no tap and give 0.
+    run_case({o + " empty windows", op, "", 12, {data("x", f32, {1, 2, 5, 5})}, pool_attrs({2, 2}, {2, 2}, {2, 2, 2, 2}), 1, kernel, kExact});
+  }
+  run_case({"AveragePool empty windows count_include_pad", "AveragePool", "", 12, {data("x", f32, {1, 2, 5, 5})},
+            pool_attrs({2, 2}, {2, 2}, {2, 2, 2, 2}, [](Attributes& a) { a.set_int("count_include_pad", 1); }), 1, "cuda_average_pool", kExact});
+}
+
+// kiln.MaxPool as the layout pass makes it: channels-last X (N, H, W, C). C a multiple of the
+// 16-byte pack (4 float32, 8 16-bit) takes the vector path, other C the scalar one.
+TEST(CudaBackend, ChannelsLastMaxPoolGivesTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const std::pair<DataType, int64_t> cases[] = {{DataType::kFloat32, 64}, {DataType::kFloat32, 3},  {DataType::kFloat16, 16},
+                                                {DataType::kFloat16, 8},  {DataType::kBFloat16, 12}, {DataType::kBFloat16, 24}};
+  for (const auto& [dt, c] : cases) {
+    run_case({fmt::format("kiln.MaxPool NHWC C={} {}", c, short_name(dt)), "MaxPool", "kiln", 1, {data("x", dt, {2, 11, 10, c})},
+              pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}, [](Attributes& a) { a.set_int("channels_last", 1); }), 1, "cuda_max_pool", kExact});
+  }
+  run_case({"kiln.MaxPool NHWC ceil_mode", "MaxPool", "kiln", 1, {data("x", DataType::kFloat32, {1, 10, 9, 8})},
+            pool_attrs({3, 2}, {2, 3}, {0, 1, 1, 0},
+                       [](Attributes& a) {
+                         a.set_int("channels_last", 1);
+                         a.set_int("ceil_mode", 1);
+                       }),
+            1, "cuda_max_pool", kExact});
+  // channels_last 0: ONNX MaxPool's layout.
+  run_case({"kiln.MaxPool NCHW", "MaxPool", "kiln", 1, {data("x", DataType::kFloat16, {2, 3, 9, 8})}, pool_attrs({2, 2}, {2, 2}), 1,
+            "cuda_max_pool", kExact});
+}
+
+TEST(CudaBackend, GlobalPools) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kFloats) {
+    const std::string t = short_name(dt);
+    // The average sums in another order than the reference (a tree): within rounding.
+    const Tolerance tol = dt == DataType::kFloat32 ? Tolerance{1e-5, 1e-6} : rounding_of(dt);
+    run_case({"GlobalAveragePool 7x7 " + t, "GlobalAveragePool", "", 17, {data("x", dt, {2, 64, 7, 7})}, {}, 1, "cuda_global_average_pool", tol});
+    run_case({"GlobalMaxPool " + t, "GlobalMaxPool", "", 17, {data("x", dt, {2, 6, 9, 11})}, {}, 1, "cuda_global_max_pool", kExact});
+  }
+  // Planes longer than a warp's rows (the block path of the row reduction), 1 and 3 spatial axes.
+  run_case({"GlobalAveragePool 56x56", "GlobalAveragePool", "", 17, {data("x", DataType::kFloat32, {1, 4, 56, 56})}, {}, 1,
+            "cuda_global_average_pool", {1e-5, 1e-6}});
+  run_case({"GlobalAveragePool 1-D", "GlobalAveragePool", "", 17, {data("x", DataType::kFloat32, {3, 5, 11})}, {}, 1, "cuda_global_average_pool",
+            {1e-5, 1e-6}});
+  run_case({"GlobalMaxPool 3-D", "GlobalMaxPool", "", 17, {data("x", DataType::kBFloat16, {2, 3, 4, 5, 6})}, {}, 1, "cuda_global_max_pool", kExact});
+  run_case({"GlobalMaxPool long planes", "GlobalMaxPool", "", 17, {data("x", DataType::kFloat32, {1, 3, 40, 40})}, {}, 1, "cuda_global_max_pool",
+            kExact});
+}
+
+// The reference takes a window's first tap and then each greater one, so a NaN wins only as the
+// first tap, and of equal values (+0 and -0) the first stays.
+TEST(CudaBackend, MaxPoolsTreatNaNAndSignedZerosAsTheReference) {
+  KILN_REQUIRE_CUDA();
+  const FeedEdit nans = [](NamedTensors& feeds, int run) {
+    Tensor& x = feeds.at("x");
+    for (int64_t i = run; i < x.numel(); i += 7) set_value(x, i, std::nan(""));
+  };
+  const DataType f32 = DataType::kFloat32;
+  run_case({"MaxPool NaN", "MaxPool", "", 12, {data("x", f32, {2, 3, 9, 10})}, pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}), 1, "cuda_max_pool", kExact},
+           nans);
+  run_case({"MaxPool NaN dilated ceil_mode", "MaxPool", "", 12, {data("x", f32, {1, 2, 11, 10})},
+            pool_attrs({3, 2}, {2, 2}, {1, 0, 1, 1},
+                       [](Attributes& a) {
+                         a.set_ints("dilations", {2, 2});
+                         a.set_int("ceil_mode", 1);
+                       }),
+            1, "cuda_max_pool", kExact},
+           nans);
+  run_case({"kiln.MaxPool NaN NHWC", "MaxPool", "kiln", 1, {data("x", f32, {1, 6, 7, 8})},
+            pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}, [](Attributes& a) { a.set_int("channels_last", 1); }), 1, "cuda_max_pool", kExact},
+           nans);
+  // Planes of 36: some start with a NaN, others hold one later.
+  run_case({"GlobalMaxPool NaN", "GlobalMaxPool", "", 17, {data("x", f32, {2, 5, 6, 6})}, {}, 1, "cuda_global_max_pool", kExact}, nans);
+  for (DataType dt : {DataType::kFloat16, DataType::kBFloat16}) {
+    run_case({"MaxPool NaN " + short_name(dt), "MaxPool", "", 12, {data("x", dt, {2, 3, 9, 10})}, pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}), 1,
+              "cuda_max_pool", kSameValues},
+             nans);
+    run_case({"GlobalMaxPool NaN " + short_name(dt), "GlobalMaxPool", "", 17, {data("x", dt, {2, 5, 6, 6})}, {}, 1, "cuda_global_max_pool",
+              kSameValues},
+             nans);
+  }
+  // Planes of negatives holding -0 and +0 in either order (and windows of them): the first zero
+  // is the result.
+  const FeedEdit zeros = [](NamedTensors& feeds, int run) {
+    Tensor& x = feeds.at("x");
+    for (int64_t i = 0; i < x.numel(); ++i) set_value(x, i, -1.0 - static_cast<double>(i % 5));
+    for (int64_t i = 0; i + 1 < x.numel(); i += 3) {
+      set_value(x, i, (i / 3 + run) % 2 ? -0.0 : 0.0);
+      set_value(x, i + 1, (i / 3 + run) % 2 ? 0.0 : -0.0);
+    }
+  };
+  run_case({"GlobalMaxPool signed zeros", "GlobalMaxPool", "", 17, {data("x", f32, {3, 4, 100})}, {}, 1, "cuda_global_max_pool", kExact}, zeros);
+  run_case({"MaxPool signed zeros", "MaxPool", "", 12, {data("x", f32, {1, 2, 9, 9})}, pool_attrs({3, 3}, {1, 1}, {1, 1, 1, 1}), 1, "cuda_max_pool",
+            kExact},
+           zeros);
+}
+
+// --- Cast with integers and bool ---------------------------------------------------------------
+
+std::function<void(Attributes&)> cast_attrs(DataType to) {
+  return [to](Attributes& a) { a.set_int("to", static_cast<int64_t>(to)); };
+}
+
+TEST(CudaBackend, CastWithIntegersAndBoolGivesTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const DataType i64 = DataType::kInt64, i32 = DataType::kInt32;
+  // int64 past 2^24 (float32 rounds), past 2^53 (double rounds first, as the reference does), the
+  // limits, and float16's overflow edge (65519 rounds down, 65520 to inf).
+  const std::vector<int64_t> big = {0,       1,         -1,          (int64_t{1} << 24) + 1, -(int64_t{1} << 24) - 3, (int64_t{1} << 53) + 1,
+                                    (int64_t{1} << 62) + 12345, INT64_MAX, INT64_MIN, 65504, 65520, 65519,
+                                    123456789, -987654321, (int64_t{1} << 40) + (int64_t{1} << 16) + 1, 2147483648};
+  // BERT's attention mask: Cast from int64 to the float types.
+  for (DataType to : kFloats) {
+    run_case({"Cast int64 to " + short_name(to), "Cast", "", 17, {int_data("x", i64, {4, 4}, big)}, cast_attrs(to), 1, "cuda_cast", kExact});
+    run_case({"Cast int32 to " + short_name(to), "Cast", "", 17, {data("x", i32, {5, 33}, -2147483648.0, 2147483647.0)}, cast_attrs(to), 1,
+              "cuda_cast", kExact});
+    run_case({"Cast bool to " + short_name(to), "Cast", "", 17, {data("x", DataType::kBool, {3, 7}, 0, 2)}, cast_attrs(to), 1, "cuda_cast", kExact});
+    run_case({"Cast uint8 to " + short_name(to), "Cast", "", 17, {data("x", DataType::kUInt8, {3, 9}, 0, 256)}, cast_attrs(to), 1, "cuda_cast",
+              kExact});
+    run_case({"Cast int8 to " + short_name(to), "Cast", "", 17, {data("x", DataType::kInt8, {3, 9}, -128, 128)}, cast_attrs(to), 1, "cuda_cast",
+              kExact});
+  }
+  // Floats to integers: truncation, NaN to 0, saturation beyond the int64 range, wrap-around
+  // inside it (3e9 into int32 or int8), -0, halves.
+  const std::vector<double> edges = {std::nan(""), INFINITY, -INFINITY, 1e20,   -1e20, 3e9,    -3e9,   2147483648.0, -2147483649.0, 255.5,
+                                     256.7,        -1.5,     -0.0,      0.4,    -0.7,  9.2233720368547758e18, -9.2233720368547758e18,
+                                     1e19,         127.9,    -128.9,    200,    -200,  65504,  1234.5678, -0.99, 4294967296.0, 1e10,
+                                     -1e10,        0.5,      33.3,      -77.7,  1};
+  const FeedEdit put_edges = [edges](NamedTensors& feeds, int run) {
+    Tensor& x = feeds.at("x");
+    for (int64_t i = 0; i < x.numel(); ++i) set_value(x, i, edges[static_cast<size_t>(i + run) % edges.size()]);
+  };
+  for (DataType from : kFloats) {
+    for (DataType to : {i64, i32, DataType::kInt8, DataType::kUInt8, DataType::kBool}) {
+      run_case({fmt::format("Cast {} to {}", short_name(from), short_name(to)), "Cast", "", 17, {data("x", from, {4, 8})}, cast_attrs(to), 1,
+                "cuda_cast", kExact},
+               put_edges);
+    }
+  }
+  // Between integer types (wrapping) and bool.
+  run_case({"Cast int64 to int32", "Cast", "", 17, {int_data("x", i64, {4, 4}, big)}, cast_attrs(i32), 1, "cuda_cast", kExact});
+  run_case({"Cast int64 to uint8", "Cast", "", 17, {int_data("x", i64, {4, 4}, big)}, cast_attrs(DataType::kUInt8), 1, "cuda_cast", kExact});
+  run_case({"Cast int64 to bool", "Cast", "", 17, {int_data("x", i64, {4, 4}, big)}, cast_attrs(DataType::kBool), 1, "cuda_cast", kExact});
+  run_case({"Cast int32 to int64", "Cast", "", 17, {data("x", i32, {5, 9}, -2147483648.0, 2147483647.0)}, cast_attrs(i64), 1, "cuda_cast", kExact});
+  run_case({"Cast bool to int64", "Cast", "", 17, {data("x", DataType::kBool, {6, 5}, 0, 2)}, cast_attrs(i64), 1, "cuda_cast", kExact});
+  run_case({"Cast uint8 to int32", "Cast", "", 17, {data("x", DataType::kUInt8, {6, 5}, 0, 256)}, cast_attrs(i32), 1, "cuda_cast", kExact});
+  run_case({"Cast int64 to int64", "Cast", "", 17, {int_data("x", i64, {4, 4}, big)}, cast_attrs(i64), 1, "cuda_cast", kExact});
+  run_case({"CastLike int64 like float16", "CastLike", "", 17, {int_data("x", i64, {2, 8}, big), weight("like", DataType::kFloat16, {1})}, {}, 1,
+            "cuda_cast_like", kExact});
+}
+
+// --- comparisons, logic, Where, Expand, integer arithmetic -------------------------------------
+
+// Float inputs on a grid of halves, so that equal pairs occur.
+void coarse_floats(NamedTensors& feeds, int) {
+  for (auto& [name, t] : feeds) {
+    if (t.dtype() != DataType::kFloat32 && t.dtype() != DataType::kFloat16 && t.dtype() != DataType::kBFloat16) continue;
+    for (int64_t i = 0; i < t.numel(); ++i) set_value(t, i, std::round(value_at(t, i) * 2) / 2);
+  }
+}
+
+TEST(CudaBackend, ComparisonsBroadcastAndGiveTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const DataType operand_types[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt32, DataType::kInt64};
+  const char* ops[] = {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
+  for (DataType dt : operand_types) {
+    for (const char* op : ops) {
+      const std::string o = op, t = short_name(dt);
+      run_case({o + " " + t, op, "", 17, {data("a", dt, {3, 4, 5}, -3, 3), data("b", dt, {4, 1}, -3, 3)}, {}, 1, "cuda_" + o, kExact}, coarse_floats);
+      run_case({o + " scalar " + t, op, "", 17, {data("a", dt, {2, 33}, -3, 3), weight("b", dt, {}, -1, 1)}, {}, 1, "cuda_" + o, kExact},
+               coarse_floats);
+    }
+  }
+  // NaN compares false (and not equal to itself).
+  run_case({"Equal NaN", "Equal", "", 17, {data("a", DataType::kFloat32, {4, 6}), data("b", DataType::kFloat32, {4, 6})}, {}, 1, "cuda_Equal", kExact},
+           [](NamedTensors& feeds, int) {
+             for (int64_t i = 0; i < 24; i += 3) set_value(feeds.at("a"), i, std::nan(""));
+             for (int64_t i = 0; i < 24; i += 2) set_value(feeds.at("b"), i, value_at(feeds.at("a"), i));
+           });
+  run_case({"Equal bool", "Equal", "", 17, {data("a", DataType::kBool, {4, 6}, 0, 2), data("b", DataType::kBool, {6}, 0, 2)}, {}, 1, "cuda_Equal",
+            kExact});
+  // int64 values past 2^53 compare exactly (no trip through double).
+  run_case({"Less int64 big", "Less", "", 17,
+            {int_data("a", DataType::kInt64, {2, 2}, {(int64_t{1} << 53) + 1, INT64_MAX, INT64_MIN, 5}),
+             int_data("b", DataType::kInt64, {2, 2}, {(int64_t{1} << 53), INT64_MAX - 1, INT64_MIN + 1, 5})},
+            {}, 1, "cuda_Less", kExact});
+}
+
+TEST(CudaBackend, LogicAndWhereBroadcast) {
+  KILN_REQUIRE_CUDA();
+  const DataType b8 = DataType::kBool;
+  run_case({"Not", "Not", "", 17, {data("x", b8, {3, 5, 7}, 0, 2)}, {}, 1, "cuda_Not", kExact});
+  for (const char* op : {"And", "Or", "Xor"}) {
+    const std::string o = op;
+    run_case({o, op, "", 17, {data("a", b8, {2, 3, 4}, 0, 2), data("b", b8, {3, 1}, 0, 2)}, {}, 1, "cuda_" + o, kExact});
+  }
+  run_case({"Where f32 broadcast", "Where", "", 17, {data("c", b8, {2, 1, 5}, 0, 2), data("x", DataType::kFloat32, {3, 1}), weight("y", DataType::kFloat32, {})},
+            {}, 1, "cuda_where", kExact});
+  run_case({"Where f16", "Where", "", 17, {data("c", b8, {1, 8}, 0, 2), data("x", DataType::kFloat16, {3, 8}), data("y", DataType::kFloat16, {3, 1})}, {},
+            1, "cuda_where", kExact});
+  run_case({"Where bf16 same shapes", "Where", "", 17,
+            {data("c", b8, {4, 33}, 0, 2), data("x", DataType::kBFloat16, {4, 33}), data("y", DataType::kBFloat16, {4, 33})}, {}, 1, "cuda_where", kExact});
+  run_case({"Where int64", "Where", "", 17,
+            {data("c", b8, {4, 1}, 0, 2), data("x", DataType::kInt64, {4, 6}, -1e12, 1e12), data("y", DataType::kInt64, {6}, -50, 50)}, {}, 1,
+            "cuda_where", kExact});
+  run_case({"Where uint8", "Where", "", 17, {data("c", b8, {5, 3}, 0, 2), data("x", DataType::kUInt8, {3}, 0, 256), data("y", DataType::kUInt8, {5, 1}, 0, 256)},
+            {}, 1, "cuda_where", kExact});
+  run_case({"Where bool values", "Where", "", 17, {data("c", b8, {5, 3}, 0, 2), data("x", b8, {5, 3}, 0, 2), data("y", b8, {1}, 0, 2)}, {}, 1,
+            "cuda_where", kExact});
+}
+
+TEST(CudaBackend, ExpandAndIntegerArithmetic) {
+  KILN_REQUIRE_CUDA();
+  const DataType i64 = DataType::kInt64, i32 = DataType::kInt32;
+  // BERT's token type ids: [1, seq] to [batch, seq].
+  run_case({"Expand int64 rows", "Expand", "", 13, {data("x", i64, {1, 7}, -100, 100), ints("shape", {3, 7})}, {}, 1, "cuda_expand", kExact});
+  run_case({"Expand f32 to rank 3", "Expand", "", 13, {data("x", DataType::kFloat32, {3, 1}), ints("shape", {2, 3, 4})}, {}, 1, "cuda_expand", kExact});
+  // Bidirectional: the shape may be shorter or hold 1 where x is larger.
+  run_case({"Expand f16 bidirectional", "Expand", "", 13, {data("x", DataType::kFloat16, {2, 3, 4}), ints("shape", {3, 1})}, {}, 1, "cuda_expand",
+            kExact});
+  run_case({"Expand uint8 middle", "Expand", "", 13, {data("x", DataType::kUInt8, {2, 1, 5}, 0, 256), ints("shape", {2, 6, 5})}, {}, 1, "cuda_expand",
+            kExact});
+  run_case({"Expand bool", "Expand", "", 13, {data("x", DataType::kBool, {2, 1}, 0, 2), ints("shape", {2, 6})}, {}, 1, "cuda_expand", kExact});
+  run_case({"Expand int32 vector to rows", "Expand", "", 13, {data("x", i32, {5}, -9, 9), ints("shape", {4, 1})}, {}, 1, "cuda_expand", kExact});
+  run_case({"Expand bf16 scalar", "Expand", "", 13, {data("x", DataType::kBFloat16, {}), ints("shape", {3, 2, 2})}, {}, 1, "cuda_expand", kExact});
+
+  run_case({"Add int64 broadcast", "Add", "", 17, {data("a", i64, {3, 4}, -1e15, 1e15), data("b", i64, {4}, -1e15, 1e15)}, {}, 1, "cuda_Add", kExact});
+  run_case({"Sub int32 broadcast", "Sub", "", 17, {data("a", i32, {2, 3, 4}, -1e9, 1e9), data("b", i32, {3, 1}, -1e9, 1e9)}, {}, 1, "cuda_Sub", kExact});
+  // Overflow wraps, as the reference's.
+  run_case({"Mul int64 wraps", "Mul", "", 17,
+            {int_data("a", i64, {2, 4}, {INT64_MAX, INT64_MIN, (int64_t{1} << 40) + 7, -3, 5, -(int64_t{1} << 33), 123456789123, 1}),
+             weight("b", i64, {4}, -9, 9)},
+            {}, 1, "cuda_Mul", kExact});
+  run_case({"Add int32 wraps", "Add", "", 17,
+            {int_data("a", i32, {2, 3}, {2147483647, -2147483648LL, 2000000000, -5, 0, 1}), int_data("b", i32, {1, 3}, {1, -1, 2000000000})}, {}, 1,
+            "cuda_Add", kExact});
+}
+
+// BERT's embeddings and attention mask as the exporter writes them (token type ids expanded to
+// [batch, seq], the int64 mask unsqueezed and cast to float), with padding tokens zeroed through
+// Equal and Where.
+std::unique_ptr<Graph> bert_style_graph() {
+  auto g = test::new_graph(17);
+  Value* ids = test::input(*g, "ids", DataType::kInt64, sym_shape({2, 7}));
+  Value* mask = test::input(*g, "mask", DataType::kInt64, sym_shape({2, 7}));
+  auto v = [&](const char* name) { return g->add_value(name); };
+  Value *tid = v("tid"), *we = v("we"), *te = v("te"), *e = v("e"), *m4 = v("m4"), *mf = v("mf"), *inv = v("inv"), *ext = v("ext");
+  Value *pad = v("pad"), *emb = v("emb");
+  test::op(*g, "Expand", {g->add_constant("type_ids", test::i64({1, 7}, {0, 1, 1, 0, 1, 0, 1})), g->add_constant("batch_seq", test::i64({2}, {2, 7}))},
+           {tid}, "expand");
+  test::op(*g, "Gather", {g->add_constant("word", random_tensor(DataType::kFloat32, {30, 16}, 3, -1, 1)), ids}, {we}, "gather_word");
+  test::op(*g, "Gather", {g->add_constant("type", random_tensor(DataType::kFloat32, {2, 16}, 4, -1, 1)), tid}, {te}, "gather_type");
+  test::op(*g, "Add", {we, te}, {e}, "add");
+  // Padding tokens (id 0) zeroed: Equal -> Unsqueeze -> Where.
+  Value* is_pad = v("is_pad");
+  Value* is_pad3 = v("is_pad3");
+  test::op(*g, "Equal", {ids, g->add_constant("zero", test::i64({}, {0}))}, {is_pad}, "equal");
+  test::op(*g, "Unsqueeze", {is_pad, g->add_constant("axis2", test::i64({1}, {2}))}, {is_pad3}, "unsqueeze_pad");
+  test::op(*g, "Where", {is_pad3, g->add_constant("fzero", test::f32({}, {0.f})), e}, {pad}, "where");
+  test::op(*g, "Identity", {pad}, {emb}, "identity");
+  test::op(*g, "Unsqueeze", {mask, g->add_constant("axes", test::i64({2}, {1, 2}))}, {m4}, "unsqueeze_mask");
+  test::op(*g, "Cast", {m4}, {mf}, "cast")->attrs.set_int("to", static_cast<int64_t>(DataType::kFloat32));
+  test::op(*g, "Sub", {g->add_constant("one", test::f32({}, {1.f})), mf}, {inv}, "sub");
+  test::op(*g, "Mul", {inv, g->add_constant("big", test::f32({}, {-10000.f}))}, {ext}, "mul");
+  g->add_output(emb);
+  g->add_output(ext);
+  return g;
+}
+
+// Every layer of it on the device, the reference's bits.
+TEST(CudaBackend, BertStyleEmbeddingsAndMaskRunOnTheDevice) {
+  KILN_REQUIRE_CUDA();
+  auto cuda = build_for("cuda", bert_style_graph());
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", bert_style_graph());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (const LayerInfo& l : cuda->info().layers) EXPECT_EQ(l.backend, "cuda") << l.name << " (" << l.op << ")";
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  for (int run = 0; run < 2; ++run) {
+    // Padding ids (0) in the first run for sure, wherever they fall in the second.
+    const Tensor ids = run == 0 ? int_tensor(DataType::kInt64, {2, 7}, {5, 0, 12, 29, 0, 3, 7, 1, 0, 0, 18, 22, 9, 0})
+                                : random_tensor(DataType::kInt64, {2, 7}, 10 + run, 0, 30);
+    const NamedTensors in{{"ids", ids}, {"mask", random_tensor(DataType::kInt64, {2, 7}, 20 + run, 0, 2)}};
+    NamedTensors want;
+    ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+    NamedTensors got;
+    for (const auto& [name, t] : want) got[name] = poisoned(t.dtype(), t.shape());
+    const Status s = (*ctx)->run(in, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (const auto& [name, t] : want) expect_close(got.at(name), t, kExact, fmt::format("bert-style run {} output {}", run, name));
+  }
+}
+
 // --- attention ---------------------------------------------------------------------------------
 
 TEST(CudaBackend, AttentionWithMasksAndCausal) {
@@ -640,6 +1056,10 @@ TEST(CudaBackendLowering, TakesWhatItsKernelsDo) {
   EXPECT_EQ(lowered({"", "Gather", "", 13, {data("t", DataType::kInt64, {5, 2}, 0, 9), ints("i", {4, -5})}}), "cuda/cuda_gather");
   EXPECT_EQ(lowered({"", "Reshape", "", 17, {data("x", DataType::kUInt8, {6}, 0, 9), ints("s", {2, 3})}}), "cuda/cuda_reshape");
   EXPECT_EQ(lowered({"", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1, 8})}}), "cuda/cuda_layer_normalization");
+  EXPECT_EQ(lowered({"", "FusedMatMul", "kiln", 1, {data("a", f32, {2, 8}), weight("b", f32, {8, 4}), weight("bias", f32, {4})},
+                     [](Attributes& a) { a.set_string("activation", "Gelu"); }}),
+            "cuda/cublaslt_fused_matmul")
+      << "erf GELU has no exact cuBLASLt epilogue: the unary kernel runs after the product";
 }
 
 // What a device kernel reads and writes in host memory: the planner and the copy inserter go by it.
@@ -650,7 +1070,8 @@ TEST(CudaBackendLowering, HostInputsAndOutputs) {
     if (e.backend.empty() && !first.count(e.op_type)) first[e.op_type] = &e;
   }
   using V = std::vector<size_t>;
-  ASSERT_TRUE(first.count("CopyToHost") && first.count("CopyToDevice") && first.count("Slice") && first.count("Add"));
+  ASSERT_TRUE(first.count("CopyToHost") && first.count("CopyToDevice") && first.count("Slice") && first.count("Add") && first.count("Expand") &&
+              first.count("Where"));
   EXPECT_EQ(first["CopyToHost"]->host_outputs, V{0});
   EXPECT_EQ(first["CopyToDevice"]->host_outputs, V{});
   EXPECT_EQ(first["Slice"]->host_inputs, (V{1, 2, 3, 4}));
@@ -658,6 +1079,8 @@ TEST(CudaBackendLowering, HostInputsAndOutputs) {
   EXPECT_EQ(first["Reshape"]->host_inputs, V{1});
   EXPECT_EQ(first["ReduceSum"]->host_inputs, V{1});
   EXPECT_EQ(first["Gather"]->host_inputs, V{}) << "indices stay on the device";
+  EXPECT_EQ(first["Expand"]->host_inputs, V{1});
+  EXPECT_EQ(first["Where"]->host_inputs, V{});
   EXPECT_EQ(first["Add"]->host_inputs, V{});
 }
 
@@ -668,13 +1091,13 @@ TEST(CudaBackendLowering, LeavesTheRestToTheReference) {
     const std::string got = lowered(c);
     EXPECT_EQ(got.rfind("reference/", 0), 0u) << c.name << " lowered to " << got;
   };
-  refused({"integer Add", "Add", "", 17, {data("a", DataType::kInt64, {2, 3}), data("b", DataType::kInt64, {2, 3})}});
+  refused({"integer Add of shapes", "Add", "", 17, {data("a", DataType::kInt64, {3}), data("b", DataType::kInt64, {3})}});
   refused({"float64 Mul", "Mul", "", 17, {data("a", DataType::kFloat64, {2, 3}), data("b", DataType::kFloat64, {2, 3})}});
   refused({"rank 9 Add", "Add", "", 17, {data("a", f32, {1, 1, 1, 1, 1, 1, 1, 1, 2}), data("b", f32, {2})}});
   refused({"Max of three", "Max", "", 17, {data("a", f32, {2}), data("b", f32, {2}), data("c", f32, {2})}});
   refused({"Pow int exponent", "Pow", "", 17, {data("a", f32, {2}), data("b", DataType::kInt32, {2}, 0, 3)}});
   refused({"Add opset 6", "Add", "", 6, {data("a", f32, {2, 3}), data("b", f32, {2, 3})}});
-  refused({"Cast to int32", "Cast", "", 17, {data("x", f32, {4})}, [](Attributes& a) { a.set_int("to", static_cast<int64_t>(DataType::kInt32)); }});
+  refused({"Cast to an int32 vector", "Cast", "", 17, {data("x", f32, {4})}, [](Attributes& a) { a.set_int("to", static_cast<int64_t>(DataType::kInt32)); }});
   refused({"LayerNorm scalar scale", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", f32, {1})}});
   refused({"LayerNorm f16 scale of f32 x", "LayerNormalization", "", 17, {data("x", f32, {2, 8}), weight("s", DataType::kFloat16, {8})}});
   refused({"RMSNorm row-broadcast scale", "RMSNormalization", "kiln", 1, {data("x", f32, {2, 4, 8}), weight("s", f32, {4, 1})},
@@ -699,6 +1122,172 @@ TEST(CudaBackendLowering, LeavesTheRestToTheReference) {
             data("e6", f32, {2}), data("e7", f32, {2}), data("e8", f32, {2}), data("e9", f32, {2})},
            [](Attributes& a) { set_steps(a, {"Add"}, {9}, {0}); }});
   refused({"Dropout opset 7 mask read", "Dropout", "", 7, {data("x", f32, {2, 3})}, {}, 2});
+}
+
+
+TEST(CudaBackendLowering, PoolingCastLogicExpandAndIntArithmetic) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  const DataType f32 = DataType::kFloat32, f16 = DataType::kFloat16, i64 = DataType::kInt64, b8 = DataType::kBool;
+  EXPECT_EQ(lowered({"", "MaxPool", "", 12, {data("x", f32, {1, 2, 8, 8})}, pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1})}), "cuda/cuda_max_pool");
+  EXPECT_EQ(lowered({"", "MaxPool", "kiln", 1, {data("x", f16, {1, 8, 8, 16})}, pool_attrs({3, 3}, {}, {}, [](Attributes& a) { a.set_int("channels_last", 1); })}),
+            "cuda/cuda_max_pool");
+  EXPECT_EQ(lowered({"", "MaxPool", "", 12, {data("x", f32, {1, 2, 8})}, pool_attrs({2}, {}, {}, [](Attributes& a) { a.set_string("auto_pad", "SAME_UPPER"); })}),
+            "cuda/cuda_max_pool");
+  EXPECT_EQ(lowered({"", "AveragePool", "", 17, {data("x", DataType::kBFloat16, {1, 2, 4, 5, 6})}, pool_attrs({2, 2, 2})}), "cuda/cuda_average_pool");
+  EXPECT_EQ(lowered({"", "GlobalAveragePool", "", 17, {data("x", f16, {2, 8, 7, 7})}}), "cuda/cuda_global_average_pool");
+  EXPECT_EQ(lowered({"", "GlobalMaxPool", "", 17, {data("x", f32, {2, 8, 7, 7})}}), "cuda/cuda_global_max_pool");
+  EXPECT_EQ(lowered({"", "Cast", "", 17, {data("x", i64, {2, 8}, 0, 2)}, cast_attrs(f32)}), "cuda/cuda_cast");
+  EXPECT_EQ(lowered({"", "Cast", "", 17, {data("x", f32, {2, 3})}, cast_attrs(DataType::kInt32)}), "cuda/cuda_cast");
+  EXPECT_EQ(lowered({"", "Cast", "", 17, {data("x", b8, {2, 3}, 0, 2)}, cast_attrs(f16)}), "cuda/cuda_cast");
+  EXPECT_EQ(lowered({"", "CastLike", "", 17, {data("x", i64, {2, 3}, 0, 2), weight("like", f32, {1})}}), "cuda/cuda_cast_like");
+  EXPECT_EQ(lowered({"", "Equal", "", 17, {data("a", i64, {2, 3}, 0, 9), ints("b", {3})}}), "cuda/cuda_Equal");
+  EXPECT_EQ(lowered({"", "Less", "", 17, {data("a", f16, {2, 3}), data("b", f16, {3})}}), "cuda/cuda_Less");
+  EXPECT_EQ(lowered({"", "GreaterOrEqual", "", 17, {data("a", f32, {4}), data("b", f32, {4})}}), "cuda/cuda_GreaterOrEqual");
+  EXPECT_EQ(lowered({"", "Not", "", 17, {data("x", b8, {4}, 0, 2)}}), "cuda/cuda_Not");
+  EXPECT_EQ(lowered({"", "Xor", "", 17, {data("a", b8, {2, 4}, 0, 2), data("b", b8, {4}, 0, 2)}}), "cuda/cuda_Xor");
+  EXPECT_EQ(lowered({"", "Where", "", 17, {data("c", b8, {2, 4}, 0, 2), data("x", f32, {4}), data("y", f32, {})}}), "cuda/cuda_where");
+  EXPECT_EQ(lowered({"", "Where", "", 17, {data("c", b8, {2, 4}, 0, 2), data("x", i64, {2, 4}, 0, 9), data("y", i64, {2, 4}, 0, 9)}}), "cuda/cuda_where");
+  EXPECT_EQ(lowered({"", "Expand", "", 13, {data("x", i64, {1, 7}, 0, 2), ints("shape", {3, 7})}}), "cuda/cuda_expand");
+  EXPECT_EQ(lowered({"", "Add", "", 17, {data("a", i64, {2, 3}, 0, 9), data("b", i64, {2, 3}, 0, 9)}}), "cuda/cuda_Add");
+  EXPECT_EQ(lowered({"", "Mul", "", 17, {data("a", DataType::kInt32, {2, 3}, 0, 9), ints("b", {3}, DataType::kInt32)}}), "cuda/cuda_Mul");
+}
+
+TEST(CudaBackendLowering, LeavesHostWorkOfPoolingCastLogicToTheReference) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  const DataType f32 = DataType::kFloat32, i64 = DataType::kInt64, b8 = DataType::kBool;
+  auto refused = [](const OpCase& c) {
+    const std::string got = lowered(c);
+    EXPECT_EQ(got.rfind("reference/", 0), 0u) << c.name << " lowered to " << got;
+  };
+  // MaxPool's Indices are the reference's to compute.
+  refused({"MaxPool with Indices", "MaxPool", "", 12, {data("x", f32, {1, 2, 8, 8})}, pool_attrs({2, 2}), 2});
+  refused({"MaxPool int8", "MaxPool", "", 12, {data("x", DataType::kInt8, {1, 2, 8, 8}, -9, 9)}, pool_attrs({2, 2})});
+  refused({"MaxPool float64", "MaxPool", "", 12, {data("x", DataType::kFloat64, {1, 2, 8, 8})}, pool_attrs({2, 2})});
+  refused({"MaxPool 4 spatial axes", "MaxPool", "", 12, {data("x", f32, {1, 1, 3, 3, 3, 3})}, pool_attrs({2, 2, 2, 2})});
+  refused({"AveragePool float64", "AveragePool", "", 17, {data("x", DataType::kFloat64, {1, 2, 8, 8})}, pool_attrs({2, 2})});
+  refused({"LpPool", "LpPool", "", 18, {data("x", f32, {1, 2, 8, 8})}, pool_attrs({2, 2})});
+  refused({"GlobalLpPool", "GlobalLpPool", "", 17, {data("x", f32, {1, 2, 8, 8})}});
+  refused({"Cast to float64", "Cast", "", 17, {data("x", f32, {2, 3})}, cast_attrs(DataType::kFloat64)});
+  refused({"Cast to uint16", "Cast", "", 17, {data("x", f32, {2, 3})}, cast_attrs(DataType::kUInt16)});
+  // Shape arithmetic (Shape -> Cast -> ... -> Reshape): the host computes it ahead of the run.
+  refused({"Cast of a shape", "Cast", "", 17, {data("s", i64, {4}, 1, 9)}, cast_attrs(f32)});
+  refused({"Cast to an int32 vector", "Cast", "", 17, {data("x", f32, {4})}, cast_attrs(DataType::kInt32)});
+  refused({"Equal of shapes", "Equal", "", 17, {data("s", i64, {4}, 0, 9), ints("minus_one", {-1, -1, -1, -1})}});
+  refused({"Where of shapes", "Where", "", 17, {data("c", b8, {3}, 0, 2), data("x", i64, {3}, 1, 9), data("y", i64, {3}, 1, 9)}});
+  refused({"Mul of shapes", "Mul", "", 17, {data("s", i64, {2}, 1, 9), ints("k", {2, 2})}});
+  refused({"Expand to an int vector", "Expand", "", 13, {data("x", i64, {1}, 1, 9), ints("shape", {4})}});
+  refused({"Expand to a graph input's shape", "Expand", "", 13, {data("x", f32, {1, 3}), int_data("s", i64, {2}, {2, 3})}});
+  refused({"integer Div", "Div", "", 17, {data("a", i64, {2, 3}, 1, 9), data("b", i64, {2, 3}, 1, 9)}});
+  refused({"integer Max", "Max", "", 17, {data("a", DataType::kInt32, {2, 3}, 1, 9), data("b", DataType::kInt32, {2, 3}, 1, 9)}});
+  refused({"Mod", "Mod", "", 17, {data("a", i64, {2, 3}, 1, 9), data("b", i64, {2, 3}, 1, 9)}});
+  refused({"Equal float64", "Equal", "", 17, {data("a", DataType::kFloat64, {2, 3}), data("b", DataType::kFloat64, {2, 3})}});
+}
+
+// The nodes of a graph that the cuda table leaves to the host after the passes the cuda backend's
+// build runs (opt level 3, channels-last convolutions): "op_type name" each.
+std::vector<std::string> host_layers(std::unique_ptr<Graph> g) {
+  std::vector<std::string> host;
+  Status s = infer_and_annotate(*g);
+  if (s.ok()) {
+    PassOptions po;
+    po.opt_level = 3;
+    po.channels_last_convs = find_backend("cuda")->prefers_channels_last();
+    s = run_passes(*g, po);
+  }
+  if (s.ok()) s = infer_and_annotate(*g);
+  if (!s.ok()) return {"passes failed: " + s.message()};
+  for (const auto& np : g->nodes()) {
+    const KernelEntry* e = find_backend("cuda")->kernels().find(*np);
+    if (!e || !e->backend.empty()) host.push_back(np->op_type + " " + np->name);
+  }
+  return host;
+}
+
+// A ResNet stem and bottleneck tail as exporters write them: Conv, BatchNormalization, Relu,
+// MaxPool, a residual Add, GlobalAveragePool, Flatten, Gemm.
+std::unique_ptr<Graph> resnet_style_graph() {
+  auto g = test::new_graph(17);
+  Value* x = test::input(*g, "x", DataType::kFloat32, sym_shape({1, 3, 32, 32}));
+  auto v = [&](const std::string& name) { return g->add_value(name); };
+  auto w = [&](const std::string& name, Dims dims, uint64_t seed) { return g->add_constant(name, random_tensor(DataType::kFloat32, dims, seed, -0.5, 0.5)); };
+  auto conv = [&](Value* in, const std::string& name, int64_t cin, int64_t cout, int64_t k, int64_t stride, uint64_t seed) {
+    Value* y = v(name);
+    Node* n = test::op(*g, "Conv", {in, w(name + ".w", {cout, cin, k, k}, seed), w(name + ".b", {cout}, seed + 1)}, {y}, name);
+    n->attrs.set_ints("kernel_shape", {k, k});
+    n->attrs.set_ints("strides", {stride, stride});
+    n->attrs.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+    return y;
+  };
+  auto bn = [&](Value* in, const std::string& name, int64_t c, uint64_t seed) {
+    Value* y = v(name);
+    test::op(*g, "BatchNormalization", {in, w(name + ".s", {c}, seed), w(name + ".b", {c}, seed + 1), w(name + ".m", {c}, seed + 2),
+                                         g->add_constant(name + ".v", random_tensor(DataType::kFloat32, {c}, seed + 3, 0.5, 1.5))},
+             {y}, name);
+    return y;
+  };
+  auto relu = [&](Value* in, const std::string& name) {
+    Value* y = v(name);
+    test::op(*g, "Relu", {in}, {y}, name);
+    return y;
+  };
+  Value* stem = relu(bn(conv(x, "conv1", 3, 16, 7, 2, 1), "bn1", 16, 10), "relu1");
+  Value* pool = v("pool");
+  test::op(*g, "MaxPool", {stem}, {pool}, "maxpool")->attrs = [] {
+    Attributes a;
+    pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1})(a);
+    return a;
+  }();
+  Value* a = relu(bn(conv(pool, "conv2", 16, 16, 3, 1, 20), "bn2", 16, 30), "relu2");
+  Value* b = bn(conv(a, "conv3", 16, 16, 3, 1, 40), "bn3", 16, 50);
+  Value* sum = v("sum");
+  test::op(*g, "Add", {b, pool}, {sum}, "residual");
+  Value* out = relu(sum, "relu3");
+  Value *gap = v("gap"), *flat = v("flat"), *logits = v("logits");
+  test::op(*g, "GlobalAveragePool", {out}, {gap}, "gap");
+  test::op(*g, "Flatten", {gap}, {flat}, "flatten");
+  Node* fc = test::op(*g, "Gemm", {flat, w("fc.w", {10, 16}, 60), w("fc.b", {10}, 61)}, {logits}, "fc");
+  fc->attrs.set_int("transB", 1);
+  g->add_output(logits);
+  return g;
+}
+
+TEST(CudaBackendLowering, ResNetStyleGraphHasNoHostLayers) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  EXPECT_EQ(host_layers(resnet_style_graph()), std::vector<std::string>{});
+}
+
+// The same graph built for cuda at the default optimization level (BatchNormalization folded,
+// channels-last FusedConv on cuDNN, kiln.MaxPool, ReduceMean for the global pool): every layer on
+// the device, and the outputs within fp32 rounding of the reference's (cuDNN sums in another
+// order; no TF32).
+TEST(CudaBackend, ResNetStyleGraphRunsOnTheDevice) {
+  KILN_REQUIRE_CUDA();
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.opt_level = 3;
+  auto cuda = test::build(resnet_style_graph(), config);
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", resnet_style_graph());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (const LayerInfo& l : cuda->info().layers) EXPECT_EQ(l.backend, "cuda") << l.name << " (" << l.op << ")";
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  for (int run = 0; run < 2; ++run) {
+    const NamedTensors in{{"x", random_tensor(DataType::kFloat32, {1, 3, 32, 32}, 70 + run, -2, 2)}};
+    NamedTensors want;
+    ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+    NamedTensors got;
+    for (const auto& [name, t] : want) got[name] = poisoned(t.dtype(), t.shape());
+    const Status s = (*ctx)->run(in, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (const auto& [name, t] : want) expect_close(got.at(name), t, {1e-3, 1e-4}, fmt::format("resnet-style run {} output {}", run, name));
+  }
+}
+
+TEST(CudaBackendLowering, BertStyleEmbeddingsAndMaskHaveNoHostLayers) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  EXPECT_EQ(host_layers(bert_style_graph()), std::vector<std::string>{});
 }
 
 }  // namespace

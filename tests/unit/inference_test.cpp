@@ -4,6 +4,7 @@
 
 #include "ir/inference.h"
 #include "ir/ops/infer_util.h"
+#include "ir/ops/tensor/tensor_ops.h"
 #include "unit/test_util.h"
 
 namespace kiln {
@@ -44,6 +45,26 @@ TEST(Inference, BroadcastShapesWithSymbols) {
   r = broadcast_shapes(S({K(3)}), S({K(4)}));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(contains(r.status().message(), "3") && contains(r.status().message(), "4")) << r.status().message();
+}
+
+TEST(Inference, ReshapeMinusOneTakesTheOneSymbolLeft) {
+  // [batch, 4, 8] -> [-1, 4, 2, 4]: the known sizes match, so -1 is batch.
+  auto r = reshape_output_shape(S({Y("batch"), K(4), K(8)}), std::vector<int64_t>{-1, 4, 2, 4}, false);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, S({Y("batch"), K(4), K(2), K(4)}));
+  // [batch, seq, 8] -> [-1, 8] stays unknown: the -1 is batch·seq, no one symbol.
+  r = reshape_output_shape(S({Y("batch"), Y("seq"), K(8)}), std::vector<int64_t>{-1, 8}, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE((*r)[0].is_known());
+  EXPECT_TRUE((*r)[0].symbol.empty());
+  // [batch, 4, 8] -> [-1, 16]: the -1 is 2·batch, not batch.
+  r = reshape_output_shape(S({Y("batch"), K(4), K(8)}), std::vector<int64_t>{-1, 16}, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE((*r)[0].symbol.empty());
+  // Symbols on both sides cancel as before: [batch, seq, 8] -> [batch, -1] is seq·8, unknown.
+  r = reshape_output_shape(S({Y("batch"), Y("seq"), K(8)}), ShapeElems{ShapeElem::of_dim(Y("batch")), ShapeElem::literal(-1)}, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE((*r)[1].symbol.empty());
 }
 
 // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [2, 3])) with x: float32[batch, 6].

@@ -37,11 +37,13 @@ inline Value* input(Graph& g, const std::string& name, DataType t, SymShape shap
   return v;
 }
 
-// The unit tests build for the reference backend (the oracle) unless they say otherwise.
+// The unit tests build for the reference backend (the oracle) unless they say otherwise, and
+// keep float32 products exact on the cuda backend (no TF32) so it can be held to the reference.
 inline BuilderConfig quiet_config() {
   BuilderConfig c;
   c.backend = "reference";
   c.show_progress = false;
+  c.allow_tf32 = false;
   return c;
 }
 

@@ -10,6 +10,7 @@ void BuilderFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--opt-level", opt_level, "0 none, 1 cleanup and folding, 2 fusions, 3 also layout and backend passes (default 3)");
   cmd.add_flag("--fp16", fp16, "Build in float16 where accuracy allows");
   cmd.add_flag("--bf16", bf16, "Build in bfloat16 where accuracy allows");
+  cmd.add_flag("--no-tf32", no_tf32, "cuda: keep float32 products exact (no TF32 tensor cores)");
   cmd.add_option("--disable-pass", disabled_passes, "Skip an optimizer pass by name");
   cmd.add_option("--min-shapes", min_shapes, "Smallest input shapes, e.g. x:1x3x224x224");
   cmd.add_option("--opt-shapes", opt_shapes, "Shapes to optimize for");
@@ -26,6 +27,7 @@ Result<BuilderConfig> BuilderFlags::config() const {
   if (opt_level < 0 || opt_level > 3) return invalid_argument(fmt::format("--opt-level {} is out of range (0 to 3)", opt_level));
   if (fp16 && bf16) return invalid_argument("--fp16 and --bf16 are exclusive");
   c.precision = fp16 ? "fp16" : bf16 ? "bf16" : "fp32";
+  c.allow_tf32 = !no_tf32;
   c.disabled_passes = disabled_passes;
   c.timing_cache = timing_cache;
   c.tune_kernels = !no_tuning;

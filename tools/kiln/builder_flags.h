@@ -12,7 +12,7 @@ namespace kiln::cli {
 struct BuilderFlags {
   std::string backend = "cpu";
   int opt_level = 3;
-  bool fp16 = false, bf16 = false;
+  bool fp16 = false, bf16 = false, no_tf32 = false;
   std::vector<std::string> disabled_passes;
   std::string min_shapes, opt_shapes, max_shapes;
   std::string timing_cache;

@@ -28,6 +28,7 @@
 #include "core/progress.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "runtime/engine_state.h"
 
 namespace kiln::cli {
 
@@ -61,6 +62,8 @@ struct BenchOpts {
   long long batch = 0;  // 0: not given
   long long contexts = 1;
   bool profile = false;
+  bool cuda_graph = false;  // --cuda-graph
+  std::string io;           // --io host|device; empty: device for engines with device layers
   bool check = false;       // --check: outputs against fp32 on the reference backend
   std::string check_model;  // --check-model: the ONNX file an engine was built from
   // Intra-op threads per context (--threads; default all cores), set on every thread that runs.
@@ -94,6 +97,10 @@ Status check_flags(const BenchOpts& o) {
   if (o.batch_opt->count() && o.batch < 1) return invalid_argument(fmt::format("--batch {}: must be at least 1", o.batch));
   if (o.threads_opt->count() && (o.requested_intra_op_threads < 1 || o.requested_intra_op_threads > 1024)) {
     return invalid_argument(fmt::format("--threads {}: must be 1 to 1024", o.requested_intra_op_threads));
+  }
+  if (!o.io.empty() && o.io != "host" && o.io != "device") return invalid_argument(fmt::format("--io {}: must be host or device", o.io));
+  if (o.cuda_graph && o.profile) {
+    return invalid_argument("--cuda-graph and --profile are exclusive: a replayed CUDA graph runs no layer on its own, so it has no per-layer times");
   }
   return ok_status();
 }
@@ -176,10 +183,26 @@ int64_t items_per_run(const Engine& engine, const BenchOpts& o, const NamedTenso
 struct ContextRun {
   std::unique_ptr<ExecutionContext> ctx;
   NamedTensors outputs;  // bound by the first (untimed) run, then written in place
+  NamedDeviceTensors device_outputs;  // --io device: left where the context puts them
   std::vector<double> latencies_ms;
   Clock::time_point end;
   Status status;
 };
+
+// --io device: the inputs uploaded once into device memory that the returned owners keep alive;
+// every context reads them (run_on_device never writes an input).
+Result<NamedDeviceTensors> upload_inputs(const Engine& engine, const NamedTensors& inputs, std::vector<std::shared_ptr<void>>& owners) {
+  const Device* device = engine.state()->device;
+  NamedDeviceTensors out;
+  for (const auto& [name, t] : inputs) {
+    KILN_ASSIGN_OR_RETURN(void* p, device->allocate(t.nbytes()));
+    owners.emplace_back(p, [device](void* q) { device->free(q); });
+    if (t.nbytes()) KILN_RETURN_IF_ERROR(device->copy_to_device(p, t.data(), t.nbytes(), nullptr));
+    out[name] = DeviceTensor{t.dtype(), t.shape(), p};
+  }
+  KILN_RETURN_IF_ERROR(device->synchronize(nullptr));
+  return out;
+}
 
 // Waits for `done`, redrawing `progress` from `state` (done, total-so-far detail) meanwhile. The
 // workers never touch the progress line: it belongs to this thread.
@@ -297,6 +320,12 @@ Command add_bench_command(CLI::App& app) {
                                    "Intra-op threads per context, shared by kiln's cpu kernels and oneDNN (default: all cores; the reference backend runs single-threaded)");
   cmd->add_option("--json", o->json_file, "Write every figure to this file as JSON");
   cmd->add_flag("--profile", o->profile, "Time every layer during the measured runs; print the slowest layers and the time per op");
+  cmd->add_flag("--cuda-graph", o->cuda_graph,
+                "Capture each context's device work in a CUDA graph and replay it (engines with device layers; two untimed runs "
+                "per context make and capture it; exclusive with --profile)");
+  cmd->add_option("--io", o->io,
+                  "host: inputs are copied to the device and outputs back in every run; device: inputs are uploaded once and outputs "
+                  "stay on the device (the GPU compute time, like trtexec's). Default: device for engines with device layers");
   cmd->add_flag("--check", o->check,
                 "After measuring, compare the outputs with the model run in fp32 on the reference backend (the error a --bf16 or "
                 "--fp16 engine makes)");
@@ -349,6 +378,26 @@ Command add_bench_command(CLI::App& app) {
     }
     const int64_t batch = items_per_run(*engine, *o, *inputs);
     const EngineInfo info = engine->info();
+    const bool device_io = o->io.empty() ? engine->uses_device() : o->io == "device";
+    if (device_io && !engine->uses_device()) {
+      return fail(invalid_argument(fmt::format("--io device: this engine was built for the '{}' backend and computes in host memory; "
+                                               "--io device needs an engine with device layers (--backend cuda)",
+                                               info.backend)));
+    }
+    std::vector<std::shared_ptr<void>> device_input_memory;
+    NamedDeviceTensors device_inputs;
+    if (device_io) {
+      auto uploaded = upload_inputs(*engine, *inputs, device_input_memory);
+      if (!uploaded.ok()) return fail(uploaded.status());
+      device_inputs = std::move(*uploaded);
+    }
+    // One run of a context, with the I/O --io says. Device outputs are given without a buffer, so
+    // they stay where the context computed them (no copy) and the graph's addresses stay fixed.
+    auto run_once = [&](ContextRun& r) -> Status {
+      if (!device_io) return r.ctx->run(*inputs, &r.outputs);
+      for (auto& [name, t] : r.device_outputs) t.data = nullptr;
+      return r.ctx->run_on_device(device_inputs, &r.device_outputs);
+    };
     const size_t contexts = static_cast<size_t>(o->contexts);
     const int intra_threads = o->threads_opt->count() ? static_cast<int>(o->requested_intra_op_threads) : hardware_threads();
     set_intra_op_threads(intra_threads);  // for the first runs below, on this thread
@@ -367,8 +416,9 @@ Command add_bench_command(CLI::App& app) {
         Status s = ctx.ok() ? ok_status() : ctx.status();
         if (s.ok()) {
           r.ctx = std::move(*ctx);
-          s = r.ctx->run(*inputs, &r.outputs);
+          if (o->cuda_graph) s = r.ctx->set_cuda_graph(true).with_context("--cuda-graph");
         }
+        if (s.ok()) s = run_once(r);
         if (!s.ok()) {
           progress.finish();  // so the error does not share the progress line on a terminal
           return fail(s);
@@ -398,6 +448,11 @@ Command add_bench_command(CLI::App& app) {
                                      : by_duration ? fmt::format("{} s", o->duration_s)
                                                    : fmt::format("at least {} runs and {} s", kDefaultMinRuns, kDefaultMinSeconds);
     std::printf("contexts: %zu, each: warmup %s, then %s\n", contexts, warmup_text.c_str(), measure_text.c_str());
+    if (engine->uses_device()) {
+      std::printf("io: %s\n", device_io ? "device (inputs uploaded once, outputs left on the device: GPU compute, like trtexec's)"
+                                        : "host (inputs copied to the device and outputs back in every run)");
+      std::printf("cuda graph: %s\n", o->cuda_graph ? "on (two untimed runs per context make and capture it)" : "off");
+    }
     std::fflush(stdout);
 
     // Warm-up and measurement on one thread per context. All contexts start measuring together,
@@ -409,10 +464,12 @@ Command add_bench_command(CLI::App& app) {
     const double measure_ms = by_duration ? o->duration_s * 1000 : kDefaultMinSeconds * 1000;
     auto worker = [&](ContextRun& r) {
       set_intra_op_threads(intra_threads);  // OpenMP's thread count is per calling thread
+      // A CUDA graph is made on this thread: one direct run here (plans, workspaces), one capture.
+      for (int i = 0; i < (o->cuda_graph ? 2 : 0) && r.status.ok(); ++i) r.status = run_once(r);
       const auto warm_start = Clock::now();
       for (size_t done = 1; r.status.ok() && !stop; ++done) {
         if (warmup_by_time ? ms_between(warm_start, Clock::now()) >= o->warmup_ms : done >= warmup_runs) break;
-        r.status = r.ctx->run(*inputs, &r.outputs);
+        r.status = run_once(r);
         ++warmed_runs;
       }
       if (!r.status.ok()) stop = true;
@@ -422,7 +479,7 @@ Command add_bench_command(CLI::App& app) {
       if (!stop) r.latencies_ms.reserve(by_iterations ? static_cast<size_t>(o->iterations) : 4096);
       while (!stop) {
         const auto t0 = Clock::now();
-        r.status = r.ctx->run(*inputs, &r.outputs);
+        r.status = run_once(r);
         const auto t1 = Clock::now();
         if (!r.status.ok()) {
           stop = true;
@@ -494,10 +551,31 @@ Command add_bench_command(CLI::App& app) {
                 static_cast<long long>(batch));
     std::printf("runs: %zu (%s) in %s wall\n", lat.count, count_of(contexts, "context").c_str(), wall_time(wall_s).c_str());
 
+    nlohmann::json graph_json;
+    if (o->cuda_graph) {
+      ExecutionContext::CudaGraphCounts counts;
+      for (const ContextRun& r : runs) {
+        const auto c = r.ctx->cuda_graph_counts();
+        counts.uncaptured += c.uncaptured;
+        counts.captured += c.captured;
+        counts.replayed += c.replayed;
+      }
+      std::printf("cuda graph: %lld runs replayed, %lld captured, %lld uncaptured (warm-up included)\n", static_cast<long long>(counts.replayed),
+                  static_cast<long long>(counts.captured), static_cast<long long>(counts.uncaptured));
+      // Every context has the one plan: the first one's note stands for all.
+      const std::string note = runs[0].ctx->cuda_graph_note();
+      if (!note.empty()) std::printf("warning: --cuda-graph: runs are not replayed from a CUDA graph: %s\n", note.c_str());
+      graph_json = {{"replayed", counts.replayed}, {"captured", counts.captured}, {"uncaptured", counts.uncaptured}, {"note", note}};
+    }
+
     nlohmann::json profile_json;
     if (o->profile) profile_json = print_profile(info, runs);
 
     nlohmann::json check_json;
+    if (check && device_io) {
+      // The measured runs left their outputs on the device: one more run with host I/O to compare.
+      if (Status s = runs[0].ctx->run(*inputs, &runs[0].outputs); !s.ok()) return fail(s);
+    }
     if (check) {
       const std::string reference_model = o->check_model.empty() ? o->model : o->check_model;
       auto errors = check_against_fp32(reference_model, is_engine ? info.source_sha256 : "", *inputs, runs[0].outputs);
@@ -553,7 +631,10 @@ Command add_bench_command(CLI::App& app) {
           {"throughput_items_per_s", per_s * static_cast<double>(batch)},
           {"latency_ms", summary_json(lat)},
           {"per_context", per_context},
+          {"io", device_io ? "device" : "host"},
+          {"cuda_graph", o->cuda_graph},
       };
+      if (o->cuda_graph) j["cuda_graph_runs"] = graph_json;
       if (o->profile) j["profile"] = profile_json;
       if (check) j["check"] = check_json;
       if (Status s = write_json_file(o->json_file, j); !s.ok()) return fail(s);

@@ -75,6 +75,7 @@ Command add_run_command(CLI::App& app) {
     std::vector<std::string> inputs, expects;
     uint64_t seed = 0;
     int iterations = 1;
+    bool cuda_graph = false;
     BuilderFlags flags;
   };
   auto o = std::make_shared<Opts>();
@@ -85,6 +86,9 @@ Command add_run_command(CLI::App& app) {
   cmd->add_option("--output-dir", o->output_dir, "Where to write the outputs as .npy");
   cmd->add_option("--seed", o->seed, "Seed for random inputs");
   cmd->add_option("--iterations", o->iterations, "Run this many times and report the median time")->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--cuda-graph", o->cuda_graph,
+                "Replay the device work from a CUDA graph (engines with device layers): with --iterations 3 or more, the first run "
+                "at the shape runs directly, the second captures, the rest replay");
   o->flags.add_to(*cmd);
   return [o]() -> int {
     auto config = o->flags.config();
@@ -111,6 +115,9 @@ Command add_run_command(CLI::App& app) {
     }
     auto ctx = engine->create_execution_context();
     if (!ctx.ok()) return fail(ctx.status());
+    if (o->cuda_graph) {
+      if (Status s = (*ctx)->set_cuda_graph(true); !s.ok()) return fail(s.with_context("--cuda-graph"));
+    }
     NamedTensors outputs;
     std::vector<double> times;
     for (int it = 0; it < o->iterations; ++it) {
@@ -125,6 +132,13 @@ Command add_run_command(CLI::App& app) {
     const EngineInfo info = engine->info();
     std::printf("ran %s (%zu layers, backend %s) in %.3f ms%s\n", o->model.c_str(), info.layers.size(), info.backend.c_str(),
                 times[times.size() / 2], o->iterations > 1 ? fmt::format(" (median of {})", o->iterations).c_str() : "");
+    if (o->cuda_graph) {
+      const auto counts = (*ctx)->cuda_graph_counts();
+      std::printf("  cuda graph: %lld runs replayed, %lld captured, %lld uncaptured\n", static_cast<long long>(counts.replayed),
+                  static_cast<long long>(counts.captured), static_cast<long long>(counts.uncaptured));
+      const std::string note = (*ctx)->cuda_graph_note();
+      if (!note.empty()) std::printf("warning: --cuda-graph: runs are not replayed from a CUDA graph: %s\n", note.c_str());
+    }
     for (const IoInfo& io : engine->inputs()) {
       std::printf("  input  %-24s %s\n", io.name.c_str(), (*inputs)[io.name].describe().c_str());
     }

@@ -13,7 +13,7 @@ class CudaBackend final : public Backend {
     for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries(), cuda::matmul_entries(), cuda::conv_entries(),
                          cuda::binary_entries(), cuda::cast_entries(), cuda::fused_pointwise_entries(), cuda::norm_entries(),
                          cuda::softmax_entries(), cuda::reduce_entries(), cuda::copy_entries(), cuda::shape_op_entries(),
-                         cuda::attention_entries()}) {
+                         cuda::attention_entries(), cuda::pool_entries(), cuda::logic_entries()}) {
       for (KernelEntry& e : entries) table_.add(std::move(e));
     }
     // Fallbacks after every CUDA kernel (KernelTable::find takes the first that supports): they
@@ -34,6 +34,12 @@ class CudaBackend final : public Backend {
     return cuda::cuda_signature_mismatch(built_for, device_signature());
   }
   Status available() const override { return cuda::cuda_device_status(); }
+  // fp16 and bf16: the device layers compute on 16-bit tensors (builder/precision.h). Every GPU
+  // kiln builds for (sm_90) has tensor cores for both.
+  Status check_precision(const std::string& precision) const override {
+    if (precision == "fp32" || precision == "fp16" || precision == "bf16") return ok_status();
+    return Backend::check_precision(precision);
+  }
   const KernelTable& kernels() const override { return table_; }
   const Device* device() const override { return &device_; }
   // cuDNN's convolutions and their fused epilogues run on NHWC.

@@ -1,8 +1,8 @@
 #include "backends/cuda/cuda_device.h"
 
-#include <cuda_runtime_api.h>
-
 #include <algorithm>
+
+#include <cuda_runtime_api.h>
 
 #include "backends/cuda/libs/cublaslt_matmul.h"
 #include "backends/cuda/libs/cudnn_conv.h"
@@ -108,6 +108,28 @@ Result<void*> CudaDevice::allocate(size_t bytes) const {
 
 void CudaDevice::free(void* p) const { cudaFree(p); }
 
+Result<void*> CudaDevice::allocate_host(size_t bytes) const {
+  void* p = nullptr;
+  // Portable: the memory is page-locked for every device, not only the current one.
+  const cudaError_t e = cudaHostAlloc(&p, std::max<size_t>(bytes, 1), cudaHostAllocPortable);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return out_of_memory(fmt::format("cannot allocate {} bytes of page-locked host memory: {}", bytes, cudaGetErrorString(e)));
+  }
+  return p;
+}
+
+void CudaDevice::free_host(void* p) const { cudaFreeHost(p); }
+
+bool CudaDevice::is_device_memory(const void* p) const {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();  // an unknown pointer is an error only for this call
+    return false;
+  }
+  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
 Result<void*> CudaDevice::create_stream() const {
   cudaStream_t s = nullptr;
   KILN_RETURN_IF_ERROR(cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a stream"));
@@ -124,6 +146,45 @@ Status CudaDevice::copy_to_device(void* dst, const void* src, size_t bytes, void
 Status CudaDevice::copy_to_host(void* dst, const void* src, size_t bytes, void* stream) const {
   return cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(stream)),
                      fmt::format("copying {} bytes from the GPU", bytes));
+}
+
+Status CudaDevice::copy_on_device(void* dst, const void* src, size_t bytes, void* stream) const {
+  return cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(stream)),
+                     fmt::format("copying {} bytes on the GPU", bytes));
+}
+
+Status CudaDevice::begin_capture(void* stream) const {
+  // Thread-local: a call from this thread that is not allowed while capturing (a cudaMalloc, a
+  // synchronization) fails the capture instead of being recorded wrongly, and other threads
+  // (other contexts) keep working while this one captures.
+  return cuda_status(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal),
+                     "beginning a CUDA graph capture");
+}
+
+Result<void*> CudaDevice::end_capture(void* stream) const {
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
+  if (ended != cudaSuccess || !graph) {
+    cudaGetLastError();  // capture errors are not sticky: clear this one so the next call is clean
+    if (graph) cudaGraphDestroy(graph);
+    return unsupported(fmt::format("the stream's work could not be captured into a CUDA graph: {}", cudaGetErrorString(ended)));
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);  // the executable graph is independent of the graph it came from
+  if (made != cudaSuccess) {
+    cudaGetLastError();
+    return unsupported(fmt::format("the captured CUDA graph could not be instantiated: {}", cudaGetErrorString(made)));
+  }
+  return static_cast<void*>(exec);
+}
+
+Status CudaDevice::launch_graph(void* graph, void* stream) const {
+  return cuda_status(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), static_cast<cudaStream_t>(stream)), "launching a CUDA graph");
+}
+
+void CudaDevice::destroy_graph(void* graph) const {
+  if (graph) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
 }
 
 Status CudaDevice::synchronize(void* stream) const {

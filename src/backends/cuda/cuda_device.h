@@ -16,9 +16,17 @@ class CudaDevice final : public Device {
   void free(void* p) const override;
   Result<void*> create_stream() const override;
   void destroy_stream(void* stream) const override;
+  Result<void*> allocate_host(size_t bytes) const override;
+  void free_host(void* p) const override;
+  bool is_device_memory(const void* p) const override;
   Status copy_to_device(void* dst, const void* src, size_t bytes, void* stream) const override;
   Status copy_to_host(void* dst, const void* src, size_t bytes, void* stream) const override;
+  Status copy_on_device(void* dst, const void* src, size_t bytes, void* stream) const override;
   Status synchronize(void* stream) const override;
+  Status begin_capture(void* stream) const override;
+  Result<void*> end_capture(void* stream) const override;
+  Status launch_graph(void* graph, void* stream) const override;
+  void destroy_graph(void* graph) const override;
 };
 
 // ok when a CUDA device can be used here, else why not ("no CUDA device: ...").

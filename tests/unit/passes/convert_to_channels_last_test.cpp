@@ -42,6 +42,42 @@ TEST(ConvertToChannelsLast, ResNetLikeKeepsOneTransposeAtTheInput) {
                                              "ReduceMean", "Reshape", "Flatten", "Gemm"}));
 }
 
+// PyTorch's dynamo exporter writes ResNet's adaptive_avg_pool2d(x, 1) as ReduceMean over axes
+// [2, 3] with keepdims (the axes an input from opset 18), then Reshape [N, C] and Gemm: the
+// ReduceMean is a global average pool and follows the convolutions channels-last.
+std::unique_ptr<Graph> resnet_head_as_torch_exports(std::vector<int64_t> axes, int64_t keepdims) {
+  TestGraph b(18);
+  Value* x = b.input("x", {Dim::sym("batch"), Dim::known(3), Dim::known(8), Dim::known(8)});
+  Value* c1 = b.op("Relu", {b.op("Conv", {x, b.random("w1", {8, 3, 3, 3}, -0.3f, 0.3f), b.random("b1", {8})}, pads1)});
+  Value* c2 = b.op("Relu", {b.op("Conv", {c1, b.random("w2", {8, 8, 1, 1}, -0.3f, 0.3f)})});
+  Value* mean = b.op("ReduceMean", {c2, b.ints(axes)}, [=](Attributes& a) { a.set_int("keepdims", keepdims); });
+  Value* flat = keepdims ? b.op("Reshape", {mean, b.ints({-1, 8})}) : mean;
+  b.output(b.op("Gemm", {flat, b.random("fc", {5, 8}), b.random("fcb", {5})}, [](Attributes& a) { a.set_int("transB", 1); }));
+  return b.take();
+}
+
+TEST(ConvertToChannelsLast, ReduceMeanOverHeightAndWidthIsAGlobalAveragePool) {
+  PassRun r = run_passes_on([] { return resnet_head_as_torch_exports({2, 3}, 1); }, kPasses, {{"batch", 2}}, true);
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  // No Transpose back to channels-first before the mean: it reads the channels-last value.
+  // The Transpose back of [N, 1, 1, C] is a Reshape, and the Reshape to [N, C] then reads it.
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "kiln.FusedConv", "Relu", "kiln.FusedConv", "Relu", "ReduceMean", "Reshape",
+                                             "Gemm"}));
+  PassRun neg = run_passes_on([] { return resnet_head_as_torch_exports({-2, -1}, 1); }, kPasses, {{"batch", 2}}, true);
+  EXPECT_PASS_RUN_OK(neg, 1e-5);
+  EXPECT_EQ(neg.count("Transpose"), 1u);
+}
+
+TEST(ConvertToChannelsLast, ReduceMeanThatIsNotAPoolStaysChannelsFirst) {
+  // Without keepdims, or over the channels, the mean reads the channels-first layout.
+  PassRun r = run_passes_on([] { return resnet_head_as_torch_exports({2, 3}, 0); }, kPasses, {{"batch", 2}}, true);
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  EXPECT_EQ(r.count("Transpose"), 2u);
+  PassRun c = run_passes_on([] { return resnet_head_as_torch_exports({1, 2}, 1); }, kPasses, {{"batch", 2}}, true);
+  EXPECT_PASS_RUN_OK(c, 1e-5);
+  EXPECT_EQ(c.count("Transpose"), 2u);
+}
+
 TEST(ConvertToChannelsLast, OnlyWhenTheBackendPrefersIt) {
   PassRun r = run_passes_on(resnet_like, kPasses);
   EXPECT_PASS_RUN_OK(r, 1e-6);

@@ -169,3 +169,93 @@ TEST(FuseAttention, CausalWhereWithShapeReadsOfTheScores) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// torch.nn.functional.scaled_dot_product_attention as torch.onnx (dynamo) exports BERT's: q and
+// kᵀ each multiplied by 1/√√D before the product, kᵀ made through a Reshape that merges batch
+// and heads, the boolean mask turned additive by Where(keep, 0, fill), and the softmax guarded
+// by Where(IsNaN(p), 0, p). Sequence 4, 2 heads of 4; `keep` [1, 1, 4, 4] masks out every key
+// of query row 0 and some of the others.
+struct TorchSdpaOptions {
+  float fill = std::numeric_limits<float>::lowest();  // -inf: the masked-out row is NaN unfused
+  float guard_value = 0;                              // not 0: not the NaN guard, must not fuse
+  bool scale_k = true;                                // false: all of the scale on q
+};
+
+GraphMaker torch_sdpa_attention(TorchSdpaOptions o) {
+  return [=] {
+    TestGraph b(18);
+    const SymShape bsh{Dim::sym("batch"), Dim::known(4), Dim::known(8)};
+    Value* q = b.input("q", bsh);
+    Value* k = b.input("k", bsh);
+    Value* v = b.input("v", bsh);
+    auto heads = [&](Value* x) {
+      Value* r = b.op("Reshape", {x, b.ints({-1, 4, 2, 4})}, [](Attributes& a) { a.set_int("allowzero", 1); });
+      return b.op("Transpose", {r}, [](Attributes& a) { a.set_ints("perm", {0, 2, 1, 3}); });
+    };
+    Value* kh = heads(k);
+    // kᵀ: Reshape [-1, S, D] from Shape(kh)'s slices, Transpose 021, Reshape back.
+    Value* shape = b.op("Shape", {kh}, [](Attributes& a) { a.set_int("start", 0); });
+    Value* last = b.op("Slice", {shape, b.ints({-1}), b.ints({std::numeric_limits<int64_t>::max()})});
+    Value* mid = b.op("Slice", {shape, b.ints({-2}), b.ints({-1})});
+    Value* lead = b.op("Slice", {shape, b.ints({std::numeric_limits<int64_t>::min()}), b.ints({-2})});
+    auto concat = [&](std::vector<Value*> xs) { return b.op("Concat", std::move(xs), [](Attributes& a) { a.set_int("axis", 0); }); };
+    Value* kt = b.op("Reshape", {kh, concat({b.ints({-1}), mid, last})});
+    kt = b.op("Transpose", {kt}, [](Attributes& a) { a.set_ints("perm", {0, 2, 1}); });
+    kt = b.op("Reshape", {kt, concat({lead, last, mid})});
+    const float root = 1 / std::sqrt(std::sqrt(4.0f));
+    Value* qs = b.op("Mul", {heads(q), b.scalar(o.scale_k ? root : root * root)});
+    Value* ks = o.scale_k ? b.op("Mul", {kt, b.scalar(root)}) : kt;
+    Tensor keep = *Tensor::allocate(DataType::kBool, {1, 1, 4, 4});
+    const bool pattern[16] = {false, false, false, false, true, false, true, true, true, true, false, true, true, true, true, true};
+    for (int i = 0; i < 16; ++i) keep.data_as<bool>()[i] = pattern[i];
+    Value* mask = b.op("Where", {b.constant("keep", keep), b.scalar(0), b.scalar(o.fill)});
+    Value* p = b.op("Softmax", {b.op("Add", {b.op("MatMul", {qs, ks}), mask})}, [](Attributes& a) { a.set_int("axis", -1); });
+    p = b.op("Where", {b.op("IsNaN", {p}), b.scalar(o.guard_value), p});
+    Value* ctx = b.op("Transpose", {b.op("MatMul", {p, heads(v)})}, [](Attributes& a) { a.set_ints("perm", {0, 2, 1, 3}); });
+    b.output(b.op("Reshape", {ctx, b.ints({-1, 4, 8})}, [](Attributes& a) { a.set_int("allowzero", 1); }));
+    return b.take();
+  };
+}
+
+// The cleanup turns the kᵀ view into one Transpose; then the attention fuses.
+const std::vector<std::string> kWithCleanup{"remove-identity-ops", "fuse-attention"};
+
+TEST(FuseAttention, TorchSdpaExportWithFiniteMask) {
+  PassRun r = run_passes_on(torch_sdpa_attention({}), kWithCleanup, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  // Where(keep, 0, fill) stays: it is the Attention's additive mask.
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Where", "kiln.Attention"}));
+}
+
+TEST(FuseAttention, TorchSdpaExportWithInfiniteMaskGivesZerosForTheMaskedRow) {
+  // Unfused, row 0's softmax is NaN and the guard makes it 0; the Attention gives 0 itself.
+  TorchSdpaOptions o;
+  o.fill = -std::numeric_limits<float>::infinity();
+  PassRun r = run_passes_on(torch_sdpa_attention(o), kWithCleanup, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Where", "kiln.Attention"}));
+}
+
+TEST(FuseAttention, TorchSdpaExportWithTheWholeScaleOnQ) {
+  TorchSdpaOptions o;
+  o.scale_k = false;
+  PassRun r = run_passes_on(torch_sdpa_attention(o), kWithCleanup, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  EXPECT_EQ(r.count("kiln.Attention"), 1u);
+}
+
+TEST(FuseAttention, NotWhenTheNanGuardWritesAnythingButZero) {
+  TorchSdpaOptions o;
+  o.fill = -std::numeric_limits<float>::infinity();
+  o.guard_value = 1;
+  PassRun r = run_passes_on(torch_sdpa_attention(o), kWithCleanup, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 1e-5);
+  EXPECT_EQ(r.count("kiln.Attention"), 0u);
+  EXPECT_EQ(r.count("Softmax"), 1u);
+}
+
+}  // namespace
+}  // namespace kiln::test

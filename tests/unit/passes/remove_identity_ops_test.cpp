@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "unit/passes/cleanup_pass_util.h"
 
 namespace kiln::test {
@@ -383,6 +385,58 @@ TEST(RemoveIdentityOpsPass, TransposeMovingOnlyUnitDimsBecomesReshape) {
       kRemove, {{"batch", 2}});
   EXPECT_PASS_RUN_OK(r, 0);
   EXPECT_EQ(r.ops, (std::vector<std::string>{"Reshape", "Relu", "Transpose"}));
+}
+
+
+// k.transpose(-2, -1) of a [batch, H, S, D] tensor as PyTorch's dynamo exporter writes it: the
+// leading dims merged by a Reshape whose target is sliced from Shape(k) (with int64's extremes
+// as open slice ends), a 3-D Transpose, and a Reshape back to [batch, H, D, S].
+struct MergedViewOptions {
+  std::vector<int64_t> perm{0, 2, 1};
+  bool merge_middle = false;  // merge H and S instead of the leading dims: not a transpose of k
+};
+
+GraphMaker transpose_through_merged_view(MergedViewOptions o) {
+  return [=] {
+    TestGraph b(18);
+    Value* k = b.input("k", {Dim::sym("batch"), Dim::known(4), Dim::known(6), Dim::known(5)});
+    Value* shape = b.op("Shape", {k}, [](Attributes& a) { a.set_int("start", 0); });
+    const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+    Value* last = b.op("Slice", {shape, b.ints({-1}), b.ints({hi})});
+    Value* mid = b.op("Slice", {shape, b.ints({-2}), b.ints({-1})});
+    Value* lead = b.op("Slice", {shape, b.ints({lo}), b.ints({-2})});
+    auto concat = [&](std::vector<Value*> xs) { return b.op("Concat", std::move(xs), [](Attributes& a) { a.set_int("axis", 0); }); };
+    Value* merged = o.merge_middle ? b.op("Reshape", {k, b.ints({-1, 24, 5})}) : b.op("Reshape", {k, concat({b.ints({-1}), mid, last})});
+    Value* t = b.op("Transpose", {merged}, [&](Attributes& a) { a.set_ints("perm", o.perm); });
+    Value* back = o.merge_middle ? b.op("Reshape", {t, b.ints({-1, 5, 4, 6})}) : b.op("Reshape", {t, concat({lead, last, mid})});
+    b.output(b.op("Neg", {back}));
+    return b.take();
+  };
+}
+
+TEST(RemoveIdentityOpsPass, TransposeThroughAMergedViewBecomesOneTranspose) {
+  PassRun r = run_passes_on(transpose_through_merged_view({}), kRemove, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(r, 0);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"Transpose", "Neg"}));
+  EXPECT_EQ(r.inputs[0], (std::vector<std::string>{"k"}));
+  auto g = optimized_graph(transpose_through_merged_view({}), kRemove);
+  EXPECT_EQ(find_node(*g, "Transpose")->attrs.get_ints("perm"), (std::vector<int64_t>{0, 1, 3, 2}));
+}
+
+TEST(RemoveIdentityOpsPass, MergedViewTransposeStaysWhenItIsNotOne) {
+  // A Transpose that moves the merged dim, or a view that merges other dims than the leading
+  // ones, is no Transpose of k.
+  MergedViewOptions moves_merged;
+  moves_merged.perm = {1, 0, 2};
+  PassRun a = run_passes_on(transpose_through_merged_view(moves_merged), kRemove, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(a, 0);
+  EXPECT_EQ(a.count("Reshape"), 2u);
+  MergedViewOptions middle;
+  middle.merge_middle = true;
+  PassRun b = run_passes_on(transpose_through_merged_view(middle), kRemove, {{"batch", 2}});
+  EXPECT_PASS_RUN_OK(b, 0);
+  EXPECT_EQ(b.count("Reshape"), 2u);
+  EXPECT_EQ(b.count("Transpose"), 1u);
 }
 
 }  // namespace

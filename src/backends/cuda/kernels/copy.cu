@@ -561,4 +561,26 @@ cudaError_t gather(const void* data, const void* indices, DataType index_dt, int
   });
 }
 
+cudaError_t expand(const void* x, const int64_t* x_dims, int x_rank, void* y, const int64_t* y_dims,
+                   int rank, DataType dt, cudaStream_t stream) {
+  const size_t es = element_bytes(dt);
+  if (es == 0 || rank < 0 || rank > kMaxCopyRank || x_rank < 0 || x_rank > rank)
+    return cudaErrorInvalidValue;
+  StridedView v;
+  v.rank = rank;
+  int64_t stride = 1, numel = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    const int xd = d - (rank - x_rank);
+    const int64_t in = xd >= 0 ? x_dims[xd] : 1;
+    if (y_dims[d] < 0 || (in != 1 && in != y_dims[d])) return cudaErrorInvalidValue;
+    numel *= y_dims[d];
+    v.dims[d] = y_dims[d];
+    v.strides[d] = in == 1 ? 0 : stride;
+    stride *= in;
+  }
+  if (numel == 0) return cudaSuccess;
+  if (!x || !y) return cudaErrorInvalidValue;
+  return strided_copy(x, collapse_view(v), es, y, stream);
+}
+
 }  // namespace kiln::cuda

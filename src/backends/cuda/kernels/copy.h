@@ -1,5 +1,5 @@
 // Data movement for every dtype (elements moved as raw bytes of 1, 2, 4 or 8): Transpose,
-// Concat, Split, Slice (with steps) and Gather along an axis, up to rank kMaxCopyRank.
+// Concat, Split, Slice (with steps), Gather along an axis and Expand, up to rank kMaxCopyRank.
 //
 // Shapes are collapsed on the host first (dims of 1 dropped, dims that move together merged), so
 // most copies become a few long runs. Runs move in the widest unit, up to 16 bytes, that the
@@ -47,6 +47,12 @@ cudaError_t slice(const void* x, const int64_t* x_dims, int rank, const int64_t*
 cudaError_t gather(const void* data, const void* indices, DataType index_dt, int64_t num_indices,
                    void* y, DataType dt, int64_t outer, int64_t axis_len, int64_t inner,
                    int* bad_index, cudaStream_t stream);
+
+// Expand: y (y_dims, `rank` dims) = x broadcast to it. x has x_rank <= rank dims, aligned with
+// y's last ones, each 1 or y's dim (a dim of 1 is read again along y's). Moves as a strided view
+// of x with stride 0 along the broadcast dims.
+cudaError_t expand(const void* x, const int64_t* x_dims, int x_rank, void* y, const int64_t* y_dims,
+                   int rank, DataType dt, cudaStream_t stream);
 
 // --- host-side planning (exposed for tests) ----------------------------------------------------
 

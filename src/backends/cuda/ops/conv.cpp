@@ -4,7 +4,8 @@
 // cover every dtype and shape), the convolution alone and then the epilogue as kiln's pointwise
 // kernels, so a layer never fails for want of a fused engine. Weights are W [M, C/g, kh, kw]
 // (ONNX's OIHW) constants; cuDNN takes them as KRSC, made once on the device per kernel by a
-// transpose of the engine's device copy. float32 computes without TF32 (exact fp32 products).
+// transpose of the engine's device copy. float32 uses TF32 tensor cores when the node's precision is "tf32" (the
+// builder's default; --no-tf32 keeps exact fp32 products).
 //
 // Build-time tuning (ops/tuning.h): pack times cuDNN's engine configurations for the layer at the
 // build shapes (or replays the timing cache's choice) and keeps the fastest as a ConvPlanRecord in
@@ -54,8 +55,9 @@ bool supported(const Node& n) {
 }
 
 // The convolution (no epilogue) of X [N, H, W, C] with W [M, C/g, kh, kw] under the node's
-// attributes: what a run and build-time tuning both plan for.
-Result<ConvProblem> conv_problem(const Attributes& attrs, DataType dtype, const Dims& x, const Dims& w) {
+// attributes, TF32 allowed when the node's precision is "tf32": what a run and build-time tuning
+// both plan for.
+Result<ConvProblem> conv_problem(const Attributes& attrs, DataType dtype, const Dims& x, const Dims& w, bool tf32) {
   ConvProblem p;
   p.dtype = dtype;
   p.batch = x[0];
@@ -75,7 +77,7 @@ Result<ConvProblem> conv_problem(const Attributes& attrs, DataType dtype, const 
     p.pads_begin[i] = d.pad_begin;
     p.pads_end[i] = std::max<int64_t>(0, (d.out - 1) * cp.strides[i] + (w[2 + i] - 1) * cp.dilations[i] + 1 - in - d.pad_begin);
   }
-  p.allow_tf32 = false;
+  p.allow_tf32 = tf32;
   return p;
 }
 
@@ -103,8 +105,13 @@ struct ThreadResources {
   cudnnHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Workspaces outgrown on this thread, freed with it: a CUDA graph an ExecutionContext captured
+  // on this thread still holds their addresses (the runtime replays a graph only on the thread
+  // that captured it).
+  std::vector<void*> retired;
   ~ThreadResources() {
     if (workspace) cudaFree(workspace);
+    for (void* p : retired) cudaFree(p);
     if (handle) cudnnDestroy(handle);
   }
 };
@@ -116,7 +123,7 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
     return internal_error("cannot create a cuDNN handle");
   }
   if (workspace_bytes > r.workspace_bytes) {
-    if (r.workspace) cudaFree(r.workspace);
+    if (r.workspace) r.retired.push_back(r.workspace);
     r.workspace = nullptr;
     r.workspace_bytes = 0;
     if (cudaMalloc(&r.workspace, workspace_bytes) != cudaSuccess) {
@@ -130,7 +137,7 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ActivationAttr act, ActivationAttr post, const Node& n) : act_(act), post_(post) {
+  ConvKernel(ActivationAttr act, ActivationAttr post, const Node& n) : act_(act), post_(post), tf32_(n.precision == "tf32") {
     // A damaged record is as good as none: the heuristic plans instead.
     auto record = ConvPlanRecord::parse(n.backend_data.get_string(kPlanRecordKey, ""));
     if (record.ok()) tuned_ = std::move(*record);
@@ -144,7 +151,7 @@ class ConvKernel final : public Kernel {
     const Tensor* w = ctx.input(1);
     const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     const Tensor* z = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
-    KILN_ASSIGN_OR_RETURN(ConvProblem p, conv_problem(ctx.attrs(), x->dtype(), x->shape(), w->shape()));
+    KILN_ASSIGN_OR_RETURN(ConvProblem p, conv_problem(ctx.attrs(), x->dtype(), x->shape(), w->shape(), tf32_));
     const Dims out{p.batch, p.out_height(), p.out_width(), p.out_channels};
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), out));
     if (y->numel() == 0) return ok_status();
@@ -209,7 +216,9 @@ class ConvKernel final : public Kernel {
       }
       const int64_t dims[4] = {w.dim(0), w.dim(1), w.dim(2), w.dim(3)};
       const int64_t perm[4] = {0, 2, 3, 1};  // OIHW -> OHWI (KRSC)
-      const cudaError_t e = transpose(w.data(), p, w.dtype(), dims, perm, 4, stream_of(ctx));
+      // Waited for here, once: another context on another stream may read the weights next.
+      cudaError_t e = transpose(w.data(), p, w.dtype(), dims, perm, 4, stream_of(ctx));
+      if (e == cudaSuccess) e = cudaStreamSynchronize(stream_of(ctx));
       if (e != cudaSuccess) {
         cudaFree(p);
         return launch_status(ctx, e);
@@ -254,6 +263,7 @@ class ConvKernel final : public Kernel {
   }
 
   ActivationAttr act_, post_;
+  bool tf32_;
   std::optional<ConvPlanRecord> tuned_;  // chosen at build time (pack_conv)
   mutable std::mutex mu_;
   mutable void* krsc_ = nullptr;
@@ -273,7 +283,7 @@ Result<Attributes> pack_conv(const Node& n, const BuildShapes& shapes, BuildCont
   if (xs == shapes.end() || xs->second.size() != 4 || !w->constant) return Attributes();
   KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
   KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));
-  auto conv = conv_problem(n.attrs, x->dtype, xs->second, w->constant->shape());
+  auto conv = conv_problem(n.attrs, x->dtype, xs->second, w->constant->shape(), n.precision == "tf32");
   if (!conv.ok()) return Attributes();  // the run reports it
   const bool has_bias = n.num_inputs() > 2 && n.input(2);
   const bool has_residual = n.num_inputs() > 3 && n.input(3);
@@ -343,6 +353,10 @@ std::vector<KernelEntry> conv_entries() {
   e.op_type = "FusedConv";
   e.name = "cudnn_fused_conv";
   e.supports = supported;
+  // float32 convolutions may run on TF32 tensor cores unless the build said --no-tf32.
+  e.computes_in = [](const Node& n, const std::string& precision) {
+    return precision == "tf32" && n.input(0) && n.input(0)->dtype == DataType::kFloat32;
+  };
   e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
     KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));

@@ -1,7 +1,8 @@
 // Data movement on kernels/copy.h for every fixed-size dtype (elements moved as raw bytes):
-// Transpose, Concat, Split, Slice (ranks up to kMaxCopyRank where the kernel walks the dims) and
-// Gather. Output shapes and the checks come from the helpers the reference kernels use
-// (ir/ops/tensor/tensor_ops.h), so a malformed node gets the reference's message.
+// Transpose, Concat, Split, Slice (ranks up to kMaxCopyRank where the kernel walks the dims),
+// Gather and Expand (its shape input read in host memory). Output shapes and the checks come from
+// the helpers the reference kernels use (ir/ops/tensor/tensor_ops.h), so a malformed node gets the
+// reference's message.
 //
 // Split's sizes and Slice's starts/ends/axes/steps are inputs read in host memory (host_inputs):
 // the launch needs them as numbers. Gather's indices stay in device memory (they are data: token
@@ -16,6 +17,7 @@
 #include "backends/cuda/ops/cuda_ops.h"
 #include "fmt/format.h"
 #include "backends/reference/kernels/tensor/tensor_kernels.h"
+#include "ir/ops/infer_util.h"
 #include "ir/ops/tensor/tensor_ops.h"
 
 namespace kiln::cuda {
@@ -283,6 +285,42 @@ class GatherKernel final : public Kernel {
   int64_t axis_;
 };
 
+// --- Expand ------------------------------------------------------------------------------------
+
+// The output's rank must be known (inference knows it when the shape input's length is), and an
+// int result of rank 0 or 1 is shape arithmetic, the host's. x may be such a vector (a Range that
+// the host computes ahead, expanded to [batch, seq]): it is copied up once per run.
+bool expand_supported(const Node& n) {
+  const Value* x = n.input(0);
+  const Value* shape = n.input(1);
+  const Value* y = n.output(0);
+  if (n.num_inputs() != 2 || n.num_outputs() != 1 || !x || !shape || !y) return false;
+  if (element_bytes(x->dtype) == 0 || y->dtype != x->dtype || is_shape_arithmetic(y)) return false;
+  if (shape->dtype != DataType::kInt64 && shape->dtype != DataType::kInt32) return false;
+  return shape_input_plannable(shape) && rank_at_most(x, kMaxCopyRank) && rank_at_most(y, kMaxCopyRank);
+}
+
+class ExpandKernel final : public Kernel {
+ public:
+  explicit ExpandKernel(const Node&) {}
+
+  Status run(KernelContext& ctx) const override {
+    const Tensor* x = ctx.input(0);
+    if (!x) return ctx.error("needs an input");
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ints_input(ctx, 1, "shape"));  // host memory
+    for (int64_t v : shape) {
+      if (v < 0) return ctx.error(fmt::format("input 1 'shape' has a negative dim {}", v));
+    }
+    auto b = broadcast_shapes(sym_shape(x->shape()), sym_shape(shape));
+    if (!b.ok()) return ctx.error(b.status().message());
+    const Dims out = static_dims(*b);
+    if (out.size() > static_cast<size_t>(kMaxCopyRank)) return ctx.unsupported_error("ranks above 8 are not supported on cuda");
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), out));
+    return launch_status(ctx, expand(x->data(), x->shape().data(), static_cast<int>(x->rank()), y->data(), out.data(),
+                                     static_cast<int>(out.size()), x->dtype(), stream_of(ctx)));
+  }
+};
+
 template <typename K>
 KernelEntry entry(const char* op, const char* name, bool (*supports)(const Node&), std::vector<size_t> host_inputs = {}) {
   KernelEntry e;
@@ -301,7 +339,8 @@ std::vector<KernelEntry> copy_entries() {
           entry<ConcatKernel>("Concat", "cuda_concat", concat_supported),
           entry<SplitKernel>("Split", "cuda_split", split_supported, {1}),
           entry<SliceKernel>("Slice", "cuda_slice", slice_supported, {1, 2, 3, 4}),
-          entry<GatherKernel>("Gather", "cuda_gather", gather_supported)};
+          entry<GatherKernel>("Gather", "cuda_gather", gather_supported),
+          entry<ExpandKernel>("Expand", "cuda_expand", expand_supported, {1})};
 }
 
 }  // namespace kiln::cuda

@@ -16,15 +16,17 @@ std::vector<KernelEntry> device_copy_entries();  // device_copy.cpp: kiln.CopyTo
 std::vector<KernelEntry> unary_entries();        // unary.cpp: activations and unary math
 std::vector<KernelEntry> matmul_entries();       // matmul.cpp: MatMul, Gemm, kiln.FusedMatMul on cuBLASLt
 std::vector<KernelEntry> conv_entries();         // conv.cpp: channels-last kiln.FusedConv on cuDNN
-std::vector<KernelEntry> binary_entries();       // binary.cpp: Add, Sub, Mul, Div, Max, Min, Pow
-std::vector<KernelEntry> cast_entries();         // cast.cpp: Cast between the float types
+std::vector<KernelEntry> binary_entries();       // binary.cpp: Add, Sub, Mul, Div, Max, Min, Pow (+ int Add/Sub/Mul)
+std::vector<KernelEntry> cast_entries();         // cast.cpp: Cast between float, integer and bool types
 std::vector<KernelEntry> fused_pointwise_entries();  // fused_pointwise.cpp: kiln.FusedPointwise
 std::vector<KernelEntry> norm_entries();         // norm.cpp: LayerNormalization, kiln.RMSNormalization
 std::vector<KernelEntry> softmax_entries();      // softmax.cpp: Softmax, LogSoftmax
 std::vector<KernelEntry> reduce_entries();       // reduce.cpp: ReduceSum, ReduceMean, ReduceMax
-std::vector<KernelEntry> copy_entries();         // copy.cpp: Transpose, Concat, Split, Slice, Gather
+std::vector<KernelEntry> copy_entries();         // copy.cpp: Transpose, Concat, Split, Slice, Gather, Expand
 std::vector<KernelEntry> shape_op_entries();     // shape_ops.cpp: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
 std::vector<KernelEntry> attention_entries();    // attention.cpp: kiln.Attention
+std::vector<KernelEntry> pool_entries();         // pool.cpp: MaxPool, kiln.MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
+std::vector<KernelEntry> logic_entries();        // logic.cpp: comparisons, Not/And/Or/Xor, Where
 
 // The context's stream.
 inline cudaStream_t stream_of(const KernelContext& ctx) { return static_cast<cudaStream_t>(ctx.stream()); }

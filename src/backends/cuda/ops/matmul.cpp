@@ -5,7 +5,8 @@
 //
 // cuBLASLt computes D = epilogue(alpha · op(A) @ op(B) + bias + beta · C): without Z the
 // activation is the epilogue (post_activation must be none); with Z, C = Z (beta 1), the
-// activation must be none and post_activation is the epilogue. Gemm's C is the bias when it is a
+// activation must be none and post_activation is the epilogue. An activation no epilogue computes
+// exactly (erf GELU, Tanh, ...) runs after the product as kiln's unary kernel, in place. Gemm's C is the bias when it is a
 // row of N (beta 1), else cuBLASLt's C with beta. Shapes taken, decided at build time from the
 // node's (symbolic) shapes since a device layer cannot fall back at run time: A [..., M, K] with a
 // 2-D B (A's batch dims become rows of one taller product), or A and B of one rank with the same
@@ -20,6 +21,7 @@
 #include <optional>
 
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/kernels/pointwise.h"
 #include "backends/cuda/libs/cublaslt_matmul.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/ops/cuda_ops.h"
@@ -44,6 +46,10 @@ struct Attrs {
   bool z_input = false;     // FusedMatMul's Z: beta = 1, C = Z
   bool c_is_bias = false;   // Gemm's C (or FusedMatMul's bias) is a row of N
   bool c_is_full = false;   // Gemm's C is [M, N]
+  bool tf32 = false;        // float32 inputs may be rounded to TF32 (the node's precision says "tf32")
+  // An activation no cuBLASLt epilogue computes exactly (erf GELU, Tanh, ...): applied by kiln's
+  // unary kernel in place on D after the product (with its bias or residual) is written.
+  std::optional<ActivationAttr> after;
 };
 
 // The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly.
@@ -124,10 +130,18 @@ bool read_attrs(const Node& n, Flavor f, Attrs* m) {
     if (z) {
       if (!same_dims(z->shape, y->shape) || act->kind != Activation::kNone) return false;
       m->z_input = true;
-      return epilogue_for(*post, &m->epilogue);
+      if (!epilogue_for(*post, &m->epilogue)) {
+        m->epilogue = MatmulActivation::kNone;
+        m->after = *post;
+      }
+      return true;
     }
     if (post->kind != Activation::kNone) return false;
-    return epilogue_for(*act, &m->epilogue);
+    if (!epilogue_for(*act, &m->epilogue)) {
+      m->epilogue = MatmulActivation::kNone;
+      m->after = *act;
+    }
+    return true;
   }
   return true;
 }
@@ -186,6 +200,7 @@ Result<MatmulDesc> product_desc(const Attrs& at, DataType dtype, const Dims& a, 
     d.m = m;
     d.batch = m != 0 && n != 0 ? element_count(*out) / (m * n) : 0;
   }
+  d.compute = at.tf32 && dtype == DataType::kFloat32 ? MatmulCompute::kTf32 : MatmulCompute::kFloat32;
   d.alpha = at.alpha;
   d.activation = at.epilogue;
   d.bias = at.c_is_bias && has_c;
@@ -240,7 +255,10 @@ class MatmulKernel final : public Kernel {
     ops.d = y->data();
     ops.bias = d.bias ? c->data() : nullptr;
     Status s = run_matmul(r->handle.get(), *plan, ops, r->workspace, kDefaultMatmulWorkspaceBytes, stream_of(ctx));
-    return s.ok() ? s : ctx.error(s.message());
+    if (!s.ok()) return ctx.error(s.message());
+    if (!m_.after) return s;
+    const UnaryOp op = unary_op_for_activation<UnaryOp>(m_.after->kind, m_.after->alpha, m_.after->beta);
+    return launch_status(ctx, unary(op, y->data(), y->data(), y->dtype(), y->numel(), stream_of(ctx)));
   }
 
  private:
@@ -299,6 +317,7 @@ Result<Attributes> pack_product(Flavor f, const Node& n, const BuildShapes& shap
   if (!build.tune) return Attributes();
   Attrs at;
   if (!read_attrs(n, f, &at)) return Attributes();
+  at.tf32 = n.precision == "tf32";
   auto as = shapes.find(n.input(0));
   auto bs = shapes.find(n.input(1));
   if (as == shapes.end() || bs == shapes.end() || as->second.size() < 2 || bs->second.size() < 2) return Attributes();
@@ -358,9 +377,14 @@ KernelEntry entry(Flavor f, const char* op, const char* name, const std::string&
     Attrs m;
     return read_attrs(n, f, &m);
   };
+  // float32 products may run on TF32 tensor cores unless the build said --no-tf32.
+  e.computes_in = [](const Node& n, const std::string& precision) {
+    return precision == "tf32" && n.input(0) && n.input(0)->dtype == DataType::kFloat32;
+  };
   e.create = [f](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     Attrs m;
     if (!read_attrs(n, f, &m)) return invalid_argument(n.describe() + ": the cuda product kernel cannot take this node");
+    m.tf32 = n.precision == "tf32";
     return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m, n));
   };
   e.pack = [f](const Node& n, const BuildShapes& shapes, BuildContext& build) { return pack_product(f, n, shapes, build); };

@@ -126,6 +126,14 @@ Result<SymShape> reshape_output_shape(const SymShape& in, const ShapeElems& shap
     if (jt->second == 0) pin.symbols.erase(jt);
     it = it->second == 0 ? pout.symbols.erase(it) : std::next(it);
   }
+  // One symbol left on the input side and none on the output's, the known factors equal: the
+  // -1 is that symbol (a flattened [batch, 128, 768] reshaped to [-1, 128, 12, 64] keeps its
+  // batch, which the fusions compare by name).
+  if (infer_at >= 0 && pout.symbols.empty() && pin.symbols.size() == 1 && pin.symbols.begin()->second == 1 &&
+      pin.known == pout.known && pout.known != 0) {
+    out[static_cast<size_t>(infer_at)] = Dim::sym(pin.symbols.begin()->first);
+    return out;
+  }
   if (!pin.symbols.empty() || !pout.symbols.empty()) return out;  // not decidable
   if (infer_at >= 0) {
     if (pout.known == 0) {
