@@ -407,6 +407,33 @@ TEST(CudaTuning, OtherShapesUseTheHeuristic) {
   }
 }
 
+// float32 with TF32 allowed (the builder's default outside the tests): the layers compute in
+// "tf32", and that is part of the problem tuned, cached and replayed.
+TEST(CudaTuning, Tf32LayersTuneTheirOwnProblem) {
+  KILN_REQUIRE_CUDA();
+  const DataType dt = DataType::kFloat32;
+  TempDir dir;
+  BuilderConfig config = config_for("cuda", dir.file("tc.json"));
+  config.allow_tf32 = true;
+  BUILD_OR_RETURN(e, dt, config);
+  for (const LayerInfo& l : e.info().layers) {
+    if (std::find(kTunedLayers.begin(), kTunedLayers.end(), l.name) == kTunedLayers.end()) continue;
+    EXPECT_EQ(l.precision, "tf32") << l.name;
+    EXPECT_FALSE(l.tuning.empty()) << l.name;
+  }
+  const std::string cache = slurp(dir.file("tc.json"));
+  EXPECT_TRUE(contains(cache, ",tf32")) << cache;    // the conv's problem key
+  EXPECT_TRUE(contains(cache, ".tf32.")) << cache;  // the products'
+  EXPECT_FALSE(contains(cache, ",notf32")) << cache;
+  const NamedTensors in = inputs(dt, 2, 81);
+  const Counts c0 = counts();
+  const NamedTensors got = run(e, in);
+  EXPECT_EQ(counts().replayed - c0.replayed, kTunedLayers.size());
+  BUILD_OR_RETURN(ref, dt, config_for("reference"));
+  // TF32 keeps 10 bits of each product's inputs: float16's tolerance.
+  expect_close(got, run(ref, in), tolerance_of(DataType::kFloat16), "tf32 engine");
+}
+
 // The bytes of an engine file with its checksum made right again after an edit.
 void fix_checksum(std::string& b) {
   constexpr size_t kPreamble = 80;
