@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "builder/device_copies.h"
 #include "core/float16.h"
 #include "fmt/format.h"
 #include "ir/ops/fused/fused_util.h"
@@ -552,6 +553,66 @@ TEST(CudaBackend, GatherIndexOutOfRangeOnTheDeviceGivesZeros) {
     EXPECT_EQ(value_at(out.at("y0"), j), value_at(table, 2 * 8 + j)) << j;
     EXPECT_EQ(value_at(out.at("y0"), 8 + j), 0.0) << j;
     EXPECT_EQ(value_at(out.at("y0"), 16 + j), 0.0) << j;
+  }
+}
+
+// GatherND: tuples of k indices pick slices after batch_dims shared leading dims; negative
+// indices count from the end. Indices are graph inputs (device memory) unless said otherwise.
+TEST(CudaBackend, GatherNdGivesTheReferenceBits) {
+  KILN_REQUIRE_CUDA();
+  const DataType i64 = DataType::kInt64, f32 = DataType::kFloat32;
+  auto batch_dims = [](int64_t b) { return [b](Attributes& a) { a.set_int("batch_dims", b); }; };
+  run_case({"GatherND f32 rows by pairs", "GatherND", "", 13, {data("x", f32, {4, 5, 6}), int_data("i", i64, {3, 2}, {0, 0, 3, -1, -4, 2})}, {}, 1,
+            "cuda_gather_nd", kExact});
+  // The exporter's attention mask: a [batch, 1, 1, seq, 2] grid of (b, j) over a bool [batch, seq].
+  std::vector<int64_t> grid;
+  for (int64_t b = 0; b < 2; ++b) {
+    for (int64_t j = 0; j < 7; ++j) grid.insert(grid.end(), {b, j});
+  }
+  run_case({"GatherND bool elements", "GatherND", "", 13, {data("m", DataType::kBool, {2, 7}, 0, 2), int_data("i", i64, {2, 1, 1, 7, 2}, grid)}, {}, 1,
+            "cuda_gather_nd", kExact});
+  // A grid in another order (a transpose through GatherND).
+  std::vector<int64_t> transposed;
+  for (int64_t j = 0; j < 7; ++j) {
+    for (int64_t b = 0; b < 2; ++b) transposed.insert(transposed.end(), {b, -7 + j});
+  }
+  run_case({"GatherND int64 transposed", "GatherND", "", 13,
+            {data("m", i64, {2, 7}, -1e12, 1e12), int_data("i", i64, {7, 2, 2}, transposed)}, {}, 1, "cuda_gather_nd", kExact});
+  run_case({"GatherND f16 batch_dims 1", "GatherND", "", 13,
+            {data("x", DataType::kFloat16, {2, 3, 4}), int_data("i", i64, {2, 2, 1}, {2, 0, -1, 1})}, batch_dims(1), 1, "cuda_gather_nd", kExact});
+  // batch_dims 2 with constant indices; slices of 5 int32 (20 bytes: moved 4 bytes at a time).
+  run_case({"GatherND int32 batch_dims 2 constant", "GatherND", "", 13,
+            {data("x", DataType::kInt32, {2, 3, 4, 5}, -1e9, 1e9), In{In::kIntConst, "i", i64, {2, 3, 2, 1}, 0, 0, {3, 0, -1, 1, 2, 2, 0, 0, -4, 3, 1, 2}}},
+            batch_dims(2), 1, "cuda_gather_nd", kExact});
+  // Odd slices of bytes; and slices of 8 bf16 (16 bytes: one 16-byte unit where aligned).
+  run_case({"GatherND uint8 odd slices", "GatherND", "", 13, {data("x", DataType::kUInt8, {5, 3}, 0, 256), int_data("i", i64, {4, 1}, {4, 0, -2, 4})}, {},
+            1, "cuda_gather_nd", kExact});
+  run_case({"GatherND bf16 16-byte slices", "GatherND", "", 13,
+            {data("x", DataType::kBFloat16, {3, 4, 8}), int_data("i", i64, {2, 3, 2}, {0, 0, 2, 3, 1, -1, -3, 0, 0, 2, 1, 1})}, {}, 1, "cuda_gather_nd",
+            kExact});
+  // Opset 11: no batch_dims attribute.
+  run_case({"GatherND opset 11", "GatherND", "", 11, {data("x", f32, {3, 4}), int_data("i", i64, {2, 1}, {2, -3})}, {}, 1, "cuda_gather_nd", kExact});
+}
+
+// As the cuda Gather: a tuple out of range in device memory gives a slice of zeros, no error (the
+// reference reports it).
+TEST(CudaBackend, GatherNdIndexOutOfRangeOnTheDeviceGivesZeros) {
+  KILN_REQUIRE_CUDA();
+  const OpCase c{"GatherND out of range", "GatherND", "", 13,
+                 {data("x", DataType::kFloat32, {4, 3}), int_data("i", DataType::kInt64, {3, 1}, {2, 4, -5})}, {}, 1, "cuda_gather_nd", kExact};
+  auto cuda = build_for("cuda", graph_of(c));
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ctx = cuda->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  const NamedTensors in = feeds_of(c, 0);
+  NamedTensors out{{"y0", poisoned(DataType::kFloat32, {3, 3})}};
+  const Status s = (*ctx)->run(in, &out);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const Tensor& x = in.at("x");
+  for (int64_t j = 0; j < 3; ++j) {
+    EXPECT_EQ(value_at(out.at("y0"), j), value_at(x, 2 * 3 + j)) << j;
+    EXPECT_EQ(value_at(out.at("y0"), 3 + j), 0.0) << j;
+    EXPECT_EQ(value_at(out.at("y0"), 6 + j), 0.0) << j;
   }
 }
 
@@ -1288,6 +1349,211 @@ TEST(CudaBackend, ResNetStyleGraphRunsOnTheDevice) {
 TEST(CudaBackendLowering, BertStyleEmbeddingsAndMaskHaveNoHostLayers) {
   ASSERT_NE(find_backend("cuda"), nullptr);
   EXPECT_EQ(host_layers(bert_style_graph()), std::vector<std::string>{});
+}
+
+
+// --- the PyTorch (dynamo) export's attention mask ----------------------------------------------
+
+// BERT's attention mask as torch.onnx (dynamo) writes it: the int64 mask cast to bool and picked
+// through GatherND with a [batch, 1, 1, seq, 2] grid of (b, j), the grid built from Range over
+// the batch, an arange constant and Expand to Shape(Max(a, b)); And with a constant, Where to the
+// additive bias (0 or the lowest float). `batch` is symbolic unless pinned (> 0).
+std::unique_ptr<Graph> torch_mask_graph(int64_t batch) {
+  constexpr int64_t kSeq = 7;
+  auto g = test::new_graph(20);
+  const SymShape mask_shape{batch > 0 ? Dim::known(batch) : Dim::sym("batch"), Dim::known(kSeq)};
+  Value* mask = test::input(*g, "mask", DataType::kInt64, mask_shape);
+  auto v = [&](const char* name) { return g->add_value(name); };
+  auto c64 = [&](const char* name, Dims dims, std::vector<int64_t> values) { return g->add_constant(name, test::i64(std::move(dims), values)); };
+  Value *n1 = v("n1"), *n = v("n"), *mb = v("mb"), *ar = v("ar"), *u1 = v("u1"), *u2 = v("u2"), *mx = v("mx"), *s = v("s");
+  Value *e1 = v("e1"), *i1 = v("i1"), *e2 = v("e2"), *i2 = v("i2"), *idx = v("idx"), *picked = v("picked"), *both = v("both"), *bias = v("bias");
+  Node* shape = test::op(*g, "Shape", {mask}, {n1}, "shape_mask");
+  shape->attrs.set_int("start", 0);
+  shape->attrs.set_int("end", 1);
+  test::op(*g, "Squeeze", {n1}, {n}, "squeeze");
+  test::op(*g, "Cast", {mask}, {mb}, "cast")->attrs.set_int("to", static_cast<int64_t>(DataType::kBool));
+  test::op(*g, "Range", {c64("zero", {}, {0}), n, c64("one", {}, {1})}, {ar}, "arange");
+  test::op(*g, "Unsqueeze", {ar, c64("axes12", {2}, {1, 2})}, {u1}, "unsqueeze_1");
+  test::op(*g, "Unsqueeze", {u1, c64("axes3", {1}, {3})}, {u2}, "unsqueeze_2");
+  Value* cols = c64("cols", {1, 1, 1, kSeq}, {0, 1, 2, 3, 4, 5, 6});
+  test::op(*g, "Max", {u2, cols}, {mx}, "max");
+  test::op(*g, "Shape", {mx}, {s}, "shape_max");
+  Value* last = c64("last", {1}, {-1});
+  test::op(*g, "Expand", {u2, s}, {e1}, "expand_rows");
+  test::op(*g, "Unsqueeze", {e1, last}, {i1}, "unsqueeze_rows");
+  test::op(*g, "Expand", {cols, s}, {e2}, "expand_cols");
+  test::op(*g, "Unsqueeze", {e2, last}, {i2}, "unsqueeze_cols");
+  test::op(*g, "Concat", {i1, i2}, {idx}, "concat")->attrs.set_int("axis", -1);
+  test::op(*g, "GatherND", {mb, idx}, {picked}, "gather_nd")->attrs.set_int("batch_dims", 0);
+  Tensor keep = *Tensor::allocate(DataType::kBool, {1, 1, kSeq, 1});
+  for (int64_t i = 0; i < kSeq; ++i) keep.data_as<uint8_t>()[i] = i == 3 ? 0 : 1;
+  test::op(*g, "And", {g->add_constant("keep", keep), picked}, {both}, "and");
+  test::op(*g, "Where", {both, g->add_constant("zero_f", test::f32({}, {0.f})), g->add_constant("lowest", test::f32({}, {-3.4028234663852886e38f}))},
+           {bias}, "where");
+  g->add_output(bias);
+  return g;
+}
+
+// The builder's steps for cuda without a device: inference, the passes at the default level,
+// each node's kernel from the cuda table, the device copies.
+Status lower_for_cuda(Graph& g) {
+  const Backend& cuda = *find_backend("cuda");
+  KILN_RETURN_IF_ERROR(infer_and_annotate(g));
+  PassOptions po;
+  po.opt_level = 3;
+  po.channels_last_convs = cuda.prefers_channels_last();
+  KILN_RETURN_IF_ERROR(run_passes(g, po));
+  KILN_RETURN_IF_ERROR(infer_and_annotate(g));
+  for (const auto& np : g.nodes()) {
+    const KernelEntry* e = cuda.kernels().find(*np);
+    if (!e) return internal_error("no kernel for " + np->describe());
+    np->backend = e->backend.empty() ? cuda.name() : e->backend;
+    np->kernel = e->name;
+  }
+  return insert_device_copies(g, cuda);
+}
+
+// Symbolic batch: what stays on the host is the batch's shape arithmetic (Shape, Squeeze, Range,
+// Gather, Concat of rank <= 1) and the Unsqueeze of the host's Range, all computed ahead of the
+// run once per shape; no host layer reads a device value (so runs can be captured in a CUDA
+// graph), and the Max computed only for its shape is gone.
+TEST(CudaBackendLowering, TorchMaskChainRunsOnTheDeviceButItsShapeArithmetic) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  auto g = torch_mask_graph(0);
+  const Status s = lower_for_cuda(*g);
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::map<std::string, std::string> backend_of_op;
+  for (const auto& np : g->nodes()) {
+    const Node& n = *np;
+    if (n.op_type == "Max") ADD_FAILURE() << n.name << ": the Max read only for its shape should be gone";
+    if (n.op_type == "CopyToHost") {
+      EXPECT_TRUE(n.output(0)->is_graph_output()) << n.name << " copies '" << n.input(0)->name() << "' to a host layer";
+    }
+    if (n.backend == "cuda") continue;
+    const Value* out = n.output(0);
+    const bool rank_le_1_int = out && (out->dtype == DataType::kInt64 || out->dtype == DataType::kInt32) && out->shape && out->shape->size() <= 1;
+    const bool host_range_unsqueezed = n.op_type == "Unsqueeze" && n.input(0)->name() == "ar";
+    EXPECT_TRUE(rank_le_1_int || host_range_unsqueezed) << n.op_type << " " << n.name << " runs on the host";
+  }
+  for (const auto& np : g->nodes()) backend_of_op[np->op_type] = np->backend;
+  for (const char* op : {"Cast", "Expand", "Concat", "GatherND", "And", "Where"}) EXPECT_EQ(backend_of_op[op], "cuda") << op;
+}
+
+// A pinned batch: the grid folds to a constant and every layer runs on the device.
+TEST(CudaBackendLowering, TorchMaskChainWithAPinnedBatchHasNoHostLayers) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  EXPECT_EQ(host_layers(torch_mask_graph(2)), std::vector<std::string>{});
+}
+
+TEST(CudaBackendLowering, GatherNdAndConstantGathersAlongUnknownAxes) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  const DataType f32 = DataType::kFloat32, i64 = DataType::kInt64;
+  EXPECT_EQ(lowered({"", "GatherND", "", 13, {data("x", f32, {4, 5}), int_data("i", i64, {3, 2}, {0, 0, 1, 1, 2, 2})}}), "cuda/cuda_gather_nd");
+  EXPECT_EQ(lowered({"", "GatherND", "", 13, {data("x", DataType::kBool, {2, 7}, 0, 2), In{In::kIntConst, "i", i64, {2, 1}, 0, 0, {1, -2}}}}),
+            "cuda/cuda_gather_nd");
+  // Elements move as bytes: any fixed-size dtype.
+  EXPECT_EQ(lowered({"", "GatherND", "", 13, {data("x", DataType::kFloat64, {4, 5}), int_data("i", i64, {3, 1}, {0, 1, 2})}}), "cuda/cuda_gather_nd");
+  auto refused = [](const OpCase& c) {
+    const std::string got = lowered(c);
+    EXPECT_EQ(got.rfind("reference/", 0), 0u) << c.name << " lowered to " << got;
+  };
+  refused({"GatherND constant index out of range", "GatherND", "", 13, {data("x", f32, {4, 5}), In{In::kIntConst, "i", i64, {1, 2}, 0, 0, {0, 5}}}});
+  refused({"GatherND of a shape", "GatherND", "", 13, {data("s", i64, {4}, 1, 9), int_data("i", i64, {2, 1}, {0, 3})}});
+  refused({"GatherND tuples of 9", "GatherND", "", 13,
+           {data("x", f32, {1, 1, 1, 1, 1, 1, 1, 1, 2}), int_data("i", i64, {1, 9}, {0, 0, 0, 0, 0, 0, 0, 0, 1})}});
+  // The pooler's Gather of token 0 along a sequence axis of unknown length: checked at each run.
+  auto g = test::new_graph(17);
+  Value* x = test::input(*g, "x", f32, SymShape{Dim::known(2), Dim::sym("seq"), Dim::known(8)});
+  Value* y = g->add_value("y");
+  test::op(*g, "Gather", {x, g->add_constant("first", test::i64({}, {0}))}, {y}, "op")->attrs.set_int("axis", 1);
+  g->add_output(y);
+  ASSERT_TRUE(infer_and_annotate(*g).ok());
+  const KernelEntry* e = find_backend("cuda")->kernels().find(*g->nodes().back());
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->backend.empty() ? "cuda/" + e->name : e->backend + "/" + e->name, "cuda/cuda_gather");
+}
+
+// The torch mask chain at two batch sizes on the device: the reference's bits, only shape
+// arithmetic on the host, and runs replayed from a CUDA graph.
+TEST(CudaBackend, TorchMaskChainRunsOnTheDeviceAndIsCaptured) {
+  KILN_REQUIRE_CUDA();
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.opt_level = 3;
+  auto cuda = test::build(torch_mask_graph(0), config);
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", torch_mask_graph(0));
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (const LayerInfo& l : cuda->info().layers) {
+    if (l.op == "GatherND" || l.op == "And" || l.op == "Where" || l.op == "Cast" || l.op == "Expand") {
+      EXPECT_EQ(l.backend, "cuda") << l.name;
+    }
+  }
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  ASSERT_TRUE((*ctx)->set_cuda_graph(true).ok());
+  for (int64_t batch : {3, 2}) {
+    for (int run = 0; run < 3; ++run) {
+      const NamedTensors in{{"mask", random_tensor(DataType::kInt64, {batch, 7}, 90 + 10 * batch + run, 0, 2)}};
+      NamedTensors want;
+      ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+      NamedTensors got{{"bias", poisoned(DataType::kFloat32, {batch, 1, 7, 7})}};
+      const Status s = (*ctx)->run(in, &got);
+      ASSERT_TRUE(s.ok()) << s.message();
+      expect_close(got.at("bias"), want.at("bias"), kExact, fmt::format("torch mask batch {} run {}", batch, run));
+    }
+    EXPECT_EQ((*ctx)->cuda_graph_note(), "") << "batch " << batch;
+  }
+  const auto c = (*ctx)->cuda_graph_counts();
+  EXPECT_EQ(c.uncaptured, 2);  // the first run at each shape
+  EXPECT_EQ(c.captured, 2);
+  EXPECT_EQ(c.replayed, 2);
+}
+
+// Gather of a constant index along an axis whose length the build did not know: the reference's
+// bits, and the reference's error when the axis is empty at run time (index 0 is out of range).
+TEST(CudaBackend, ConstantGatherAlongAnUnknownAxisIsCheckedAtEachRun) {
+  KILN_REQUIRE_CUDA();
+  auto make = [] {
+    auto g = test::new_graph(17);
+    Value* x = test::input(*g, "x", DataType::kFloat32, SymShape{Dim::known(2), Dim::sym("seq"), Dim::known(8)});
+    Value *first = g->add_value("first"), *last = g->add_value("last");
+    test::op(*g, "Gather", {x, g->add_constant("zero", test::i64({}, {0}))}, {first}, "gather_first")->attrs.set_int("axis", 1);
+    test::op(*g, "Gather", {x, g->add_constant("minus_one", test::i64({1}, {-1}))}, {last}, "gather_last")->attrs.set_int("axis", -2);
+    g->add_output(first);
+    g->add_output(last);
+    return g;
+  };
+  auto cuda = build_for("cuda", make());
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  auto ref = build_for("reference", make());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (const LayerInfo& l : cuda->info().layers) {
+    if (l.op == "Gather") {
+      EXPECT_EQ(l.kernel, "cuda_gather") << l.name;
+    }
+  }
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  for (int64_t seq : {5, 1}) {
+    const NamedTensors in{{"x", random_tensor(DataType::kFloat32, {2, seq, 8}, 200 + seq, -2, 2)}};
+    NamedTensors want;
+    ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+    NamedTensors got;
+    for (const auto& [name, t] : want) got[name] = poisoned(t.dtype(), t.shape());
+    const Status s = (*ctx)->run(in, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (const auto& [name, t] : want) expect_close(got.at(name), t, kExact, fmt::format("seq {} output {}", seq, name));
+  }
+  const NamedTensors empty{{"x", random_tensor(DataType::kFloat32, {2, 0, 8}, 7, -2, 2)}};
+  NamedTensors want, got;
+  const Status rs = (*ref_ctx)->run(empty, &want);
+  const Status s = (*ctx)->run(empty, &got);
+  EXPECT_FALSE(rs.ok());
+  ASSERT_FALSE(s.ok()) << "an empty axis has no index 0";
+  EXPECT_TRUE(test::contains(s.message(), "out of range")) << s.message();
 }
 
 }  // namespace

@@ -12,8 +12,8 @@ class CudaBackend final : public Backend {
   CudaBackend() {
     for (auto entries : {cuda::device_copy_entries(), cuda::unary_entries(), cuda::matmul_entries(), cuda::conv_entries(),
                          cuda::binary_entries(), cuda::cast_entries(), cuda::fused_pointwise_entries(), cuda::norm_entries(),
-                         cuda::softmax_entries(), cuda::reduce_entries(), cuda::copy_entries(), cuda::shape_op_entries(),
-                         cuda::attention_entries(), cuda::pool_entries(), cuda::logic_entries()}) {
+                         cuda::softmax_entries(), cuda::reduce_entries(), cuda::copy_entries(), cuda::gather_nd_entries(),
+                         cuda::shape_op_entries(), cuda::attention_entries(), cuda::pool_entries(), cuda::logic_entries()}) {
       for (KernelEntry& e : entries) table_.add(std::move(e));
     }
     // Fallbacks after every CUDA kernel (KernelTable::find takes the first that supports): they

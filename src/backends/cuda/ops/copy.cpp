@@ -10,7 +10,9 @@
 // device-to-host read and a wait for the stream in the middle of the run, so it is not: the
 // kernel writes zeros for it (its bad_index flag is not used). Constant indices are checked when
 // the engine is built instead, and a node with one out of range runs the reference, which reports
-// it.
+// it. Along an axis whose length is not known then (the pooler's Gather of token 0 along a
+// symbolic sequence axis) they are checked on the host at each run, against the length the run
+// has: an empty axis, where even index 0 is out of range, gets the reference's error.
 #include <string>
 
 #include "backends/cuda/kernels/copy.h"
@@ -245,10 +247,11 @@ bool gather_supported(const Node& n) {
   int64_t axis = n.attrs.get_int("axis", 0);
   if (axis < -r || axis >= r) return false;
   if (axis < 0) axis += r;
-  // Constant indices can be checked now; one out of range is the reference's error to report.
+  // Constant indices can be checked now where the axis length is known; one out of range is the
+  // reference's error to report. Otherwise the kernel checks them at each run.
   if (std::optional<std::vector<int64_t>> idx = constant_ints(n.input(1))) {
     const int64_t len = known_dim(n.input(0), static_cast<size_t>(axis));
-    if (len < 0) return false;
+    if (len < 0) return true;
     for (int64_t v : *idx) {
       if (v < -len || v >= len) return false;
     }
@@ -258,7 +261,12 @@ bool gather_supported(const Node& n) {
 
 class GatherKernel final : public Kernel {
  public:
-  explicit GatherKernel(const Node& n) : axis_(n.attrs.get_int("axis", 0)) {}
+  explicit GatherKernel(const Node& n) : axis_(n.attrs.get_int("axis", 0)) {
+    // Only where the build could not check them (gather_supported).
+    const std::optional<size_t> rank = known_rank(n.input(0));
+    const int64_t axis = rank && axis_ < 0 ? axis_ + static_cast<int64_t>(*rank) : axis_;
+    if (!rank || axis < 0 || known_dim(n.input(0), static_cast<size_t>(axis)) < 0) constant_indices_ = constant_ints(n.input(1));
+  }
 
   Status run(KernelContext& ctx) const override {
     const Tensor* data = ctx.input(0);
@@ -268,6 +276,12 @@ class GatherKernel final : public Kernel {
     if (r == 0) return ctx.error("input 0 'data' must have rank >= 1");
     if (axis_ < -r || axis_ >= r) return ctx.error(fmt::format("axis {} is out of range for rank {}", axis_, r));
     const int64_t axis = axis_ < 0 ? axis_ + r : axis_;
+    if (constant_indices_) {
+      const int64_t len = data->dim(axis);
+      for (int64_t v : *constant_indices_) {
+        if (v < -len || v >= len) return ctx.error(fmt::format("gather index {} is out of range [{}, {})", v, -len, len));
+      }
+    }
     const Dims& dd = data->shape();
     Dims out(dd.begin(), dd.begin() + axis);
     out.insert(out.end(), ind->shape().begin(), ind->shape().end());
@@ -283,6 +297,7 @@ class GatherKernel final : public Kernel {
 
  private:
   int64_t axis_;
+  std::optional<std::vector<int64_t>> constant_indices_;  // checked on the host at each run (axis length unknown at build)
 };
 
 // --- Expand ------------------------------------------------------------------------------------

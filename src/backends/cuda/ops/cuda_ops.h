@@ -23,6 +23,7 @@ std::vector<KernelEntry> norm_entries();         // norm.cpp: LayerNormalization
 std::vector<KernelEntry> softmax_entries();      // softmax.cpp: Softmax, LogSoftmax
 std::vector<KernelEntry> reduce_entries();       // reduce.cpp: ReduceSum, ReduceMean, ReduceMax
 std::vector<KernelEntry> copy_entries();         // copy.cpp: Transpose, Concat, Split, Slice, Gather, Expand
+std::vector<KernelEntry> gather_nd_entries();    // gather_nd.cpp: GatherND
 std::vector<KernelEntry> shape_op_entries();     // shape_ops.cpp: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
 std::vector<KernelEntry> attention_entries();    // attention.cpp: kiln.Attention
 std::vector<KernelEntry> pool_entries();         // pool.cpp: MaxPool, kiln.MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
