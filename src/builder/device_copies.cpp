@@ -1,6 +1,8 @@
 #include "builder/device_copies.h"
 
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <unordered_map>
 
 #include "fmt/format.h"
@@ -15,7 +17,7 @@ class CopyInserter {
   CopyInserter(Graph& g, const Backend& backend) : g_(g), backend_(backend) {}
 
   Status run() {
-    KILN_RETURN_IF_ERROR(check_subgraph_reads());
+    KILN_RETURN_IF_ERROR(copy_subgraph_reads_to_host());
     KILN_RETURN_IF_ERROR(move_graph_outputs_to_host());
     const std::vector<Node*> nodes = snapshot();
     for (Node* n : nodes) {
@@ -91,24 +93,36 @@ class CopyInserter {
     return ok_status();
   }
 
-  // Subgraph bodies run in host memory and read outer values by name: a value they read must not
-  // be computed on the device (not supported yet: said, not crashed on).
-  Status check_subgraph_reads() const {
-    for (const auto& n : g_.nodes()) {
-      for (const auto& [name, a] : n->attrs.all()) {
+  // The outer names n's bodies read, at any depth (a nested body reads this graph's values too).
+  static std::set<std::string> names_read_by_bodies(const Node& n) {
+    std::set<std::string> names;
+    std::function<void(const Node&)> visit = [&](const Node& m) {
+      for (const auto& [an, a] : m.attrs.all()) {
         std::vector<const Graph*> subs;
         if (a.g) subs.push_back(a.g.get());
         for (const auto& sg : a.graphs) subs.push_back(sg.get());
         for (const Graph* sg : subs) {
-          for (const Value* r : sg->outer_refs()) {
-            const Value* outer = g_.find_value(r->name());
-            if (outer && in_device_memory(outer)) {
-              return unsupported(fmt::format("{}: its subgraph reads '{}', which the {} backend computes in device memory; a subgraph "
-                                             "reading a device value is not supported yet",
-                                             n->describe(), r->name(), backend_.name()));
-            }
-          }
+          for (const Value* r : sg->outer_refs()) names.insert(r->name());
+          for (const auto& inner : sg->nodes()) visit(*inner);
         }
+      }
+    };
+    visit(n);
+    return names;
+  }
+
+  // Subgraph bodies run in host memory and read outer values by name: a value they read that a
+  // device layer computes is copied to the host under its own name (the device value is renamed
+  // "<name>_on_device"), before the first node whose body reads it.
+  Status copy_subgraph_reads_to_host() {
+    for (Node* n : snapshot()) {
+      for (const std::string& name : names_read_by_bodies(*n)) {
+        Value* outer = g_.find_value(name);
+        if (!outer || !in_device_memory(outer)) continue;
+        g_.rename_value(outer, g_.unique_name(name + "_on_device"));
+        Value* host = g_.add_value(name, outer->dtype, outer->shape);
+        KILN_RETURN_IF_ERROR(add_copy("CopyToHost", outer, host, n).status());
+        on_host_copy_[outer] = host;
       }
     }
     return ok_status();

@@ -49,6 +49,12 @@ Value* Graph::add_value(const std::string& name, DataType dtype, MaybeShape shap
   return p;
 }
 
+void Graph::rename_value(Value* v, const std::string& new_name) {
+  by_name_.erase(v->name_);
+  v->name_ = new_name;
+  by_name_[new_name] = v;
+}
+
 Value* Graph::add_constant(const std::string& name, Tensor t) {
   Value* v = add_value(name, t.dtype(), sym_shape(t.shape()));
   v->constant = std::move(t);

@@ -118,6 +118,9 @@ class Graph {
                    MaybeShape shape = std::nullopt);
   Value* add_constant(const std::string& name, Tensor t);
   Value* find_value(const std::string& name) const;
+  // Gives v another name (unused in this graph); readers by pointer are unaffected, readers by
+  // name (subgraph bodies) then find whatever value takes the old name.
+  void rename_value(Value* v, const std::string& new_name);
   std::string unique_name(const std::string& base) const;
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
 

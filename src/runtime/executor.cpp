@@ -23,7 +23,10 @@ namespace kiln {
 
 namespace {
 
-enum class Slot : uint8_t { kUnset, kInput, kConstant, kPrecomputed, kArena, kOutput, kDynamic };
+// kDeviceDynamic: a device value whose size depends on the data (a Range's length, sizes a host
+// fallback computes): allocated from the device when written, freed with the run's other dynamic
+// values; such a plan is never captured in a CUDA graph (its addresses change run to run).
+enum class Slot : uint8_t { kUnset, kInput, kConstant, kPrecomputed, kArena, kOutput, kDynamic, kDeviceDynamic };
 
 // Runs a graph with heap-allocated values: subgraph bodies and one-off evaluation.
 class HeapFrame;
@@ -282,7 +285,17 @@ class MainKernelContext final : public KernelContext {
     }
     const size_t idx = index_of(*cs_.engine, v);
     if (on_device_ && !writes_on_host(i)) {
-      // Device outputs live in the planned device arena only: anything else would be host memory.
+      // Device outputs live in the planned device arena, or, sized by the data, in device memory
+      // of their own for this run: never host memory.
+      if (cs_.slots[idx] == Slot::kDeviceDynamic) {
+        const Device* d = cs_.engine->device;
+        const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(dtype);
+        KILN_ASSIGN_OR_RETURN(void* p, d->allocate(std::max<size_t>(bytes, 1)));
+        std::shared_ptr<void> owner(p, [d](void* q) { d->free(q); });
+        cs_.dynamic.push_back(Tensor::wrap(dtype, dims, p, owner));
+        cs_.table[idx] = &cs_.dynamic.back();
+        return &cs_.dynamic.back();
+      }
       Tensor& t = cs_.planned_tensors[idx];
       if (cs_.slots[idx] == Slot::kArena && t.dtype() == dtype && t.shape() == dims) {
         cs_.table[idx] = &t;
@@ -631,6 +644,7 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   std::vector<size_t> request_of(nv, SIZE_MAX);          // per value: its request
   std::vector<std::pair<size_t, size_t>> shared_buffers;  // (value, request) taking another's buffer
   std::vector<size_t> last_use(nv, 0);
+  std::string device_dynamic;  // the first device value sized by the data (why this plan is not captured)
   // Uses, including reads from inside subgraph bodies (attributed to the owning node).
   for (size_t step = 0; step < g.num_nodes(); ++step) {
     const Node& n = *g.nodes()[step];
@@ -693,8 +707,8 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
         request_on_device.push_back(device_value);
         request_value.push_back(idx);
       } else if (device_value) {
-        return unsupported(fmt::format("{}: output '{}' has a size that depends on the data ({}), which the device arena cannot plan",
-                                       n.describe(), o->name(), s.shape ? dims_to_string(static_dims(*s.shape)) : "unknown rank"));
+        cs.slots[idx] = Slot::kDeviceDynamic;
+        if (device_dynamic.empty()) device_dynamic = fmt::format("{} writes '{}', whose size depends on the data", n.describe(), o->name());
       } else {
         cs.slots[idx] = Slot::kDynamic;
       }
@@ -705,6 +719,10 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
   std::vector<PinnedValue> pinned_precomputed;  // copied into their pinned slots when placed
   if (e.device) {
     KILN_RETURN_IF_ERROR(plan_device_io(cs, states, last_use, request_of, requests, request_on_device, request_value, pinned_precomputed));
+    if (!device_dynamic.empty() && cs.capturable) {
+      cs.capturable = false;
+      cs.capture_note = device_dynamic;
+    }
   }
   // One plan per memory: host requests in the host arena, device requests in the device arena.
   std::vector<size_t> offsets(requests.size());

@@ -97,3 +97,69 @@ TEST(DeviceRuntime, NoCudaMeansASentence) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// An If whose branches read a value a device layer computes: the builder copies it to the host
+// under its own name for the bodies (which run in host memory).
+TEST(DeviceRuntime, SubgraphReadsOfDeviceValues) {
+  SKIP_WITHOUT_CUDA();
+  auto make = [] {
+    auto g = test::new_graph();
+    Value* x = test::input(*g, "x", DataType::kFloat32, {Dim::known(6)});
+    Value* cond = test::input(*g, "cond", DataType::kBool, SymShape{});
+    Value* r = g->add_value("r");
+    test::op(*g, "Relu", {x}, {r}, "relu");
+    auto branch = [&](const char* name, const char* op) {
+      auto b = std::make_shared<Graph>();
+      b->name = name;
+      b->parent = g.get();
+      b->opset_imports[""] = 17;
+      Value* ref = b->add_value("r", DataType::kFloat32, sym_shape({6}));
+      b->add_outer_ref(ref);
+      Value* out = b->add_value(std::string(name) + "_out");
+      test::op(*b, op, {ref}, {out});
+      b->add_output(out);
+      Attribute a;
+      a.kind = Attribute::Kind::kGraph;
+      a.g = b;
+      return a;
+    };
+    Value* y = g->add_value("y");
+    Node* n = test::op(*g, "If", {cond}, {y}, "if");
+    n->attrs.set("then_branch", branch("then", "Neg"));
+    n->attrs.set("else_branch", branch("else", "Sigmoid"));
+    g->add_output(y);
+    return g;
+  };
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.opt_level = 1;
+  auto e = test::build(make(), config);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  for (const LayerInfo& l : e->info().layers) {
+    if (l.name == "relu") {
+      EXPECT_EQ(l.backend, "cuda");
+    }
+  }
+  auto ref = test::build(make());
+  ASSERT_TRUE(ref.ok());
+  auto ctx = e->create_execution_context();
+  auto rctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && rctx.ok());
+  for (bool c : {true, false}) {
+    auto cond = Tensor::allocate(DataType::kBool, {});
+    ASSERT_TRUE(cond.ok());
+    cond->data_as<uint8_t>()[0] = c;
+    const NamedTensors in{{"x", test::f32({6}, {-1.5f, 2.0f, 0.25f, -3.0f, 4.0f, 0.5f})}, {"cond", *cond}};
+    NamedTensors out, want;
+    Status s = (*ctx)->run(in, &out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE((*rctx)->run(in, &want).ok());
+    EXPECT_TRUE(test::same_bits(out.at("y"), want.at("y"))) << "cond " << c;
+  }
+}
+
+}  // namespace
+}  // namespace kiln
