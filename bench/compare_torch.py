@@ -205,6 +205,10 @@ def kiln_build(kiln: str, onnx_path: str, engine: str, backend: str, fp16: bool,
     spec = shape_spec(feeds)
     cmd = [kiln, "build", onnx_path, "--backend", backend, "--min-shapes", spec, "--opt-shapes", spec,
            "--max-shapes", spec, "-o", engine] + (["--fp16"] if fp16 else [])
+    # The fp32 engine is the float32 accuracy check: exact products (TF32, kiln's default for
+    # float32 on the GPU, is a precision choice like --fp16).
+    if not fp16 and backend == "cuda":
+        cmd.append("--no-tf32")
     t0 = time.perf_counter()
     run_kiln(cmd)
     return time.perf_counter() - t0

@@ -119,7 +119,7 @@ struct BuildContext {
   void report_tuning(const Node& n);
 };
 
-// Node::backend_data's string that says what build-time tuning chose, in words ("cudnn engine 7
+// Node::backend_data's string that says what build-time tuning chose, in words ("cuDNN engine 7
 // (tuned 0.031 ms)"): `kiln inspect` shows it (LayerInfo::tuning).
 inline constexpr const char* kTuningChoiceKey = "tuning";
 

@@ -897,9 +897,13 @@ Status run_step(ContextState& cs, size_t step, NamedTensors* outputs) {
   auto it = e.kernels.find(&n);
   if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
   MainKernelContext ctx(cs, n, outputs, on_device);
+  // Profiling a device layer waits for the stream before and after it, so its time is the
+  // layer's own work on the GPU (plus one launch), not just the time to queue it.
+  if (cs.profiling && on_device) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
   const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   Status s = it->second->run(ctx);
   if (!s.ok()) return s;
+  if (cs.profiling && on_device) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
   if (cs.profiling) {
     ExecutionContext::LayerTime& t = cs.layer_times[step];
     ++t.runs;

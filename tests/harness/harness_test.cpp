@@ -404,6 +404,7 @@ BackendRun build_and_run(const Case& c, const CaseData& data, const Backend& bac
   cfg.backend = backend.name();
   cfg.opt_level = 0;  // no folding: a one-node graph of constants must still run its kernel
   cfg.show_progress = false;
+  cfg.allow_tf32 = false;  // float32 means float32 here: TF32 is a precision choice, like --fp16
   BuildInput bi;
   bi.graph = std::move(*g);
   bi.source_name = c.name;

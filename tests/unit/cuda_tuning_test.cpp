@@ -327,7 +327,7 @@ TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
       auto it = std::find_if(info.layers.begin(), info.layers.end(), [&](const LayerInfo& l) { return l.name == name; });
       ASSERT_NE(it, info.layers.end()) << name;
       EXPECT_EQ(it->backend, "cuda") << name;
-      EXPECT_TRUE(contains(it->tuning, name == "conv" ? "cudnn engine " : "cublasLt algo ")) << name << ": " << it->tuning;
+      EXPECT_TRUE(contains(it->tuning, name == "conv" ? "cuDNN engine " : "cublasLt algo ")) << name << ": " << it->tuning;
       EXPECT_TRUE(contains(it->tuning, " ms)")) << name << ": " << it->tuning;
     }
     auto file = TimingCache::open(cache);

@@ -283,6 +283,34 @@ cudaError_t launch_tiled(const void* x, void* y, const TransposeShape& s, cudaSt
   return launch_error();
 }
 
+// --- narrow transpose ----------------------------------------------------------------------------
+
+// The widest y-innermost dim the narrow kernel takes: below a tile's width the tiled kernel leaves
+// most of its threads idle (NCHW -> NHWC of a 3-channel image: 3 of every 32).
+constexpr int64_t kNarrowMax = 16;
+
+// y[n][a][b] = x[n][b][a] for a short b: one thread per (n, a) reads its b elements from b rows of
+// x (consecutive threads, consecutive a: coalesced) and writes them as one run.
+template <typename U>
+__global__ void transpose_narrow_kernel(const U* __restrict__ x, U* __restrict__ y, int64_t batches, int64_t a_len, int b_len) {
+  const int64_t total = batches * a_len;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t n = i / a_len, a = i - n * a_len;
+    const U* src = x + n * b_len * a_len + a;
+    U* dst = y + i * b_len;
+    for (int b = 0; b < b_len; ++b) dst[b] = src[b * a_len];
+  }
+}
+
+template <typename U>
+cudaError_t launch_narrow(const void* x, void* y, int64_t batches, int64_t a_len, int64_t b_len, cudaStream_t stream) {
+  constexpr int kThreads = 256;
+  transpose_narrow_kernel<U><<<grid_blocks(batches * a_len, kThreads), kThreads, 0, stream>>>(
+      static_cast<const U*>(x), static_cast<U*>(y), batches, a_len, static_cast<int>(b_len));
+  return launch_error();
+}
+
 // --- batched 2-D copies (Concat, Split) ----------------------------------------------------------
 
 // `rows` rows of row_bytes, from src (rows src_pitch bytes apart) to dst (dst_pitch apart).
@@ -416,6 +444,21 @@ cudaError_t transpose(const void* x, void* y, DataType dt, const int64_t* dims, 
       v.strides[j] = x_strides[s.perm[j]];
     }
     return strided_copy(x, collapse_view(v), es, y, stream);
+  }
+  // [n][b][a] -> [n][a][b] with a short b (NCHW -> NHWC of an image): the narrow kernel.
+  const bool swap_last_two = (s.rank == 2 && s.perm[0] == 1) || (s.rank == 3 && s.perm[0] == 0 && s.perm[1] == 2 && s.perm[2] == 1);
+  if (swap_last_two && s.dims[s.rank - 2] <= kNarrowMax) {
+    const int64_t batches = s.rank == 3 ? s.dims[0] : 1, b_len = s.dims[s.rank - 2], a_len = s.dims[s.rank - 1];
+    switch (es) {
+      case 1:
+        return launch_narrow<uint8_t>(x, y, batches, a_len, b_len, stream);
+      case 2:
+        return launch_narrow<uint16_t>(x, y, batches, a_len, b_len, stream);
+      case 4:
+        return launch_narrow<uint32_t>(x, y, batches, a_len, b_len, stream);
+      default:
+        return launch_narrow<unsigned long long>(x, y, batches, a_len, b_len, stream);
+    }
   }
   switch (es) {
     case 1:

@@ -340,7 +340,7 @@ Result<Attributes> pack_conv(const Node& n, const BuildShapes& shapes, BuildCont
   Attributes data;
   data.set_string(kPlanRecordKey, record.to_string());
   const bool split = record.problem_key != conv_problem_key(fused);
-  data.set_string(kTuningChoiceKey, fmt::format("cudnn {}{} (tuned {} ms)", chosen->describe(), split ? ", epilogue split off" : "",
+  data.set_string(kTuningChoiceKey, fmt::format("{}{} (tuned {} ms)", chosen->describe(), split ? ", epilogue split off" : "",
                                                 ms_text(ms)));
   return data;
 }

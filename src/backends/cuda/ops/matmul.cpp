@@ -52,10 +52,12 @@ struct Attrs {
   std::optional<ActivationAttr> after;
 };
 
-// The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly.
-bool epilogue_for(const ActivationAttr& a, MatmulActivation* out) {
+// The cuBLASLt epilogue for a kiln activation, if there is one that computes it exactly enough:
+// for float16/bfloat16 outputs erf GELU takes cuBLASLt's tanh-form GELU, whose difference is below
+// their rounding (matmul_activation_for); float32 keeps the exact erf as a separate kernel.
+bool epilogue_for(const ActivationAttr& a, DataType t, MatmulActivation* out) {
   bool fits = false;
-  *out = matmul_activation_for(a.kind, a.alpha, a.beta, /*accept_tanh_gelu=*/false, &fits);
+  *out = matmul_activation_for(a.kind, a.alpha, a.beta, /*accept_tanh_gelu=*/t != DataType::kFloat32, &fits);
   return fits;
 }
 
@@ -130,14 +132,14 @@ bool read_attrs(const Node& n, Flavor f, Attrs* m) {
     if (z) {
       if (!same_dims(z->shape, y->shape) || act->kind != Activation::kNone) return false;
       m->z_input = true;
-      if (!epilogue_for(*post, &m->epilogue)) {
+      if (!epilogue_for(*post, t, &m->epilogue)) {
         m->epilogue = MatmulActivation::kNone;
         m->after = *post;
       }
       return true;
     }
     if (post->kind != Activation::kNone) return false;
-    if (!epilogue_for(*act, &m->epilogue)) {
+    if (!epilogue_for(*act, t, &m->epilogue)) {
       m->epilogue = MatmulActivation::kNone;
       m->after = *act;
     }
