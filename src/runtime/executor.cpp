@@ -651,16 +651,7 @@ Status plan(ContextState& cs, const NamedTensors& inputs, bool allocate = true) 
     for (const Value* in : n.inputs()) {
       if (in) last_use[index_of(e, in)] = step;
     }
-    for (const auto& [an, a] : n.attrs.all()) {
-      std::vector<const Graph*> subs;
-      if (a.g) subs.push_back(a.g.get());
-      for (const auto& sg : a.graphs) subs.push_back(sg.get());
-      for (const Graph* sg : subs) {
-        for (const Value* r : sg->outer_refs()) {
-          if (const Value* outer = g.find_value(r->name())) last_use[index_of(e, outer)] = step;
-        }
-      }
-    }
+    for (const Value* outer : outer_reads(g, n)) last_use[index_of(e, outer)] = step;
   }
   for (size_t step = 0; step < g.num_nodes(); ++step) {
     const Node& n = *g.nodes()[step];
