@@ -40,12 +40,21 @@ struct BuilderConfig {
   bool allow_tf32 = true;             // cuda: float32 products may use TF32 tensor cores
   int opt_level = 3;                  // 0 none, 1 cleanup + folding, 2 fusions, 3 layout (all)
   std::vector<std::string> disabled_passes;
-  std::vector<InputRange> profile;  // optional: ranges for inputs with symbolic dims
+  // Optional: the ranges inputs with symbolic dims may take at run time. `profiles` holds several
+  // optimization profiles (each names the same inputs); a run's shapes must fit at least one. A
+  // dim stays symbolic unless every profile pins it (min == max) to the same value. Kernels are
+  // packed and tuned for the first profile's opt shapes; at other shapes the cuda kernels fall
+  // back to the libraries' heuristics. `profile` is the one-profile form: used when `profiles` is
+  // empty (setting both is an error).
+  std::vector<InputRange> profile;
+  std::vector<std::vector<InputRange>> profiles;
+  // The profiles the build uses: `profiles`, else `profile` alone (none if both are empty).
+  std::vector<std::vector<InputRange>> all_profiles() const;
   // A progress line on a terminal (never when not a tty) and, when kernels were tuned, a
   // one-line summary on stderr ("tuned 53 layers in 4.2 s (53 from the timing cache)").
   bool show_progress = true;
-  // Time the candidate implementations of each layer at the build shapes (the profile's opt
-  // shapes) on the device and keep the fastest, where the backend can (cuda: cuDNN engine
+  // Time the candidate implementations of each layer at the build shapes (the first profile's
+  // opt shapes) on the device and keep the fastest, where the backend can (cuda: cuDNN engine
   // configurations, cuBLASLt algorithms); off: the libraries' heuristics choose at run time.
   bool tune_kernels = true;
   // A file of earlier tuning choices (backends/timing_cache.h): read at the start of the build,
@@ -93,7 +102,9 @@ struct EngineInfo {
   size_t weights_bytes = 0;
   // Copies of weights the kernels rearranged at build time (packed layouts, lower precision).
   size_t packed_weights_bytes = 0;
-  // Arena bytes for one run at the profile's opt shapes (or the fixed shapes); -1 if the shapes
+  // The engine's shape profiles (BuilderConfig::profiles); empty when it was built without one.
+  std::vector<std::vector<InputRange>> profiles;
+  // Arena bytes for one run at the first profile's opt shapes (or the fixed shapes); -1 if the shapes
   // are data-dependent and cannot be planned ahead.
   int64_t activation_bytes = -1;
 };

@@ -114,33 +114,82 @@ BuildShapes build_shapes(const Graph& g, const std::vector<InputRange>& profile)
   return out;
 }
 
-Status apply_profile(Graph& g, const std::vector<InputRange>& profile) {
-  for (const InputRange& r : profile) {
-    Value* v = g.find_value(r.input);
-    if (!v || !v->is_graph_input()) {
-      std::string names;
-      for (const Value* in : g.inputs()) names += (names.empty() ? "" : ", ") + in->name();
-      return invalid_argument(fmt::format("shape profile names input '{}', which the model does not have (inputs: {})", r.input, names));
+// Checks every profile against the model and sets the inputs' shapes: a dim becomes fixed only
+// where every profile pins it (min == max) to the same size; the others stay symbolic.
+Status apply_profiles(Graph& g, const std::vector<std::vector<InputRange>>& profiles) {
+  // Errors name the profile by index only when there are several.
+  auto what = [&profiles](size_t p, const std::string& input) {
+    return profiles.size() > 1 ? fmt::format("shape profile {} for '{}'", p, input) : fmt::format("shape profile for '{}'", input);
+  };
+  for (size_t p = 0; p < profiles.size(); ++p) {
+    for (const InputRange& r : profiles[p]) {
+      Value* v = g.find_value(r.input);
+      if (!v || !v->is_graph_input()) {
+        std::string names;
+        for (const Value* in : g.inputs()) names += (names.empty() ? "" : ", ") + in->name();
+        return invalid_argument(fmt::format("shape profile{} names input '{}', which the model does not have (inputs: {})",
+                                            profiles.size() > 1 ? fmt::format(" {}", p) : "", r.input, names));
+      }
+      const size_t rank = r.opt.size();
+      if (r.min.size() != rank || r.max.size() != rank) {
+        return invalid_argument(fmt::format("{}: min, opt and max must have the same rank", what(p, r.input)));
+      }
+      if (v->shape && v->shape->size() != rank) {
+        return invalid_argument(fmt::format("{} has rank {}, the input has rank {}", what(p, r.input), rank, v->shape->size()));
+      }
+      size_t named = 0;
+      for (const InputRange& other : profiles[p]) named += other.input == r.input;
+      if (named > 1) return invalid_argument(fmt::format("{}: the input is named {} times in one profile", what(p, r.input), named));
+      for (size_t d = 0; d < rank; ++d) {
+        if (r.min[d] < 0 || r.min[d] > r.opt[d] || r.opt[d] > r.max[d]) {
+          return invalid_argument(fmt::format("{} dim {}: need 0 <= min <= opt <= max, got {} {} {}", what(p, r.input), d, r.min[d],
+                                              r.opt[d], r.max[d]));
+        }
+        if (v->shape && (*v->shape)[d].is_known() && ((*v->shape)[d].value < r.min[d] || (*v->shape)[d].value > r.max[d])) {
+          return invalid_argument(fmt::format("{} dim {} excludes the model's fixed size {}", what(p, r.input), d, (*v->shape)[d].value));
+        }
+      }
     }
-    const size_t rank = r.opt.size();
-    if (r.min.size() != rank || r.max.size() != rank) {
-      return invalid_argument(fmt::format("shape profile for '{}': min, opt and max must have the same rank", r.input));
+  }
+  if (profiles.empty()) return ok_status();
+  // Every profile ranges over the same inputs with the same ranks, so that a run's shapes can be
+  // matched against each profile as a whole.
+  for (size_t p = 1; p < profiles.size(); ++p) {
+    for (const InputRange& r0 : profiles[0]) {
+      const InputRange* r = nullptr;
+      for (const InputRange& x : profiles[p]) {
+        if (x.input == r0.input) r = &x;
+      }
+      if (!r) {
+        return invalid_argument(fmt::format("shape profile {} gives no range for input '{}', which profile 0 does (every profile names the same inputs)", p, r0.input));
+      }
+      if (r->opt.size() != r0.opt.size()) {
+        return invalid_argument(fmt::format("shape profile {} for '{}' has rank {}, profile 0 has rank {}", p, r0.input, r->opt.size(), r0.opt.size()));
+      }
     }
-    if (v->shape && v->shape->size() != rank) {
-      return invalid_argument(fmt::format("shape profile for '{}' has rank {}, the input has rank {}", r.input, rank, v->shape->size()));
+    if (profiles[p].size() != profiles[0].size()) {
+      for (const InputRange& r : profiles[p]) {
+        bool in_first = false;
+        for (const InputRange& r0 : profiles[0]) in_first |= r0.input == r.input;
+        if (!in_first) {
+          return invalid_argument(fmt::format("shape profile {} gives a range for input '{}', which profile 0 does not (every profile names the same inputs)", p, r.input));
+        }
+      }
     }
+  }
+  for (const InputRange& r0 : profiles[0]) {
+    Value* v = g.find_value(r0.input);
+    const size_t rank = r0.opt.size();
     SymShape s = v->shape ? *v->shape : SymShape(rank, Dim::unknown());
     for (size_t d = 0; d < rank; ++d) {
-      if (r.min[d] < 0 || r.min[d] > r.opt[d] || r.opt[d] > r.max[d]) {
-        return invalid_argument(fmt::format("shape profile for '{}' dim {}: need 0 <= min <= opt <= max, got {} {} {}", r.input, d,
-                                            r.min[d], r.opt[d], r.max[d]));
+      bool pinned = true;
+      for (const auto& profile : profiles) {
+        for (const InputRange& r : profile) {
+          if (r.input == r0.input) pinned &= r.min[d] == r.max[d] && r.min[d] == r0.min[d];
+        }
       }
-      if (s[d].is_known() && (s[d].value < r.min[d] || s[d].value > r.max[d])) {
-        return invalid_argument(fmt::format("shape profile for '{}' dim {} excludes the model's fixed size {}", r.input, d, s[d].value));
-      }
-      // A dim the profile pins (min == max) becomes fixed; the others stay symbolic.
-      if (r.min[d] == r.max[d]) s[d] = Dim::known(r.min[d]);
-      else if (!s[d].is_known() && s[d].symbol.empty()) s[d] = Dim::sym(fmt::format("{}_{}", r.input, d));
+      if (pinned) s[d] = Dim::known(r0.min[d]);
+      else if (!s[d].is_known() && s[d].symbol.empty()) s[d] = Dim::sym(fmt::format("{}_{}", r0.input, d));
     }
     v->shape = s;
   }
@@ -182,7 +231,11 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   }
   Graph& g = *input.graph;
   Progress progress("building", 4, config.show_progress);
-  KILN_RETURN_IF_ERROR(apply_profile(g, config.profile));
+  if (!config.profile.empty() && !config.profiles.empty()) {
+    return invalid_argument("BuilderConfig sets both `profile` and `profiles`: give every profile in `profiles`");
+  }
+  const std::vector<std::vector<InputRange>> profiles = config.all_profiles();
+  KILN_RETURN_IF_ERROR(apply_profiles(g, profiles));
   progress.update(0, "inferring shapes");
   KILN_RETURN_IF_ERROR(infer_and_annotate(g));
   progress.update(1, "optimizing");
@@ -201,7 +254,10 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   build.tune = config.tune_kernels;
   build.timing_cache = &cache;
   build.progress = &progress;
-  KILN_RETURN_IF_ERROR(pack_kernels(g, build_shapes(g, config.profile), build, &progress));
+  // Kernels are packed and tuned for the first profile's opt shapes only: one packing per weight
+  // keeps the engine's size, and the cuda kernels fall back to the libraries' heuristics at shapes
+  // they were not tuned for.
+  KILN_RETURN_IF_ERROR(pack_kernels(g, build_shapes(g, profiles.empty() ? std::vector<InputRange>{} : profiles[0]), build, &progress));
   KILN_RETURN_IF_ERROR(cache.save());
   KILN_RETURN_IF_ERROR(insert_device_copies(g, *backend));
   progress.update(3, "creating kernels");
@@ -212,7 +268,7 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   meta.source_name = input.source_name;
   meta.source_sha256 = input.source_sha256;
   meta.onnx_nodes = input.onnx_nodes;
-  meta.profile = config.profile;
+  meta.profiles = profiles;
   meta.build_options = {{"precision", config.precision}, {"opt_level", std::to_string(config.opt_level)}};
   if (!config.allow_tf32) meta.build_options["tf32"] = "off";
   if (!config.disabled_passes.empty()) meta.build_options["disabled_passes"] = fmt::format("{}", fmt::join(config.disabled_passes, ","));
@@ -225,6 +281,12 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
                  build.tuned_layers == 1 ? "" : "s", build.tuning_seconds, build.cached_layers);
   }
   return state;
+}
+
+std::vector<std::vector<InputRange>> BuilderConfig::all_profiles() const {
+  if (!profiles.empty()) return profiles;
+  if (!profile.empty()) return {profile};
+  return {};
 }
 
 Builder::Builder(BuilderConfig config) : config_(std::move(config)) {}

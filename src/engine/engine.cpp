@@ -192,12 +192,13 @@ EngineInfo Engine::info() const {
     }
     info.layers.push_back(std::move(l));
   }
-  // Arena size at the fixed shapes (or the profile's opt shapes), from a planning dry run.
+  info.profiles = e.meta.profiles;
+  // Arena size at the fixed shapes (or the first profile's opt shapes), from a planning dry run.
   std::map<std::string, Dims> shapes;
   bool all_known = true;
   for (const IoInfo& io : e.inputs) {
     Dims d = io.dims;
-    for (const InputRange& r : e.meta.profile) {
+    for (const InputRange& r : e.meta.profiles.empty() ? std::vector<InputRange>{} : e.meta.profiles[0]) {
       if (r.input == io.name && r.opt.size() == d.size()) d = r.opt;
     }
     for (int64_t x : d) all_known &= x >= 0;

@@ -358,10 +358,13 @@ std::vector<InputRange> profile_from_json(const json& j) {
 
 Result<std::string> serialize_engine(const EngineState& e) {
   BlobWriter blob;
-  json profile = json::array();
-  for (const InputRange& r : e.meta.profile) {
-    profile.push_back(json{{"input", r.input}, {"min", r.min}, {"opt", r.opt}, {"max", r.max}});
-  }
+  auto profile_json = [](const std::vector<InputRange>& p) {
+    json out = json::array();
+    for (const InputRange& r : p) out.push_back(json{{"input", r.input}, {"min", r.min}, {"opt", r.opt}, {"max", r.max}});
+    return out;
+  };
+  json profiles = json::array();
+  for (const auto& p : e.meta.profiles) profiles.push_back(profile_json(p));
   const json header{{"producer", e.meta.producer},
                     {"backend", e.meta.backend},
                     {"device", e.meta.device},
@@ -369,7 +372,10 @@ Result<std::string> serialize_engine(const EngineState& e) {
                     {"source_sha256", e.meta.source_sha256},
                     {"build_options", e.meta.build_options},
                     {"onnx_nodes", e.meta.onnx_nodes},
-                    {"profile", profile}};
+                    // "profile" is the first profile, as engines of one profile wrote it (and
+                    // as readers that predate "profiles" read it: they accept only its shapes).
+                    {"profile", e.meta.profiles.empty() ? json::array() : profile_json(e.meta.profiles[0])},
+                    {"profiles", profiles}};
   const std::string header_bytes = header.dump();
   const std::vector<uint8_t> graph_cbor = json::to_cbor(graph_json(*e.graph, blob));
   std::string& blob_bytes = blob.bytes();
@@ -442,7 +448,13 @@ Result<std::shared_ptr<EngineState>> deserialize_engine(const void* data, size_t
     state->meta.source_sha256 = header.at("source_sha256").get<std::string>();
     state->meta.build_options = header.at("build_options").get<std::map<std::string, std::string>>();
     state->meta.onnx_nodes = header.at("onnx_nodes").get<size_t>();
-    state->meta.profile = profile_from_json(header.at("profile"));
+    // Engines written before several profiles have only "profile": one profile, or none if empty.
+    if (header.contains("profiles")) {
+      for (const json& p : header.at("profiles")) state->meta.profiles.push_back(profile_from_json(p));
+    } else {
+      std::vector<InputRange> p = profile_from_json(header.at("profile"));
+      if (!p.empty()) state->meta.profiles.push_back(std::move(p));
+    }
   } catch (const std::exception& ex) {
     return corrupt(fmt::format("{} is damaged: header: {}", what, ex.what()));
   }

@@ -24,7 +24,7 @@ struct EngineMeta {
   std::string source_sha256;
   std::map<std::string, std::string> build_options;
   size_t onnx_nodes = 0;
-  std::vector<InputRange> profile;
+  std::vector<std::vector<InputRange>> profiles;  // a run's shapes must fit one (none: any)
 };
 
 struct EngineState {

@@ -365,6 +365,59 @@ class MainKernelContext final : public KernelContext {
 // Elements up to which planning computes a value ahead of the run (shape arithmetic is tiny).
 constexpr int64_t kPlanFoldLimit = 1 << 16;
 
+// The first input of `profile` whose shape falls outside its range, and the dim; nullptr when the
+// shapes fit (inputs not given are left to the other checks).
+const InputRange* outside_profile(const std::vector<InputRange>& profile, const NamedTensors& inputs, size_t* dim) {
+  for (const InputRange& r : profile) {
+    auto it = inputs.find(r.input);
+    if (it == inputs.end()) continue;
+    const Dims& d = it->second.shape();
+    for (size_t k = 0; k < d.size() && k < r.min.size() && k < r.max.size(); ++k) {
+      if (d[k] < r.min[k] || d[k] > r.max[k]) {
+        *dim = k;
+        return &r;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The shapes must fit at least one profile. Allocates only to say why they fit none.
+Status check_profiles(const std::vector<std::vector<InputRange>>& profiles, const NamedTensors& inputs) {
+  size_t dim = 0;
+  if (profiles.empty()) return ok_status();
+  for (const auto& profile : profiles) {
+    if (!outside_profile(profile, inputs, &dim)) return ok_status();
+  }
+  auto shape_of = [&inputs](const std::string& name) { return dims_to_string(inputs.at(name).shape()); };
+  if (profiles.size() == 1) {
+    const InputRange* r = outside_profile(profiles[0], inputs, &dim);
+    return invalid_argument(fmt::format("input '{}' has shape {}, outside the engine's profile {} .. {} (dim {})", r->input,
+                                        shape_of(r->input), dims_to_string(r->min), dims_to_string(r->max), dim));
+  }
+  // Several profiles: when one input is outside every profile, name it and its range in each;
+  // otherwise each input fits some profile but no profile fits them all: say what each misses.
+  const InputRange* first = outside_profile(profiles[0], inputs, &dim);
+  bool same_input = true;
+  std::vector<std::string> ranges;
+  for (size_t p = 0; p < profiles.size(); ++p) {
+    const InputRange* r = outside_profile(profiles[p], inputs, &dim);
+    same_input &= r->input == first->input;
+    ranges.push_back(fmt::format("profile {}: {} .. {}", p, dims_to_string(r->min), dims_to_string(r->max)));
+  }
+  if (same_input) {
+    return invalid_argument(fmt::format("input '{}' has shape {}, outside every profile of the engine ({})", first->input,
+                                        shape_of(first->input), fmt::join(ranges, "; ")));
+  }
+  std::vector<std::string> misses;
+  for (size_t p = 0; p < profiles.size(); ++p) {
+    const InputRange* r = outside_profile(profiles[p], inputs, &dim);
+    misses.push_back(fmt::format("profile {}: input '{}' has shape {}, outside {} .. {}", p, r->input, shape_of(r->input),
+                                 dims_to_string(r->min), dims_to_string(r->max)));
+  }
+  return invalid_argument(fmt::format("the inputs' shapes fit no single profile of the engine ({})", fmt::join(misses, "; ")));
+}
+
 Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
   // The first dim (input, dim) that bound each symbol is found by a scan over the inputs checked
   // so far rather than kept in a map: run() must not allocate once planned.
@@ -407,17 +460,7 @@ Status validate_inputs(const EngineState& e, const NamedTensors& inputs) {
       }
     }
   }
-  for (const InputRange& r : e.meta.profile) {
-    auto it = inputs.find(r.input);
-    if (it == inputs.end()) continue;
-    const Dims& d = it->second.shape();
-    for (size_t k = 0; k < d.size() && k < r.min.size() && k < r.max.size(); ++k) {
-      if (d[k] < r.min[k] || d[k] > r.max[k]) {
-        return invalid_argument(fmt::format("input '{}' has shape {}, outside the engine's profile {} .. {} (dim {})", r.input,
-                                            dims_to_string(d), dims_to_string(r.min), dims_to_string(r.max), k));
-      }
-    }
-  }
+  KILN_RETURN_IF_ERROR(check_profiles(e.meta.profiles, inputs));
   for (const auto& [name, t] : inputs) {
     bool known = false;
     for (const IoInfo& io : e.inputs) known |= io.name == name;

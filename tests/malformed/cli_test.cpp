@@ -216,6 +216,20 @@ TEST_F(CliMalformed, BuildFailuresWriteNothing) {
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--opt-level", "two"}, "out.kiln");
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--min-shapes", "x:1xq"}, "out.kiln");
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--max-shapes", "x"}, "out.kiln");
+  // --shape-profile: malformed specs, a rank mismatch, an input the model does not have.
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--shape-profile", "x:3x4x5:3x4x5"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("'x:3x4x5:3x4x5' is not NAME:MIN:OPT:MAX") != std::string::npos) << last_error_;
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--shape-profile", "x:3x4x5:3xq:3x4x5"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("bad shape '3xq'") != std::string::npos) << last_error_;
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--shape-profile", "x:3x4x5:3x4x5:3x4"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("same rank") != std::string::npos) << last_error_;
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--shape-profile", "x:3x4:3x4:3x4,y:3x4:3x4:3x4"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("rank 2, the input has rank 3") != std::string::npos) << last_error_;
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--shape-profile", "q:3x4x5:3x4x5:3x4x5"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("shape profile names input 'q'") != std::string::npos) << last_error_;
+  expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--min-shapes", "x:3x4x5", "--shape-profile",
+                        "x:3x4x5:3x4x5:3x4x5,y:3x4x5:3x4x5:3x4x5"}, "out.kiln");
+  EXPECT_TRUE(last_error_.find("shape profile 1 gives a range for input 'y', which profile 0 does not") != std::string::npos) << last_error_;
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--fp16", "--bf16"}, "out.kiln");
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--backend", "no-such-backend"}, "out.kiln");
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--no-such-flag"}, "out.kiln");
@@ -226,7 +240,7 @@ TEST_F(CliMalformed, BuildFailuresWriteNothing) {
   expect_clean_failure({"build", "model.onnx", "-o", "out.kiln", "--timing-cache", "model.onnx"}, "model.onnx", true);
   EXPECT_TRUE(last_error_.find("timing cache 'model.onnx'") != std::string::npos) << last_error_;
   EXPECT_FALSE(fs::exists(dir_ / "out.kiln"));
-  EXPECT_EQ(cases_, 18);
+  EXPECT_EQ(cases_, 24);
 }
 
 TEST_F(CliMalformed, RunAndInspectFailuresWriteNothing) {

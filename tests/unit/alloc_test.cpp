@@ -136,7 +136,7 @@ TEST(Alloc, CountersSeeAllocations) {
 // themselves: the binary kernels' broadcast planning (plan_broadcast) allocates per call today,
 // and so does the reference FusedPointwise that --opt-level 2 would turn this chain into; the
 // test is about the runtime, so it builds at --opt-level 1 (three separate layers).
-Engine chain_engine(const SymShape& shape) {
+Engine chain_engine(const SymShape& shape, const std::vector<std::vector<InputRange>>& profiles = {}) {
   auto g = test::new_graph();
   Value* x = test::input(*g, "x", DataType::kFloat32, shape);
   Value* a = g->add_value("a");
@@ -148,6 +148,7 @@ Engine chain_engine(const SymShape& shape) {
   g->add_output(y);
   BuilderConfig config = test::quiet_config();
   config.opt_level = 1;
+  config.profiles = profiles;
   auto e = test::build(std::move(g), config);
   if (!e.ok()) {
     ADD_FAILURE() << e.status().message();
@@ -190,6 +191,17 @@ TEST(Alloc, BoundRunAllocatesNothingSymbolicShape) {
   skip_under_sanitizers();
   if (::testing::Test::IsSkipped()) return;
   const Engine e = chain_engine(SymShape{Dim::sym("batch"), Dim::known(16)});
+  expect_zero_alloc_runs(e, {3, 16});
+  expect_zero_alloc_runs(e, {32, 16});
+}
+
+// Checking the shapes against several profiles allocates nothing when one fits, even when it is
+// not the first.
+TEST(Alloc, BoundRunAllocatesNothingSeveralProfiles) {
+  skip_under_sanitizers();
+  if (::testing::Test::IsSkipped()) return;
+  const Engine e = chain_engine(SymShape{Dim::sym("batch"), Dim::known(16)},
+                                {{{"x", {1, 16}, {2, 16}, {4, 16}}}, {{"x", {16, 16}, {24, 16}, {32, 16}}}});
   expect_zero_alloc_runs(e, {3, 16});
   expect_zero_alloc_runs(e, {32, 16});
 }

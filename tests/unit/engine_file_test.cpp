@@ -139,6 +139,40 @@ TEST(EngineFile, OtherFormatVersionRefused) {
   EXPECT_TRUE(contains(msg, "version " + std::to_string(kEngineFormatVersion))) << msg;
 }
 
+TEST(EngineFile, EngineWithOnlyTheOneProfileKeyLoads) {
+  // Engines written before several profiles carry only "profile": one profile. Hiding the
+  // "profiles" key (same length, so no offset moves) gives such a header.
+  BuilderConfig cfg = test::quiet_config();
+  cfg.profiles = {{{"x", {1, 4}, {2, 4}, {4, 4}}}, {{"x", {16, 4}, {16, 4}, {32, 4}}}};
+  auto e = Builder(cfg).build_from_bytes(test::mlp_model(true).SerializeAsString(), "mlp.onnx");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto bytes = e->serialize();
+  ASSERT_TRUE(bytes.ok());
+  std::string b = *bytes;
+  const uint64_t hoff = read_u64(b, 16), hsize = read_u64(b, 24);
+  std::string header = b.substr(hoff, hsize);
+  const size_t at = header.find("\"profiles\":");
+  ASSERT_NE(at, std::string::npos) << header;
+  header.replace(at, 11, "\"xrofiles\":");
+  b.replace(hoff, hsize, header);
+  fix_checksum(b);
+  auto old = Engine::load_from_memory(b);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  ASSERT_EQ(old->info().profiles.size(), 1u);
+  EXPECT_EQ(old->info().profiles[0][0].max, (Dims{4, 4}));
+  auto ctx = old->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  NamedTensors out;
+  EXPECT_TRUE((*ctx)->run({{"x", test::f32({4, 4}, {1})}}, &out).ok());
+  Status s = (*ctx)->run({{"x", test::f32({16, 4}, {1})}}, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "outside the engine's profile 1x4 .. 4x4")) << s.message();
+
+  auto full = Engine::load_from_memory(*bytes);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(full->info().profiles.size(), 2u);
+}
+
 TEST(EngineFile, OtherDeviceRefused) {
   auto bytes = build_mlp().serialize();
   ASSERT_TRUE(bytes.ok());

@@ -14,6 +14,17 @@ namespace kiln::cli {
 
 namespace {
 
+// [[{"input": "x", "min": [1, 4], "opt": [2, 4], "max": [4, 4]}, ...], ...]: one array per profile.
+nlohmann::json profiles_json(const std::vector<std::vector<InputRange>>& profiles) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& profile : profiles) {
+    nlohmann::json p = nlohmann::json::array();
+    for (const InputRange& r : profile) p.push_back({{"input", r.input}, {"min", r.min}, {"opt", r.opt}, {"max", r.max}});
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 nlohmann::json io_json(const std::vector<IoInfo>& ios) {
   nlohmann::json a = nlohmann::json::array();
   for (const IoInfo& io : ios) a.push_back({{"name", io.name}, {"dtype", dtype_name(io.dtype)}, {"shape", io.shape_string()}});
@@ -180,7 +191,7 @@ Command add_inspect_command(CLI::App& app) {
                        {"build_options", info.build_options}, {"inputs", io_json(info.inputs)}, {"outputs", io_json(info.outputs)},
                        {"layers", layers_json(info.layers)}, {"onnx_nodes", info.onnx_nodes}, {"weights_bytes", info.weights_bytes},
                        {"packed_weights_bytes", info.packed_weights_bytes},
-                       {"activation_bytes", info.activation_bytes}};
+                       {"activation_bytes", info.activation_bytes}, {"profiles", profiles_json(info.profiles)}};
       std::printf("%s\n", j.dump(2).c_str());
       return 0;
     }
@@ -192,6 +203,14 @@ Command add_inspect_command(CLI::App& app) {
     std::printf("options   %s\n", opts.c_str());
     for (const IoInfo& io : info.inputs) std::printf("input     %-28s %s[%s]\n", io.name.c_str(), dtype_name(io.dtype), io.shape_string().c_str());
     for (const IoInfo& io : info.outputs) std::printf("output    %-28s %s[%s]\n", io.name.c_str(), dtype_name(io.dtype), io.shape_string().c_str());
+    // Each profile's range per input, in the shape syntax of --shape-profile.
+    for (size_t p = 0; p < info.profiles.size(); ++p) {
+      for (const InputRange& r : info.profiles[p]) {
+        std::printf("%-10s%-28s %s .. %s (opt %s)\n", fmt::format("profile {}", p).c_str(), r.input.c_str(),
+                    fmt::format("{}", fmt::join(r.min, "x")).c_str(), fmt::format("{}", fmt::join(r.max, "x")).c_str(),
+                    fmt::format("{}", fmt::join(r.opt, "x")).c_str());
+      }
+    }
     std::printf("layers: %zu (from %zu ONNX nodes)", info.layers.size(), info.onnx_nodes);
     std::map<std::string, size_t> lowered;  // layers per lower precision
     for (const LayerInfo& l : info.layers) {
