@@ -48,8 +48,8 @@ std::vector<Value*> float32_values(const Node& n) {
   return out;
 }
 
-Tensor converted(const Tensor& t, DataType low) {
-  Tensor out = Tensor::allocate(low, t.shape()).value();
+Result<Tensor> converted(const Tensor& t, DataType low) {
+  KILN_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(low, t.shape()));
   const float* src = t.data_as<float>();
   uint16_t* dst = out.data_as<uint16_t>();
   for (int64_t i = 0; i < t.numel(); ++i) dst[i] = low == DataType::kFloat16 ? float_to_half_bits(src[i]) : float_to_bf16_bits(src[i]);
@@ -119,7 +119,8 @@ class PrecisionLowering {
     if (low_readers.empty()) return ok_status();
     Value* low = nullptr;
     if (v->constant) {
-      low = g_.add_constant(g_.unique_name(v->name() + "_" + precision_), converted(*v->constant, low_));
+      KILN_ASSIGN_OR_RETURN(Tensor t, converted(*v->constant, low_));
+      low = g_.add_constant(g_.unique_name(v->name() + "_" + precision_), std::move(t));
     } else {
       low = g_.add_value(g_.unique_name(v->name() + "_" + precision_), low_, v->shape);
       KILN_RETURN_IF_ERROR(add_cast(v, low));
