@@ -1,8 +1,7 @@
 #include "builder/device_copies.h"
+#include "builder/lowering.h"
 
 #include <algorithm>
-#include <functional>
-#include <set>
 #include <unordered_map>
 
 #include "fmt/format.h"
@@ -56,15 +55,7 @@ class CopyInserter {
 
   // A new copy node lowered to the backend, `before` the given node (nullptr: at the end).
   Result<Node*> add_copy(const char* op, Value* from, Value* to, Node* before) {
-    Node* c = g_.insert_node_before(before, op, {from}, {to}, g_.unique_name(std::string(op) + "_" + from->name()));
-    c->domain = kKilnDomain;
-    c->opset = 1;
-    c->schema = OpRegistry::global().find(kKilnDomain, op, 1);
-    const KernelEntry* k = backend_.kernels().find(*c);
-    if (!c->schema || !k) return internal_error(fmt::format("backend '{}' has no {} kernel", backend_.name(), op));
-    c->backend = backend_.name();
-    c->kernel = k->name;
-    return c;
+    return insert_lowered_node(g_, backend_, before, kKilnDomain, op, 1, {from}, {to}, g_.unique_name(std::string(op) + "_" + from->name()));
   }
 
   // `v` in the other memory, made once (before its first reader) and shared by later readers.
@@ -93,30 +84,12 @@ class CopyInserter {
     return ok_status();
   }
 
-  // The outer names n's bodies read, at any depth (a nested body reads this graph's values too).
-  static std::set<std::string> names_read_by_bodies(const Node& n) {
-    std::set<std::string> names;
-    std::function<void(const Node&)> visit = [&](const Node& m) {
-      for (const auto& [an, a] : m.attrs.all()) {
-        std::vector<const Graph*> subs;
-        if (a.g) subs.push_back(a.g.get());
-        for (const auto& sg : a.graphs) subs.push_back(sg.get());
-        for (const Graph* sg : subs) {
-          for (const Value* r : sg->outer_refs()) names.insert(r->name());
-          for (const auto& inner : sg->nodes()) visit(*inner);
-        }
-      }
-    };
-    visit(n);
-    return names;
-  }
-
   // Subgraph bodies run in host memory and read outer values by name: a value they read that a
   // device layer computes is copied to the host under its own name (the device value is renamed
   // "<name>_on_device"), before the first node whose body reads it.
   Status copy_subgraph_reads_to_host() {
     for (Node* n : snapshot()) {
-      for (const std::string& name : names_read_by_bodies(*n)) {
+      for (const std::string& name : Graph::names_read_by_subgraphs_of(*n)) {
         Value* outer = g_.find_value(name);
         if (!outer || !in_device_memory(outer)) continue;
         g_.rename_value(outer, g_.unique_name(name + "_on_device"));

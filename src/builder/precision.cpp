@@ -3,6 +3,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "builder/lowering.h"
 #include "core/float16.h"
 #include "fmt/format.h"
 #include "ir/inference.h"
@@ -131,15 +132,10 @@ class PrecisionLowering {
 
   // A Cast from `from` to `to` (whose dtype says the target), lowered to the backend.
   Status add_cast(Value* from, Value* to) {
-    Node* c = g_.insert_node_before(nullptr, "Cast", {from}, {to}, g_.unique_name("Cast_" + to->name()));
-    c->opset = kCastOpset;
-    c->attrs.set_int("to", static_cast<int64_t>(to->dtype));
-    c->schema = OpRegistry::global().find("", "Cast", kCastOpset);
-    const KernelEntry* k = backend_.kernels().find(*c);
-    if (!c->schema || !k) return internal_error(fmt::format("backend '{}' has no Cast kernel for {} to {}", backend_.name(), dtype_name(from->dtype), dtype_name(to->dtype)));
-    c->backend = k->backend.empty() ? backend_.name() : k->backend;
-    c->kernel = k->name;
-    return ok_status();
+    Attributes attrs;
+    attrs.set_int("to", static_cast<int64_t>(to->dtype));
+    return insert_lowered_node(g_, backend_, nullptr, "", "Cast", kCastOpset, {from}, {to}, g_.unique_name("Cast_" + to->name()), attrs)
+        .status();
   }
 
   // The runtime re-infers dtypes when it plans a run: they must come out as chosen here.

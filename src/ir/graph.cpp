@@ -164,23 +164,26 @@ void Graph::remove_node(Node* n) {
   remove_dead_values();
 }
 
-std::set<std::string> Graph::names_read_by_subgraphs() const {
+std::set<std::string> Graph::names_read_by_subgraphs_of(const Node& n) {
   std::set<std::string> names;
-  std::function<void(const Graph&)> visit = [&](const Graph& sg) {
-    for (const Value* r : sg.outer_refs_) names.insert(r->name());
-    for (const auto& n : sg.nodes_) {
-      for (const auto& [an, a] : n->attrs.all()) {
-        if (a.g) visit(*a.g);
-        for (const auto& g2 : a.graphs) visit(*g2);
+  std::function<void(const Node&)> visit = [&](const Node& m) {
+    for (const auto& [an, a] : m.attrs.all()) {
+      std::vector<const Graph*> subs;
+      if (a.g) subs.push_back(a.g.get());
+      for (const auto& g2 : a.graphs) subs.push_back(g2.get());
+      for (const Graph* sg : subs) {
+        for (const Value* r : sg->outer_refs_) names.insert(r->name());
+        for (const auto& inner : sg->nodes_) visit(*inner);
       }
     }
   };
-  for (const auto& n : nodes_) {
-    for (const auto& [an, a] : n->attrs.all()) {
-      if (a.g) visit(*a.g);
-      for (const auto& g2 : a.graphs) visit(*g2);
-    }
-  }
+  visit(n);
+  return names;
+}
+
+std::set<std::string> Graph::names_read_by_subgraphs() const {
+  std::set<std::string> names;
+  for (const auto& n : nodes_) names.merge(names_read_by_subgraphs_of(*n));
   return names;
 }
 
@@ -208,23 +211,9 @@ Status Graph::topological_sort() {
       if (v && v->producer_ && v->producer_->graph_ == this) deps.insert(index.at(v->producer_));
     }
     // Subgraphs may read outer values implicitly: those producers must run first too.
-    for (const auto& [an, a] : nodes_[i]->attrs.all()) {
-      std::vector<const Graph*> subs;
-      if (a.g) subs.push_back(a.g.get());
-      for (const auto& g : a.graphs) subs.push_back(g.get());
-      std::function<void(const Graph*)> visit = [&](const Graph* sg) {
-        for (Value* r : sg->outer_refs_) {
-          Value* outer = find_value(r->name());
-          if (outer && outer->producer_ && outer->producer_->graph_ == this) deps.insert(index.at(outer->producer_));
-        }
-        for (const auto& sn : sg->nodes_) {
-          for (const auto& [sn_an, sa] : sn->attrs.all()) {
-            if (sa.g) visit(sa.g.get());
-            for (const auto& g2 : sa.graphs) visit(g2.get());
-          }
-        }
-      };
-      for (const Graph* sg : subs) visit(sg);
+    for (const std::string& name : names_read_by_subgraphs_of(*nodes_[i])) {
+      Value* outer = find_value(name);
+      if (outer && outer->producer_ && outer->producer_->graph_ == this) deps.insert(index.at(outer->producer_));
     }
     deps.erase(i);
     pending[i] = deps.size();

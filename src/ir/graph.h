@@ -162,6 +162,8 @@ class Graph {
   // Names that subgraphs of this graph's nodes (at any depth) read from enclosing scopes. A value
   // of this graph with such a name is in use even when no node of this graph reads it directly.
   std::set<std::string> names_read_by_subgraphs() const;
+  // The same for one node's subgraphs.
+  static std::set<std::string> names_read_by_subgraphs_of(const Node& n);
 
   // Calls fn on every subgraph of every node, recursively (pre-order).
   void for_each_subgraph(const std::function<void(Graph&)>& fn);

@@ -98,13 +98,7 @@ class AttentionKernel final : public Kernel {
 }  // namespace
 
 std::vector<KernelEntry> attention_entries() {
-  KernelEntry e;
-  e.domain = kKilnDomain;
-  e.op_type = "Attention";
-  e.name = "cuda_attention";
-  e.supports = supported;
-  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<AttentionKernel>(n)); };
-  return {e};
+  return {node_entry<AttentionKernel>(kKilnDomain, "Attention", "cuda_attention", supported)};
 }
 
 }  // namespace kiln::cuda

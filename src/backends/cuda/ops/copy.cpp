@@ -336,26 +336,15 @@ class ExpandKernel final : public Kernel {
   }
 };
 
-template <typename K>
-KernelEntry entry(const char* op, const char* name, bool (*supports)(const Node&), std::vector<size_t> host_inputs = {}) {
-  KernelEntry e;
-  e.op_type = op;
-  e.name = name;
-  e.supports = supports;
-  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<K>(n)); };
-  e.host_inputs = std::move(host_inputs);
-  return e;
-}
-
 }  // namespace
 
 std::vector<KernelEntry> copy_entries() {
-  return {entry<TransposeKernel>("Transpose", "cuda_transpose", transpose_supported),
-          entry<ConcatKernel>("Concat", "cuda_concat", concat_supported),
-          entry<SplitKernel>("Split", "cuda_split", split_supported, {1}),
-          entry<SliceKernel>("Slice", "cuda_slice", slice_supported, {1, 2, 3, 4}),
-          entry<GatherKernel>("Gather", "cuda_gather", gather_supported),
-          entry<ExpandKernel>("Expand", "cuda_expand", expand_supported, {1})};
+  return {node_entry<TransposeKernel>("", "Transpose", "cuda_transpose", transpose_supported),
+          node_entry<ConcatKernel>("", "Concat", "cuda_concat", concat_supported),
+          node_entry<SplitKernel>("", "Split", "cuda_split", split_supported, {1}),
+          node_entry<SliceKernel>("", "Slice", "cuda_slice", slice_supported, {1, 2, 3, 4}),
+          node_entry<GatherKernel>("", "Gather", "cuda_gather", gather_supported),
+          node_entry<ExpandKernel>("", "Expand", "cuda_expand", expand_supported, {1})};
 }
 
 }  // namespace kiln::cuda

@@ -70,6 +70,21 @@ bool is_shape_arithmetic(const Value* v);
 KernelEntry function_entry(const std::string& domain, const std::string& op_type, const std::string& name,
                            std::function<bool(const Node&)> supports, KernelFn fn);
 
+// An entry whose kernel is made as K(node) (op_type in `domain`), with the inputs it reads in host
+// memory.
+template <typename K>
+KernelEntry node_entry(const std::string& domain, const std::string& op_type, const std::string& name,
+                       std::function<bool(const Node&)> supports, std::vector<size_t> host_inputs = {}) {
+  KernelEntry e;
+  e.domain = domain;
+  e.op_type = op_type;
+  e.name = name;
+  e.supports = std::move(supports);
+  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<K>(n)); };
+  e.host_inputs = std::move(host_inputs);
+  return e;
+}
+
 // Output `i` of dtype and dims filled with x's bytes by one device-to-device copy on the
 // context's stream (the shape ops: same elements, another shape).
 Status copy_into_output(KernelContext& ctx, size_t i, const Tensor& x, const Dims& dims);

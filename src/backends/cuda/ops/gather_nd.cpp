@@ -93,12 +93,7 @@ class GatherNdKernel final : public Kernel {
 }  // namespace
 
 std::vector<KernelEntry> gather_nd_entries() {
-  KernelEntry e;
-  e.op_type = "GatherND";
-  e.name = "cuda_gather_nd";
-  e.supports = gather_nd_supported;
-  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<GatherNdKernel>(n)); };
-  return {e};
+  return {node_entry<GatherNdKernel>("", "GatherND", "cuda_gather_nd", gather_nd_supported)};
 }
 
 }  // namespace kiln::cuda

@@ -151,18 +151,8 @@ class RmsNormKernel final : public Kernel {
 }  // namespace
 
 std::vector<KernelEntry> norm_entries() {
-  KernelEntry ln;
-  ln.op_type = "LayerNormalization";
-  ln.name = "cuda_layer_normalization";
-  ln.supports = layer_norm_supported;
-  ln.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<LayerNormKernel>(n)); };
-  KernelEntry rms;
-  rms.domain = kKilnDomain;
-  rms.op_type = "RMSNormalization";
-  rms.name = "cuda_rms_normalization";
-  rms.supports = rms_norm_supported;
-  rms.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<RmsNormKernel>(n)); };
-  return {ln, rms};
+  return {node_entry<LayerNormKernel>("", "LayerNormalization", "cuda_layer_normalization", layer_norm_supported),
+          node_entry<RmsNormKernel>(kKilnDomain, "RMSNormalization", "cuda_rms_normalization", rms_norm_supported)};
 }
 
 }  // namespace kiln::cuda

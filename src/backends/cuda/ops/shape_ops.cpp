@@ -234,26 +234,15 @@ bool dropout_supported(const Node& n) {
   return true;
 }
 
-template <typename K>
-KernelEntry entry(const char* op, const char* name, bool (*supports)(const Node&), std::vector<size_t> host_inputs = {}) {
-  KernelEntry e;
-  e.op_type = op;
-  e.name = name;
-  e.supports = supports;
-  e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<K>(n)); };
-  e.host_inputs = std::move(host_inputs);
-  return e;
-}
-
 }  // namespace
 
 std::vector<KernelEntry> shape_op_entries() {
-  return {entry<ReshapeKernel>("Reshape", "cuda_reshape", reshape_supported, {1}),
-          entry<FlattenKernel>("Flatten", "cuda_flatten", flatten_supported),
-          entry<SqueezeKernel>("Squeeze", "cuda_squeeze", squeeze_supported, {1}),
-          entry<UnsqueezeKernel>("Unsqueeze", "cuda_unsqueeze", unsqueeze_supported, {1}),
-          entry<IdentityKernel>("Identity", "cuda_identity", identity_supported),
-          entry<DropoutKernel>("Dropout", "cuda_dropout", dropout_supported, {1, 2})};
+  return {node_entry<ReshapeKernel>("", "Reshape", "cuda_reshape", reshape_supported, {1}),
+          node_entry<FlattenKernel>("", "Flatten", "cuda_flatten", flatten_supported),
+          node_entry<SqueezeKernel>("", "Squeeze", "cuda_squeeze", squeeze_supported, {1}),
+          node_entry<UnsqueezeKernel>("", "Unsqueeze", "cuda_unsqueeze", unsqueeze_supported, {1}),
+          node_entry<IdentityKernel>("", "Identity", "cuda_identity", identity_supported),
+          node_entry<DropoutKernel>("", "Dropout", "cuda_dropout", dropout_supported, {1, 2})};
 }
 
 }  // namespace kiln::cuda
