@@ -236,8 +236,9 @@ class ExecutionContext {
   CudaGraphCounts cuda_graph_counts() const;
 
   // Per-layer timing (what trtexec's --dumpProfile is): while on, every run adds each layer's
-  // wall time to a counter. Turning it on or off clears the counters. Off by default: reading the
-  // clock around every layer costs a little.
+  // time to a counter: a host layer's wall time, a device layer's time on the device (between
+  // events queued around it, so the layers still run back to back). Turning it on or off clears
+  // the counters. Off by default: timing every layer costs a little.
   void set_profiling(bool on);
   // One entry per layer, in the order of EngineInfo::layers: runs counted and total milliseconds.
   // Layers skipped because their outputs were precomputed at planning count no runs.

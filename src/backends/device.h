@@ -47,11 +47,24 @@ class Device {
   virtual Result<void*> end_capture(void* stream) const;
   virtual Status launch_graph(void* graph, void* stream) const;
   virtual void destroy_graph(void* graph) const;
+
+  // Timing marks (per-layer profiling without waiting between layers): record_event queues a
+  // mark on `stream`; once the stream has passed both, elapsed_ms is the device time between
+  // two marks. Events are made with create_event and freed with destroy_event. A device without
+  // them says so, and the runtime then waits for the stream around each layer instead.
+  virtual Result<void*> create_event() const;
+  virtual Status record_event(void* event, void* stream) const;
+  virtual Result<float> elapsed_ms(void* start, void* end) const;
+  virtual void destroy_event(void* event) const;
 };
 
 inline Status Device::begin_capture(void*) const { return unsupported("this device cannot capture graphs"); }
 inline Result<void*> Device::end_capture(void*) const { return unsupported("this device cannot capture graphs"); }
 inline Status Device::launch_graph(void*, void*) const { return unsupported("this device cannot capture graphs"); }
 inline void Device::destroy_graph(void*) const {}
+inline Result<void*> Device::create_event() const { return unsupported("this device has no timing events"); }
+inline Status Device::record_event(void*, void*) const { return unsupported("this device has no timing events"); }
+inline Result<float> Device::elapsed_ms(void*, void*) const { return unsupported("this device has no timing events"); }
+inline void Device::destroy_event(void*) const {}
 
 }  // namespace kiln

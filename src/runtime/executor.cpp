@@ -255,6 +255,12 @@ struct ContextState {
   // Per-layer timing, when on (set_profiling): indexed like the graph's nodes.
   bool profiling = false;
   std::vector<ExecutionContext::LayerTime> layer_times;
+  // A device layer's time is the device time between two events queued around it (per step:
+  // [2 * step] before, [2 * step + 1] after), read once the run has waited for its stream, so
+  // layers are timed without waiting between them. Empty when the device has no events: then
+  // the stream is waited for before and after each device layer.
+  std::vector<std::shared_ptr<void>> profile_events;
+  std::vector<size_t> timed_steps;  // the device steps marked in this run
 };
 
 namespace {
@@ -931,14 +937,22 @@ Status run_step(ContextState& cs, size_t step, NamedTensors* outputs) {
   auto it = e.kernels.find(&n);
   if (it == e.kernels.end()) return internal_error(fmt::format("{}: no kernel", n.describe()));
   MainKernelContext ctx(cs, n, outputs, on_device);
-  // Profiling a device layer waits for the stream before and after it, so its time is the
-  // layer's own work on the GPU (plus one launch), not just the time to queue it.
-  if (cs.profiling && on_device) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
+  // A profiled device layer is timed on the device (events around it, read after the run), or,
+  // where the device has no events, by waiting for the stream before and after it: either way
+  // its time is the layer's work on the GPU, not just the time to queue it.
+  const bool events = cs.profiling && on_device && !cs.profile_events.empty();
+  if (events) KILN_RETURN_IF_ERROR(e.device->record_event(cs.profile_events[2 * step].get(), cs.stream.get()));
+  if (cs.profiling && on_device && !events) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
   const auto start = cs.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   Status s = it->second->run(ctx);
   if (!s.ok()) return s;
-  if (cs.profiling && on_device) KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
-  if (cs.profiling) {
+  if (events) {
+    KILN_RETURN_IF_ERROR(e.device->record_event(cs.profile_events[2 * step + 1].get(), cs.stream.get()));
+    cs.timed_steps.push_back(step);
+  } else if (cs.profiling && on_device) {
+    KILN_RETURN_IF_ERROR(e.device->synchronize(cs.stream.get()));
+  }
+  if (cs.profiling && !events) {
     ExecutionContext::LayerTime& t = cs.layer_times[step];
     ++t.runs;
     t.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -949,6 +963,19 @@ Status run_step(ContextState& cs, size_t step, NamedTensors* outputs) {
       return internal_error(fmt::format("{}: output {} '{}' was not produced", n.describe(), i, o->name()));
     }
   }
+  return ok_status();
+}
+
+// After a profiled run has waited for its stream: each device layer marked by events gets the
+// device time between its two.
+Status add_device_layer_times(ContextState& cs) {
+  for (size_t step : cs.timed_steps) {
+    KILN_ASSIGN_OR_RETURN(float ms, cs.engine->device->elapsed_ms(cs.profile_events[2 * step].get(), cs.profile_events[2 * step + 1].get()));
+    ExecutionContext::LayerTime& t = cs.layer_times[step];
+    ++t.runs;
+    t.total_ms += ms;
+  }
+  cs.timed_steps.clear();
   return ok_status();
 }
 
@@ -964,6 +991,7 @@ Status run_steps(ContextState& cs, NamedTensors* outputs) {
   const size_t end = e.graph->num_nodes();
   void* stream = cs.stream.get();
   const bool graph_order = e.device && cs.cuda_graph && cs.capturable && !cs.profiling;
+  cs.timed_steps.clear();  // marks a failed run left behind
   if (!graph_order) {
     if (e.device && cs.cuda_graph) ++cs.graph_counts.uncaptured;
     bool device_work_queued = false;
@@ -978,7 +1006,7 @@ Status run_steps(ContextState& cs, NamedTensors* outputs) {
       KILN_RETURN_IF_ERROR(run_step(cs, step, outputs));
     }
     if (e.device && stream) KILN_RETURN_IF_ERROR(e.device->synchronize(stream));
-    return ok_status();
+    return add_device_layer_times(cs);
   }
   for (size_t step = 0; step < end; ++step) {
     if (!cs.skip[step] && !cs.step_on_device[step]) KILN_RETURN_IF_ERROR(run_step(cs, step, outputs));
@@ -1212,8 +1240,21 @@ ExecutionContext::CudaGraphCounts ExecutionContext::cuda_graph_counts() const { 
 bool Engine::uses_device() const { return state_->device != nullptr; }
 
 void ExecutionContext::set_profiling(bool on) {
-  state_->profiling = on;
-  state_->layer_times.assign(on ? state_->engine->graph->num_nodes() : 0, LayerTime{});
+  ContextState& cs = *state_;
+  cs.profiling = on;
+  cs.layer_times.assign(on ? cs.engine->graph->num_nodes() : 0, LayerTime{});
+  cs.timed_steps.clear();
+  cs.profile_events.clear();
+  const Device* d = cs.engine->device;
+  if (!on || !d) return;
+  for (size_t i = 0; i < 2 * cs.engine->graph->num_nodes(); ++i) {
+    Result<void*> ev = d->create_event();
+    if (!ev.ok()) {  // no events: device layers are timed by waiting for the stream around them
+      cs.profile_events.clear();
+      return;
+    }
+    cs.profile_events.emplace_back(*ev, [d](void* p) { d->destroy_event(p); });
+  }
 }
 
 std::vector<ExecutionContext::LayerTime> ExecutionContext::layer_times() const {

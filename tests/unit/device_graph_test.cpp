@@ -64,6 +64,7 @@ class FakeDevice final : public Device {
     if (!stream) return ok_status();
     auto* s = static_cast<Stream*>(stream);
     if (s->capture) return internal_error("synchronize while capturing");
+    ++synchronizes;
     for (auto& f : s->queued) f();
     s->queued.clear();
     return ok_status();
@@ -84,19 +85,52 @@ class FakeDevice final : public Device {
   }
   Status launch_graph(void* graph, void* stream) const override {
     ++launches;
-    for (const auto& f : *static_cast<Work*>(graph)) enqueue(stream, f);
+    for (const auto& f : *static_cast<Work*>(graph)) push(stream, f);
     return ok_status();
   }
   void destroy_graph(void* graph) const override { delete static_cast<Work*>(graph); }
 
-  // Queues work on a stream (or records it while capturing).
+  // Events on the fake device's clock, which each queued piece of work advances by 1 ms when it
+  // runs: a layer queuing one piece of work takes exactly 1 ms between its events. Turned off
+  // (has_events = false), the device has none, as Device's defaults.
+  Result<void*> create_event() const override {
+    if (!has_events) return Device::create_event();
+    ++live_events;
+    return static_cast<void*>(new double(-1));
+  }
+  Status record_event(void* event, void* stream) const override {
+    if (!has_events) return Device::record_event(event, stream);
+    auto* at = static_cast<double*>(event);
+    push(stream, [this, at] { *at = static_cast<double>(work_done.load()); });
+    return ok_status();
+  }
+  Result<float> elapsed_ms(void* start, void* end) const override {
+    const double a = *static_cast<double*>(start), b = *static_cast<double*>(end);
+    if (a < 0 || b < 0) return internal_error("elapsed_ms: an event has not been reached");
+    return static_cast<float>(b - a);
+  }
+  void destroy_event(void* event) const override {
+    if (!event) return;
+    --live_events;
+    delete static_cast<double*>(event);
+  }
+
+  // Queues work on a stream (or records it while capturing); running it advances the clock.
   void enqueue(void* stream, std::function<void()> f) const {
+    push(stream, [this, f = std::move(f)] {
+      f();
+      ++work_done;
+    });
+  }
+  void push(void* stream, std::function<void()> f) const {
     auto* s = static_cast<Stream*>(stream);
     (s->capture ? *s->capture : s->queued).push_back(std::move(f));
   }
   bool capturing(void* stream) const { return static_cast<Stream*>(stream)->capture != nullptr; }
 
-  mutable std::atomic<int> captures{0}, launches{0}, pageable_copies{0};
+  mutable std::atomic<int> captures{0}, launches{0}, pageable_copies{0}, synchronizes{0}, live_events{0};
+  mutable std::atomic<int64_t> work_done{0};
+  bool has_events = true;
 
  private:
   using Blocks = std::map<uintptr_t, size_t>;
@@ -410,6 +444,56 @@ TEST(DeviceGraph, ProfilingAndGraphsAreExclusive) {
   }
   EXPECT_EQ((*ctx)->cuda_graph_counts().replayed, 0);
   EXPECT_TRUE(test::contains((*ctx)->cuda_graph_note(), "profiling")) << (*ctx)->cuda_graph_note();
+}
+
+// Device layers are timed by the device's events, without waiting for the stream between
+// layers; a device without events is waited for around each device layer instead. Either way
+// every layer counts every run.
+TEST(DeviceGraph, ProfilingTimesDeviceLayersByEventsWithoutWaiting) {
+  for (bool events : {true, false}) {
+    SCOPED_TRACE(events ? "device with events" : "device without events");
+    fake().has_events = events;
+    auto fe = fake_engine(false);
+    ASSERT_TRUE(fe.ok()) << fe.status().message();
+    auto ctx = fe->engine.create_execution_context();
+    ASSERT_TRUE(ctx.ok());
+    (*ctx)->set_profiling(true);
+    constexpr int kRuns = 3;
+    const int syncs_before = fake().synchronizes.load();
+    for (int it = 0; it < kRuns; ++it) {
+      const std::vector<float> x = random_values(8, 500 + it);
+      NamedTensors out;
+      Status s = (*ctx)->run({{"x", test::f32({2, 4}, x)}}, &out);
+      ASSERT_TRUE(s.ok()) << s.message();
+      expect_fake_outputs(x, false, out.at("y"), out.at("z"), "profiled run");
+    }
+    const int syncs = fake().synchronizes.load() - syncs_before;
+    const auto times = (*ctx)->layer_times();
+    const Graph& g = *fe->state->graph;
+    ASSERT_EQ(times.size(), g.num_nodes());
+    int device_layers = 0;
+    for (size_t i = 0; i < g.num_nodes(); ++i) {
+      const Node& n = *g.nodes()[i];
+      EXPECT_EQ(times[i].runs, kRuns) << n.name;
+      if (!fe->state->on_device.count(&n)) continue;
+      ++device_layers;
+      // Each fake device layer queues one piece of work: 1 ms on the fake clock per run.
+      if (events) {
+        EXPECT_DOUBLE_EQ(times[i].total_ms, kRuns * 1.0) << n.name;
+      }
+    }
+    ASSERT_EQ(device_layers, 4);
+    // With events a run waits where it always does (before the host layer that follows device
+    // work, and at its end); without, also before and after each device layer.
+    if (events) {
+      EXPECT_LE(syncs, 2 * kRuns) << "stream waits in " << kRuns << " runs";
+    } else {
+      EXPECT_GE(syncs, 2 * device_layers * kRuns) << "stream waits in " << kRuns << " runs";
+    }
+    (*ctx)->set_profiling(false);
+  }
+  fake().has_events = true;
+  EXPECT_EQ(fake().live_events.load(), 0) << "events outlive the profiling that made them";
 }
 
 // --- fake device: run_on_device -------------------------------------------------------------------

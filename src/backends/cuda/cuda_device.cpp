@@ -187,6 +187,27 @@ void CudaDevice::destroy_graph(void* graph) const {
   if (graph) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
 }
 
+Result<void*> CudaDevice::create_event() const {
+  cudaEvent_t event = nullptr;
+  KILN_RETURN_IF_ERROR(cuda_status(cudaEventCreate(&event), "creating a CUDA event"));
+  return static_cast<void*>(event);
+}
+
+Status CudaDevice::record_event(void* event, void* stream) const {
+  return cuda_status(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)), "recording a CUDA event");
+}
+
+Result<float> CudaDevice::elapsed_ms(void* start, void* end) const {
+  float ms = 0;
+  KILN_RETURN_IF_ERROR(cuda_status(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)),
+                                   "reading the time between two CUDA events"));
+  return ms;
+}
+
+void CudaDevice::destroy_event(void* event) const {
+  if (event) cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+
 Status CudaDevice::synchronize(void* stream) const {
   return cuda_status(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "running the GPU's queued work");
 }

@@ -27,6 +27,10 @@ class CudaDevice final : public Device {
   Result<void*> end_capture(void* stream) const override;
   Status launch_graph(void* graph, void* stream) const override;
   void destroy_graph(void* graph) const override;
+  Result<void*> create_event() const override;
+  Status record_event(void* event, void* stream) const override;
+  Result<float> elapsed_ms(void* start, void* end) const override;
+  void destroy_event(void* event) const override;
 };
 
 // ok when a CUDA device can be used here, else why not ("no CUDA device: ...").
