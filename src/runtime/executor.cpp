@@ -502,18 +502,12 @@ size_t inplace_request(const EngineState& e, const Node& n, const Value* o, size
 bool is_copy_to_device(const Node& n) { return n.domain == kKilnDomain && n.op_type == "CopyToDevice"; }
 bool is_copy_to_host(const Node& n) { return n.domain == kKilnDomain && n.op_type == "CopyToHost"; }
 
-// The values a node's subgraph bodies read from the enclosing graph.
+// The values of `g` that a node's subgraph bodies read, at any depth (the importer passes a
+// name through every scope in between; a pass that adds a deeper read need not).
 std::vector<const Value*> outer_reads(const Graph& g, const Node& n) {
   std::vector<const Value*> out;
-  for (const auto& [an, a] : n.attrs.all()) {
-    std::vector<const Graph*> subs;
-    if (a.g) subs.push_back(a.g.get());
-    for (const auto& sg : a.graphs) subs.push_back(sg.get());
-    for (const Graph* sg : subs) {
-      for (const Value* r : sg->outer_refs()) {
-        if (const Value* v = g.find_value(r->name())) out.push_back(v);
-      }
-    }
+  for (const std::string& name : Graph::names_read_by_subgraphs_of(n)) {
+    if (const Value* v = g.find_value(name)) out.push_back(v);
   }
   return out;
 }

@@ -280,11 +280,13 @@ struct RowsCase {
   int64_t cols;
 };
 
-// Every path: warp rows (aligned and not), block rows, rows past the register cache (> 16384
-// aligned, > 8192 unaligned), single elements, many rows.
-const RowsCase kRowCases[] = {{1, 1},     {3, 7},     {4, 8},     {5, 255},   {6, 256},  {3, 512},
-                              {7, 513},   {2, 1000},  {3, 1024},  {2, 4099},  {2, 8192}, {2, 8193},
-                              {1, 16384}, {2, 16385}, {2, 20000}, {1000, 64}, {257, 33}};
+// Every path: warp rows (aligned with 1 to 4 packs a lane: 8, 256, 384, 520, 768, 1000; and
+// not aligned), block rows, rows past the register cache (> 16384 aligned, > 8192 unaligned),
+// single elements, many rows.
+const RowsCase kRowCases[] = {{1, 1},    {3, 7},     {4, 8},     {5, 255},   {6, 256},   {5, 384},
+                              {3, 512},  {7, 513},   {4, 520},   {9, 768},   {2, 1000},  {3, 1024},
+                              {2, 4099}, {2, 8192},  {2, 8193},  {1, 16384}, {2, 16385}, {2, 20000},
+                              {1000, 64}, {257, 33}, {131, 768}};
 
 template <typename H>
 void check_layer_norm(cudaStream_t stream, bool rms) {

@@ -28,14 +28,13 @@ struct NormArgs {
 };
 
 // One row per group of blockDim.x threads (a warp, blockDim.y rows per block; or the block),
-// each thread holding kCacheElems<kVec> elements: the row's access k (kStep elements) belongs to
-// thread k % blockDim.x. Needs cols <= blockDim.x * kCacheElems<kVec>, and with kVec cols a
-// multiple of the pack.
-template <typename T, bool kVec, bool kRms>
-__global__ void __launch_bounds__(kMaxThreads) norm_cached_kernel(const NormArgs<T> a) {
+// each thread holding kCache elements: the row's access k (kStep elements) belongs to thread
+// k % blockDim.x. Needs cols <= blockDim.x * kCache, and with kVec cols a multiple of the pack.
+// kThreads bounds the block (and so sets the registers a thread may keep).
+template <typename T, bool kVec, bool kRms, int kCache, int kThreads>
+__global__ void __launch_bounds__(kThreads) norm_cached_kernel(const NormArgs<T> a) {
   __shared__ float scratch[32];
   constexpr int kStep = kAccess<T, kVec>;
-  constexpr int kCache = kCacheElems<kVec>;
   constexpr int kAccesses = kCache / kStep;
   const int64_t stride = int64_t{blockDim.x} * kStep;
   const int64_t first = int64_t{threadIdx.x} * kStep;
@@ -171,19 +170,44 @@ __global__ void __launch_bounds__(kLargeThreads) norm_large_kernel(const NormArg
   }
 }
 
+// One warp per row, kCache elements a lane.
+template <typename T, bool kVec, bool kRms, int kCache>
+void launch_warp_rows(const NormArgs<T>& a, cudaStream_t stream) {
+  constexpr int kThreads = 32 * kWarpRowsPerBlock;
+  const dim3 block(32, kWarpRowsPerBlock);
+  const int64_t groups = (a.rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock;
+  const int blocks = grid_blocks(groups * kThreads, kThreads);
+  norm_cached_kernel<T, kVec, kRms, kCache, kThreads><<<blocks, block, 0, stream>>>(a);
+}
+
+// Rows of up to kMaxWarpPacks 16-byte packs a lane go one warp to a row: the reductions are warp
+// shuffles only. A block per row (kMaxWarpPacks = 4: 1024 fp16 or 512 fp32 columns, BERT's 768
+// among them) synchronizes its warps three times a row, which left the norms at ~40% of memory
+// bandwidth on an H200.
+constexpr int kMaxWarpPacks = 4;
+
 template <typename T, bool kVec, bool kRms>
 cudaError_t launch_norm(const NormArgs<T>& a, cudaStream_t stream) {
   constexpr int kCache = kCacheElems<kVec>;
+  constexpr int kStep = kAccess<T, kVec>;
+  if constexpr (kVec) {
+    if (a.cols <= int64_t{32} * kStep * kMaxWarpPacks) {
+      switch ((a.cols + 32 * kStep - 1) / (32 * kStep)) {
+        case 1: launch_warp_rows<T, kVec, kRms, kStep>(a, stream); break;
+        case 2: launch_warp_rows<T, kVec, kRms, 2 * kStep>(a, stream); break;
+        case 3: launch_warp_rows<T, kVec, kRms, 3 * kStep>(a, stream); break;
+        default: launch_warp_rows<T, kVec, kRms, 4 * kStep>(a, stream); break;
+      }
+      return launch_error();
+    }
+  }
   if (a.cols <= 32 * kCache) {
-    const dim3 block(32, kWarpRowsPerBlock);
-    const int64_t groups = (a.rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock;
-    const int blocks = grid_blocks(groups * block.x * block.y, static_cast<int>(block.x * block.y));
-    norm_cached_kernel<T, kVec, kRms><<<blocks, block, 0, stream>>>(a);
+    launch_warp_rows<T, kVec, kRms, kCache>(a, stream);
   } else if (a.cols <= int64_t{kMaxThreads} * kCache) {
     const int64_t per_thread = (a.cols + kCache - 1) / kCache;
     const int threads = static_cast<int>((per_thread + 31) / 32 * 32);
     const int blocks = grid_blocks(a.rows * threads, threads);
-    norm_cached_kernel<T, kVec, kRms><<<blocks, threads, 0, stream>>>(a);
+    norm_cached_kernel<T, kVec, kRms, kCache, kMaxThreads><<<blocks, threads, 0, stream>>>(a);
   } else {
     const int blocks = grid_blocks(a.rows * kLargeThreads, kLargeThreads);
     norm_large_kernel<T, kVec, kRms><<<blocks, kLargeThreads, 0, stream>>>(a);
