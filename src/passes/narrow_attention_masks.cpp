@@ -132,8 +132,9 @@ class NarrowAttentionMasks final : public Pass {
  private:
   // narrow(v) as the header says, memoized per run (a mask is usually read by every layer).
   NarrowPtr narrow(Value* v, int depth) {
+    if (depth > kMaxDepth) return nullptr;  // not remembered: a shorter path may reach v
     if (auto it = planned_.find(v); it != planned_.end()) return it->second;
-    NarrowPtr r = depth > kMaxDepth ? nullptr : plan(v, depth);
+    NarrowPtr r = plan(v, depth);
     planned_[v] = r;
     return r;
   }
