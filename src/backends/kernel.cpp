@@ -1,5 +1,8 @@
 #include "backends/kernel.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "core/progress.h"
 #include "fmt/format.h"
 
@@ -13,13 +16,43 @@ Status KernelContext::unsupported_error(const std::string& msg) const {
   return unsupported(fmt::format("{}: {}", node().describe(), msg));
 }
 
-void BuildContext::report_tuning(const Node& n) {
+void BuildContext::report_tuning(const Node& n, size_t problem, size_t problems) {
   if (!progress) return;
   // The detail has room for about 40 characters: a long name keeps its end, where exporters'
-  // names differ ("/layer3/conv2").
-  constexpr size_t kNameRoom = 18;
-  const std::string name = n.name.size() > kNameRoom ? ".." + n.name.substr(n.name.size() - (kNameRoom - 2)) : n.name;
-  progress->update(2, fmt::format("tuning layer {}/{} ({})", layer, layers, name), /*now=*/true);
+  // names differ ("/layer3/conv2"); it gives up room to the problem's number when there are several.
+  const size_t room = problems > 1 ? 12 : 18;
+  const std::string name = n.name.size() > room ? ".." + n.name.substr(n.name.size() - (room - 2)) : n.name;
+  std::string text = fmt::format("tuning layer {}/{} ({})", layer, layers, name);
+  if (problems > 1) text += fmt::format(", shape {}/{}", problem + 1, problems);
+  progress->update(2, text, /*now=*/true);
+}
+
+std::string BuildContext::summary() const {
+  return fmt::format("tuned {} layer{} ({} problem{}) in {:.1f} s ({} from the timing cache)", tuned_layers,
+                     tuned_layers == 1 ? "" : "s", tuned_problems, tuned_problems == 1 ? "" : "s", tuning_seconds,
+                     cached_problems);
+}
+
+std::vector<const BuildShapes*> profiles_with_distinct_inputs(const Node& n, const std::vector<BuildShapes>& profiles) {
+  // A profile whose shapes are unknown for an input (inference could not tell) differs from one
+  // whose shapes are known there: the hook finds nothing to plan for in it and skips it itself.
+  auto input_dims = [&n](const BuildShapes& shapes) {
+    std::vector<std::optional<Dims>> dims;
+    for (size_t i = 0; i < n.num_inputs(); ++i) {
+      auto it = n.input(i) ? shapes.find(n.input(i)) : shapes.end();
+      dims.push_back(it == shapes.end() ? std::nullopt : std::optional<Dims>(it->second));
+    }
+    return dims;
+  };
+  std::vector<const BuildShapes*> out;
+  std::vector<std::vector<std::optional<Dims>>> seen;
+  for (const BuildShapes& shapes : profiles) {
+    auto dims = input_dims(shapes);
+    if (std::find(seen.begin(), seen.end(), dims) != seen.end()) continue;
+    seen.push_back(std::move(dims));
+    out.push_back(&shapes);
+  }
+  return out;
 }
 
 void SubstituteContext::replace_input(size_t i, Tensor t) { replaced_.emplace_back(i, std::move(t)); }

@@ -94,9 +94,15 @@ class FunctionKernel final : public Kernel {
   KernelFn fn_;
 };
 
-// Concrete shapes of a graph's values at the shapes an engine is optimized for (the profile's
+// Concrete shapes of a graph's values at the shapes an engine is optimized for (a profile's
 // opt shapes; a dim no profile names counts as 1): what build-time packing plans for.
 using BuildShapes = std::unordered_map<const Value*, Dims>;
+
+// The entries of `profiles` (one BuildShapes per shape profile, first profile first) that give
+// `n`'s inputs shapes no earlier entry gave them, in order: the profiles whose opt shapes a pack
+// hook that tunes per problem plans for (the first is always kept). Never empty when `profiles`
+// is not.
+std::vector<const BuildShapes*> profiles_with_distinct_inputs(const Node& n, const std::vector<BuildShapes>& profiles);
 
 class TimingCache;  // backends/timing_cache.h
 class Progress;     // core/progress.h
@@ -110,18 +116,27 @@ struct BuildContext {
   Progress* progress = nullptr;         // the build's progress line; may be null
   size_t layer = 0, layers = 0;         // the node being packed: 1-based position, and the count
 
-  // The pack hooks' tally.
-  size_t tuned_layers = 0;  // layers that got a tuned choice (timed or from the cache)
-  size_t cached_layers = 0;  // of these, replayed from the timing cache without timing
+  // The pack hooks' tally. A layer is tuned once per distinct problem (its shapes at each
+  // profile's opt shapes).
+  size_t tuned_layers = 0;     // layers that got at least one tuned choice (timed or from the cache)
+  size_t tuned_problems = 0;   // choices made, over all layers
+  size_t cached_problems = 0;  // of these, replayed from the timing cache without timing
   double tuning_seconds = 0;
 
-  // Shows "tuning layer i/N (name)" on the progress line, at once (tuning a layer takes long).
-  void report_tuning(const Node& n);
+  // Shows "tuning layer i/N (name)" on the progress line, at once (tuning a layer takes long);
+  // with several problems for the layer, which one ("tuning layer i/N (name), shape 2/3").
+  void report_tuning(const Node& n, size_t problem = 0, size_t problems = 1);
+  // The build's one line about tuning: "tuned 2 layers (4 problems) in 3.1 s (1 from the timing
+  // cache)"; the problems from the cache are counted among the problems.
+  std::string summary() const;
 };
 
 // Node::backend_data's string that says what build-time tuning chose, in words ("cuDNN engine 7
 // (tuned 0.031 ms)"): `kiln inspect` shows it (LayerInfo::tuning).
+// A layer tuned for several problems (one per distinct profile shape) says each, joined by
+// kTunedChoiceSeparator.
 inline constexpr const char* kTuningChoiceKey = "tuning";
+inline constexpr const char* kTunedChoiceSeparator = "; ";
 
 // One row of a backend's kernel table.
 struct KernelEntry {
@@ -140,8 +155,11 @@ struct KernelEntry {
   // Build time, after the node's precision is chosen: what the kernel derives once from the
   // node's constants for the build shapes (packed weights), kept as Node::backend_data in the
   // engine; tuning kernels also time their candidates here and keep the choice (BuildContext).
+  // `profiles` holds the build shapes of every shape profile, first profile first (never empty):
+  // shape-independent work (weights repacked into a layout) plans for the first only; tuning
+  // kernels make one choice per distinct problem the profiles give (profiles_with_distinct_inputs).
   // Empty: nothing to derive.
-  std::function<Result<Attributes>(const Node&, const BuildShapes&, BuildContext&)> pack;
+  std::function<Result<Attributes>(const Node&, const std::vector<BuildShapes>& profiles, BuildContext&)> pack;
   // Device backends: the inputs this kernel reads in host memory although it runs on the device
   // (shapes, indices it plans with); every other input is in device memory.
   std::vector<size_t> host_inputs;

@@ -63,8 +63,9 @@ Status choose_kernels(Graph& g, const Backend& backend, const BuilderConfig& con
 // Lets each node's kernel derive its build-time data (packed weights) once its precision is final.
 // The kernel is looked up the way a loaded engine creates it (the node's backend's first entry
 // that supports it).
-// `build` carries the tuning kernels' timing cache, progress line and tally.
-Status pack_kernels(Graph& g, const BuildShapes& shapes, BuildContext& build, Progress* progress) {
+// `profiles`: every profile's build shapes (KernelEntry::pack); `build` carries the tuning
+// kernels' timing cache, progress line and tally.
+Status pack_kernels(Graph& g, const std::vector<BuildShapes>& profiles, BuildContext& build, Progress* progress) {
   size_t done = 0;
   for (const auto& np : g.nodes()) {
     Node& n = *np;
@@ -73,11 +74,11 @@ Status pack_kernels(Graph& g, const BuildShapes& shapes, BuildContext& build, Pr
     if (k && k->pack) {
       build.layer = done + 1;
       build.layers = g.nodes().size();
-      KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, shapes, build));
+      KILN_ASSIGN_OR_RETURN(n.backend_data, k->pack(n, profiles, build));
     }
     for (const auto& [an, a] : n.attrs.all()) {
-      if (a.g) KILN_RETURN_IF_ERROR(pack_kernels(*a.g, shapes, build, nullptr));
-      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(pack_kernels(*sg, shapes, build, nullptr));
+      if (a.g) KILN_RETURN_IF_ERROR(pack_kernels(*a.g, profiles, build, nullptr));
+      for (const auto& sg : a.graphs) KILN_RETURN_IF_ERROR(pack_kernels(*sg, profiles, build, nullptr));
     }
     if (progress) progress->update(2, fmt::format("packing weights: layer {}/{}", ++done, g.nodes().size()));
   }
@@ -254,10 +255,13 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   build.tune = config.tune_kernels;
   build.timing_cache = &cache;
   build.progress = &progress;
-  // Kernels are packed and tuned for the first profile's opt shapes only: one packing per weight
-  // keeps the engine's size, and the cuda kernels fall back to the libraries' heuristics at shapes
-  // they were not tuned for.
-  KILN_RETURN_IF_ERROR(pack_kernels(g, build_shapes(g, profiles.empty() ? std::vector<InputRange>{} : profiles[0]), build, &progress));
+  // Weights are packed for the first profile's opt shapes only (one packing per weight keeps the
+  // engine's size); the tuning kernels choose at every profile's opt shapes, so that a run at any
+  // of them replays a tuned choice (other shapes take the libraries' heuristics).
+  std::vector<BuildShapes> profile_shapes;
+  if (profiles.empty()) profile_shapes.push_back(build_shapes(g, {}));
+  for (const auto& p : profiles) profile_shapes.push_back(build_shapes(g, p));
+  KILN_RETURN_IF_ERROR(pack_kernels(g, profile_shapes, build, &progress));
   KILN_RETURN_IF_ERROR(cache.save());
   KILN_RETURN_IF_ERROR(insert_device_copies(g, *backend));
   progress.update(3, "creating kernels");
@@ -277,8 +281,7 @@ Result<std::shared_ptr<EngineState>> build_engine(BuildInput input, const Builde
   progress.finish();
   // One line, also in logs (where the progress line is silent): tuning is most of a build's time.
   if (config.show_progress && build.tuned_layers > 0) {
-    std::fprintf(stderr, "tuned %zu layer%s in %.1f s (%zu from the timing cache)\n", build.tuned_layers,
-                 build.tuned_layers == 1 ? "" : "s", build.tuning_seconds, build.cached_layers);
+    std::fprintf(stderr, "%s\n", build.summary().c_str());
   }
   return state;
 }

@@ -1,6 +1,10 @@
 // The builder's configuration errors, and shape profiles.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "backends/backend.h"
+#include "backends/kernel.h"
 #include "unit/onnx_models.h"
 #include "unit/test_util.h"
 
@@ -156,6 +160,72 @@ TEST(Builder, SeveralProfilesGiveTheSameResultsAsOne) {
   const Tensor& yb = b.at("y");
   ASSERT_EQ(ya.shape(), yb.shape());
   for (int64_t i = 0; i < ya.numel(); ++i) EXPECT_EQ(ya.data_as<float>()[i], yb.data_as<float>()[i]) << i;
+}
+
+// Build-time packing gets every profile's build shapes (KernelEntry::pack); oneDNN's weights are
+// packed once all the same (one layout per weight, planned at the first profile's opt shapes), and
+// the engine computes what an engine of one profile does.
+TEST(Builder, SeveralProfilesPackTheCpuWeightsOnce) {
+  const Backend* cpu = find_backend("cpu");
+  if (!cpu || !cpu->available().ok()) GTEST_SKIP() << "skipped: no cpu backend here";
+  BuilderConfig several_cfg = two_batch_profiles();
+  several_cfg.backend = "cpu";
+  BuilderConfig one_cfg = with_profile({"x", {1, 4}, {2, 4}, {4, 4}});
+  one_cfg.backend = "cpu";
+  auto several = build_mlp(several_cfg);
+  auto one = build_mlp(one_cfg);
+  ASSERT_TRUE(several.ok()) << several.status().message();
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_GT(one->info().packed_weights_bytes, 0u);
+  EXPECT_EQ(several->info().packed_weights_bytes, one->info().packed_weights_bytes);
+  auto reference = build_mlp(two_batch_profiles());
+  ASSERT_TRUE(reference.ok());
+  for (int64_t n : {2, 24}) {
+    std::vector<float> data;
+    for (int64_t i = 0; i < n * 4; ++i) data.push_back(0.1f * static_cast<float>((i * 3) % 13) - 0.6f);
+    NamedTensors got, want;
+    ASSERT_TRUE((*several->create_execution_context())->run({{"x", test::f32({n, 4}, data)}}, &got).ok());
+    ASSERT_TRUE((*reference->create_execution_context())->run({{"x", test::f32({n, 4}, data)}}, &want).ok());
+    const std::vector<float> g = test::floats(got.at("y")), w = test::floats(want.at("y"));
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-5 + 1e-5 * std::abs(w[i])) << "batch " << n << " at " << i;
+  }
+}
+
+// The profiles a tuning pack hook plans for: one per distinct set of the node's input shapes, in
+// profile order; a profile where the shapes are unknown counts as its own.
+TEST(Builder, ProfilesWithDistinctInputsKeepTheFirstOfEachShape) {
+  auto g = test::new_graph();
+  Value* x = test::input(*g, "x", DataType::kFloat32, SymShape{Dim::sym("N"), Dim::known(4)});
+  Value* w = g->add_constant("w", test::f32({4, 3}, std::vector<float>(12, 0.5f)));
+  Value* y = g->add_value("y");
+  Value* other = test::input(*g, "other", DataType::kFloat32, SymShape{Dim::sym("M")});
+  Node* n = test::op(*g, "MatMul", {x, w}, {y}, "mm");
+  std::vector<BuildShapes> profiles(5);
+  profiles[0] = {{x, {1, 4}}, {w, {4, 3}}, {y, {1, 3}}, {other, {7}}};
+  profiles[1] = {{x, {64, 4}}, {w, {4, 3}}, {y, {64, 3}}, {other, {7}}};
+  profiles[2] = {{x, {1, 4}}, {w, {4, 3}}, {y, {1, 3}}, {other, {9}}};  // only another input differs
+  profiles[3] = {};                                                     // shapes unknown
+  profiles[4] = {{x, {64, 4}}, {w, {4, 3}}};
+  const std::vector<const BuildShapes*> kept = profiles_with_distinct_inputs(*n, profiles);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0], &profiles[0]);
+  EXPECT_EQ(kept[1], &profiles[1]);
+  EXPECT_EQ(kept[2], &profiles[3]);
+  EXPECT_TRUE(profiles_with_distinct_inputs(*n, {}).empty());
+  EXPECT_EQ(profiles_with_distinct_inputs(*n, {profiles[3]}).size(), 1u);
+}
+
+TEST(Builder, TuningSummaryCountsLayersAndProblems) {
+  BuildContext b;
+  b.tuned_layers = 2;
+  b.tuned_problems = 4;
+  b.cached_problems = 1;
+  b.tuning_seconds = 3.14;
+  EXPECT_EQ(b.summary(), "tuned 2 layers (4 problems) in 3.1 s (1 from the timing cache)");
+  b.tuned_layers = b.tuned_problems = 1;
+  b.cached_problems = 0;
+  EXPECT_EQ(b.summary(), "tuned 1 layer (1 problem) in 3.1 s (0 from the timing cache)");
 }
 
 TEST(Builder, SeveralProfilesPinOnlyWhereAllAgree) {

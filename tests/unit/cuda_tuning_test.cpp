@@ -1,8 +1,11 @@
 // Build-time tuning on the cuda backend (ops/tuning.h): the FusedConv, MatMul, Gemm and
-// FusedMatMul entries' pack times cuDNN's and cuBLASLt's candidates at the build shapes (or
-// replays the timing cache's choice) and keeps the record in the engine; a run at the build shapes
-// replays it, other shapes and damaged records get the heuristic. And the engine's device
-// signature: the GPU and libraries it records, and the sentence that refuses another.
+// FusedMatMul entries' pack times cuDNN's and cuBLASLt's candidates at each profile's opt shapes
+// (or replays the timing cache's choice) and keeps one record per distinct problem in the engine;
+// a run at any profile's opt shapes replays its record, other shapes and damaged records get the
+// heuristic. The record list in backend_data (and an engine's single record from before several
+// profiles were tuned), and the choice of a run's record, are checked without a GPU. And the
+// engine's device signature: the GPU and libraries it records, and the sentence that refuses
+// another.
 //
 // One graph holds all four tuned layers: a channels-last FusedConv (bias, Relu) whose output a
 // MatMul with a 2-D weight reads (its batch dims become rows), and a Gemm (transB, C as a row)
@@ -27,9 +30,12 @@
 
 #include "backends/backend.h"
 #include "backends/cuda/cuda_device.h"
+#include "backends/cuda/libs/cublaslt_matmul.h"
+#include "backends/cuda/libs/cudnn_conv.h"
 #include "backends/cuda/ops/tuning.h"
 #include "backends/timing_cache.h"
 #include "core/float16.h"
+#include "fmt/format.h"
 #include "ir/ops/fused/fused_util.h"
 #include "runtime/engine_state.h"
 #include "unit/test_util.h"
@@ -76,6 +82,131 @@ TEST(CudaSignature, LibraryVersionsAsText) {
   EXPECT_EQ(cuda::library_version_text(91400), "9.14.0");
   EXPECT_EQ(cuda::library_version_text(130100), "13.1.0");
   EXPECT_EQ(cuda::library_version_text(90102), "9.1.2");
+}
+
+// --- tuned records in backend_data, and the record a run replays (no GPU needed) ----------------
+
+cuda::AlgoRecord algo_record(const std::string& key, uint64_t seed) {
+  cuda::AlgoRecord r;
+  r.key = key;
+  r.cublaslt_version = 130100;
+  for (size_t i = 0; i < r.algo.size(); ++i) r.algo[i] = seed * 1000003u + i;
+  r.workspace_bytes = 4096 * seed;
+  r.median_ms = 0.01f * static_cast<float>(seed);
+  return r;
+}
+
+cuda::ConvPlanRecord conv_record(const std::string& problem_key, int64_t engine) {
+  cuda::ConvPlanRecord r;
+  r.cudnn_version = 91400;
+  r.compute_capability = 90;
+  r.problem_key = problem_key;
+  r.engine_id = engine;
+  r.knobs = {{2, static_cast<int64_t>(engine % 5)}, {14, 3}};
+  return r;
+}
+
+void expect_same_algo_record(const cuda::AlgoRecord& got, const cuda::AlgoRecord& want) {
+  EXPECT_EQ(got.key, want.key);
+  EXPECT_EQ(got.cublaslt_version, want.cublaslt_version);
+  EXPECT_EQ(got.algo, want.algo);
+  EXPECT_EQ(got.workspace_bytes, want.workspace_bytes);
+}
+
+// The products of the test graph's Gemm at batches 1 and 64, as pack and a run key them.
+cuda::MatmulDesc gemm_desc(int64_t batch) {
+  cuda::MatmulDesc d;
+  d.m = batch;
+  d.n = 24;
+  d.k = 40;
+  d.trans_b = true;
+  d.input_dtype = d.output_dtype = DataType::kFloat16;
+  d.bias = true;
+  return d;
+}
+
+cuda::ConvProblem conv_at(int64_t batch, bool epilogue) {
+  cuda::ConvProblem p;
+  p.batch = batch;
+  p.in_channels = 16;
+  p.in_height = p.in_width = 8;
+  p.out_channels = 32;
+  p.kernel_height = p.kernel_width = 3;
+  p.pads_begin = p.pads_end = {1, 1};
+  p.has_bias = epilogue;
+  if (epilogue) p.activation = Activation::kRelu;
+  return p;
+}
+
+TEST(CudaTuningRecords, TheListRoundTripsThroughBackendData) {
+  const std::vector<std::string> lines = {cuda::serialize_algo_record(algo_record(cuda::matmul_key(gemm_desc(1)), 1)),
+                                          cuda::serialize_algo_record(algo_record(cuda::matmul_key(gemm_desc(64)), 2))};
+  Attributes data;
+  cuda::set_tuned_record_lines(data, "cublaslt_algos", lines);
+  EXPECT_EQ(cuda::tuned_record_lines(data, "cublaslt_algos", "cublaslt_algo"), lines);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto parsed = cuda::parse_algo_record(cuda::tuned_record_lines(data, "cublaslt_algos", "cublaslt_algo")[i]);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    expect_same_algo_record(*parsed, algo_record(cuda::matmul_key(gemm_desc(i == 0 ? 1 : 64)), i + 1));
+  }
+  // Nothing tuned: no records.
+  EXPECT_TRUE(cuda::tuned_record_lines(Attributes(), "cublaslt_algos", "cublaslt_algo").empty());
+}
+
+// An engine from before several profiles were tuned keeps its one record as a string under the
+// singular key: read as a list of one, and replayed at its problem.
+TEST(CudaTuningRecords, AnOldSingleRecordStillParses) {
+  const cuda::AlgoRecord algo = algo_record(cuda::matmul_key(gemm_desc(2)), 3);
+  Attributes old_product;
+  old_product.set_string("cublaslt_algo", cuda::serialize_algo_record(algo));
+  old_product.set_string(kTuningChoiceKey, "cublasLt algo 6 tile 18 stages 8 (tuned 0.031 ms)");
+  const std::vector<std::string> product_lines = cuda::tuned_record_lines(old_product, "cublaslt_algos", "cublaslt_algo");
+  ASSERT_EQ(product_lines.size(), 1u);
+  auto parsed = cuda::parse_algo_record(product_lines[0]);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  expect_same_algo_record(*parsed, algo);
+  EXPECT_EQ(cuda::tuned_record_for({parsed->key}, cuda::matmul_key(gemm_desc(2))), std::optional<size_t>(0));
+
+  const cuda::ConvPlanRecord conv = conv_record(cuda::conv_problem_key(conv_at(2, true)), 7);
+  Attributes old_conv;
+  old_conv.set_string("cudnn_plan", conv.to_string());
+  const std::vector<std::string> conv_lines = cuda::tuned_record_lines(old_conv, "cudnn_plans", "cudnn_plan");
+  ASSERT_EQ(conv_lines.size(), 1u);
+  auto conv_parsed = cuda::ConvPlanRecord::parse(conv_lines[0]);
+  ASSERT_TRUE(conv_parsed.ok()) << conv_parsed.status().message();
+  EXPECT_EQ(*conv_parsed, conv);
+}
+
+// A run replays the record tuned for its own problem; at a problem none was tuned for, none.
+TEST(CudaTuningRecords, ARunReplaysTheRecordOfItsProblem) {
+  const std::vector<std::string> keys = {cuda::matmul_key(gemm_desc(1)), cuda::matmul_key(gemm_desc(64))};
+  ASSERT_NE(keys[0], keys[1]);
+  EXPECT_EQ(cuda::tuned_record_for(keys, cuda::matmul_key(gemm_desc(1))), std::optional<size_t>(0));
+  EXPECT_EQ(cuda::tuned_record_for(keys, cuda::matmul_key(gemm_desc(64))), std::optional<size_t>(1));
+  EXPECT_EQ(cuda::tuned_record_for(keys, cuda::matmul_key(gemm_desc(3))), std::nullopt);
+  cuda::MatmulDesc less_aligned = gemm_desc(64);
+  less_aligned.alignment = 4;  // the alignment is part of the problem
+  EXPECT_EQ(cuda::tuned_record_for(keys, cuda::matmul_key(less_aligned)), std::nullopt);
+  EXPECT_EQ(cuda::tuned_record_for({}, keys[0]), std::nullopt);
+
+  // Convolutions: the layer's own record first; else one for the convolution alone (cuDNN had no
+  // fused engine at build time), when the run asks for that fallback.
+  const std::string fused1 = cuda::conv_problem_key(conv_at(1, true)), plain1 = cuda::conv_problem_key(conv_at(1, false));
+  const std::string fused64 = cuda::conv_problem_key(conv_at(64, true)), plain64 = cuda::conv_problem_key(conv_at(64, false));
+  const std::vector<std::string> conv_keys = {plain1, fused64};
+  EXPECT_EQ(cuda::tuned_record_for(conv_keys, fused1, plain1), std::optional<size_t>(0));
+  EXPECT_EQ(cuda::tuned_record_for(conv_keys, fused1), std::nullopt);
+  EXPECT_EQ(cuda::tuned_record_for(conv_keys, fused64, plain64), std::optional<size_t>(1));
+  EXPECT_EQ(cuda::tuned_record_for({plain64, fused64}, fused64, plain64), std::optional<size_t>(1));
+  EXPECT_EQ(cuda::tuned_record_for(conv_keys, cuda::conv_problem_key(conv_at(2, true)), cuda::conv_problem_key(conv_at(2, false))),
+            std::nullopt);
+}
+
+TEST(CudaTuningRecords, ChoicesInWordsSayTheShapeFirst) {
+  const std::string one = cuda::tuned_choice_text("cublasLt algo 6 tile 18 stages 8", 0.0312, {64, 128, 768});
+  EXPECT_EQ(one, "at 64x128x768: cublasLt algo 6 tile 18 stages 8 (tuned 0.0312 ms)");
+  EXPECT_EQ(cuda::join_tuned_choices({one, "at 1x128x768: cublasLt algo 21 (tuned 0.01 ms)"}),
+            one + "; at 1x128x768: cublasLt algo 21 (tuned 0.01 ms)");
 }
 
 // --- the GPU cases ---------------------------------------------------------------------------------
@@ -250,12 +381,17 @@ bool same_bits(const NamedTensors& a, const NamedTensors& b) {
   return a.size() == b.size();
 }
 
-// Every string a node keeps in backend_data, by "layer/key".
+// Every string (or list of strings, one per line) a node keeps in backend_data, by "layer/key".
 std::map<std::string, std::string> backend_strings(const Engine& e) {
   std::map<std::string, std::string> out;
   for (const auto& n : e.state()->graph->nodes()) {
     for (const auto& [key, a] : n->backend_data.all()) {
       if (a.kind == Attribute::Kind::kString) out[n->name + "/" + key] = a.s;
+      if (a.kind == Attribute::Kind::kStrings) {
+        std::string lines;
+        for (const std::string& line : a.strings) lines += line + "\n";
+        out[n->name + "/" + key] = lines;
+      }
     }
   }
   return out;
@@ -309,6 +445,56 @@ TEST(CudaTuningGraph, RunsOnTheHostBackends) {
       }
     }
   }
+}
+
+// The record lists survive an engine file (built here on the reference backend, whose kernels
+// ignore backend_data, with lists set as the cuda pack hooks set them).
+TEST(CudaTuningRecords, TheListRoundTripsThroughAnEngineFile) {
+  BUILD_OR_RETURN(e, DataType::kFloat32, config_for("reference"));
+  const std::vector<std::string> algos = {cuda::serialize_algo_record(algo_record(cuda::matmul_key(gemm_desc(1)), 1)),
+                                          cuda::serialize_algo_record(algo_record(cuda::matmul_key(gemm_desc(64)), 2))};
+  const std::vector<cuda::ConvPlanRecord> plans = {conv_record(cuda::conv_problem_key(conv_at(1, true)), 3),
+                                                   conv_record(cuda::conv_problem_key(conv_at(64, false)), 4)};
+  const std::string words = cuda::join_tuned_choices({"at 1x40: cublasLt algo 1 (tuned 0.01 ms)", "at 64x40: cublasLt algo 2 (tuned 0.02 ms)"});
+  size_t set = 0;
+  for (const auto& n : e.state()->graph->nodes()) {
+    if (n->name == "gemm") {
+      cuda::set_tuned_record_lines(n->backend_data, "cublaslt_algos", algos);
+      n->backend_data.set_string(kTuningChoiceKey, words);
+      ++set;
+    } else if (n->name == "conv") {
+      cuda::set_tuned_record_lines(n->backend_data, "cudnn_plans", {plans[0].to_string(), plans[1].to_string()});
+      ++set;
+    }
+  }
+  ASSERT_EQ(set, 2u);
+  auto state = make_engine_state(e.state()->graph, e.state()->meta, nullptr);
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  auto bytes = Engine(*state).serialize();
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto loaded = Engine::load_from_memory(*bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  size_t found = 0;
+  for (const auto& n : loaded->state()->graph->nodes()) {
+    if (n->name == "gemm") {
+      EXPECT_EQ(cuda::tuned_record_lines(n->backend_data, "cublaslt_algos", "cublaslt_algo"), algos);
+      ++found;
+    } else if (n->name == "conv") {
+      const std::vector<std::string> lines = cuda::tuned_record_lines(n->backend_data, "cudnn_plans", "cudnn_plan");
+      ASSERT_EQ(lines.size(), plans.size());
+      for (size_t i = 0; i < lines.size(); ++i) {
+        auto parsed = cuda::ConvPlanRecord::parse(lines[i]);
+        ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+        EXPECT_EQ(*parsed, plans[i]);
+      }
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 2u);
+  const EngineInfo info = loaded->info();
+  auto gemm = std::find_if(info.layers.begin(), info.layers.end(), [](const LayerInfo& l) { return l.name == "gemm"; });
+  ASSERT_NE(gemm, info.layers.end());
+  EXPECT_EQ(gemm->tuning, words);
 }
 
 TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
@@ -573,6 +759,140 @@ TEST(CudaTuning, EnginesNameTheirGpuAndLibrariesAndRefuseOthers) {
   BUILD_OR_RETURN(ref, DataType::kFloat16, config_for("reference"));
   expect_close(run(*loaded, in), run(ref, in), tolerance_of(DataType::kFloat16),
                "engine of another driver");
+}
+
+// --- several profiles: every profile's opt shapes are tuned and replayed ---------------------------
+
+// Two profiles of the batch, the issue's: 1..4 (opt 1) and 32..64 (opt 64).
+constexpr int64_t kSmallOpt = 1, kLargeOpt = 64;
+BuilderConfig two_profile_config(const std::string& backend, const std::string& cache = "") {
+  BuilderConfig c = config_for(backend, cache);
+  c.profile.clear();
+  c.profiles = {{{"x", {1, kHW, kHW, kC}, {kSmallOpt, kHW, kHW, kC}, {4, kHW, kHW, kC}}, {"a", {1, kA}, {kSmallOpt, kA}, {4, kA}}},
+                {{"x", {32, kHW, kHW, kC}, {kLargeOpt, kHW, kHW, kC}, {64, kHW, kHW, kC}}, {"a", {32, kA}, {kLargeOpt, kA}, {64, kA}}}};
+  return c;
+}
+
+// The dims each tuned layer's first input has at `batch`, as its words say them ("at 64x40: ...").
+std::string first_input_at(const std::string& layer, int64_t batch) {
+  if (layer == "conv") return fmt::format("at {}x{}x{}x{}: ", batch, kHW, kHW, kC);
+  if (layer == "matmul") return fmt::format("at {}x{}x{}x{}: ", batch, kHW, kHW, kK);
+  return fmt::format("at {}x{}: ", batch, kA);
+}
+
+TEST(CudaTuning, EveryProfileIsTunedAndReplayedAtItsOptShapes) {
+  KILN_REQUIRE_CUDA();
+  for (DataType dt : kTypes) {
+    SCOPED_TRACE(dtype_name(dt));
+    TempDir dir;
+    const std::string cache = dir.file("tc.json");
+    const Counts c0 = counts();
+    BUILD_OR_RETURN(cold, dt, two_profile_config("cuda", cache));
+    const Counts c1 = counts();
+    // Two distinct problems per layer: one per profile.
+    EXPECT_EQ(c1.timed - c0.timed, 2 * kTunedLayers.size());
+    const EngineInfo info = cold.info();
+    for (const std::string& name : kTunedLayers) {
+      auto it = std::find_if(info.layers.begin(), info.layers.end(), [&](const LayerInfo& l) { return l.name == name; });
+      ASSERT_NE(it, info.layers.end()) << name;
+      // Both choices, in profile order, each saying its shape.
+      const std::string small = first_input_at(name, kSmallOpt), large = first_input_at(name, kLargeOpt);
+      EXPECT_EQ(it->tuning.rfind(small, 0), 0u) << name << ": " << it->tuning;
+      EXPECT_TRUE(contains(it->tuning, "; " + large)) << name << ": " << it->tuning;
+    }
+    auto file = TimingCache::open(cache);
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    EXPECT_EQ(file->size(), 2 * kTunedLayers.size()) << slurp(cache);
+
+    // A warm rebuild times nothing and keeps the same records.
+    BUILD_OR_RETURN(warm, dt, two_profile_config("cuda", cache));
+    const Counts c2 = counts();
+    EXPECT_EQ(c2.timed - c1.timed, 0u) << "a warm cache must time nothing";
+    EXPECT_EQ(backend_strings(warm), backend_strings(cold));
+
+    // At each profile's opt shapes every layer replays a tuned record; between them (batch 3, in
+    // the first profile) the heuristic plans.
+    BUILD_OR_RETURN(ref, dt, two_profile_config("reference"));
+    for (int64_t batch : {kLargeOpt, kSmallOpt, int64_t{3}}) {
+      SCOPED_TRACE(batch);
+      const NamedTensors in = inputs(dt, batch, 90 + static_cast<uint64_t>(batch));
+      const Counts before = counts();
+      const NamedTensors got = run(cold, in);
+      const Counts after = counts();
+      const bool tuned = batch == kSmallOpt || batch == kLargeOpt;
+      EXPECT_EQ(after.replayed - before.replayed, tuned ? kTunedLayers.size() : 0u);
+      EXPECT_EQ(after.heuristic - before.heuristic, tuned ? 0u : kTunedLayers.size());
+      const NamedTensors want = run(ref, in);
+      expect_close(got, want, tolerance_of(dt), "cold engine");
+      expect_close(run(warm, in), want, tolerance_of(dt), "warm engine");
+    }
+
+    // The records survive the engine file: a loaded engine replays them at both opt shapes.
+    auto bytes = cold.serialize();
+    ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+    auto loaded = Engine::load_from_memory(*bytes);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    for (int64_t batch : {kSmallOpt, kLargeOpt}) {
+      const NamedTensors in = inputs(dt, batch, 95 + static_cast<uint64_t>(batch));
+      const Counts before = counts();
+      const NamedTensors got = run(*loaded, in);
+      EXPECT_EQ(counts().replayed - before.replayed, kTunedLayers.size()) << "batch " << batch;
+      EXPECT_EQ(counts().heuristic - before.heuristic, 0u) << "batch " << batch;
+      expect_close(got, run(ref, in), tolerance_of(dt), "loaded engine at batch " + std::to_string(batch));
+    }
+  }
+}
+
+// Profiles whose opt shapes agree are tuned once: one problem per layer.
+TEST(CudaTuning, ProfilesWithTheSameOptShapesAreTunedOnce) {
+  KILN_REQUIRE_CUDA();
+  const DataType dt = DataType::kFloat16;
+  BuilderConfig config = two_profile_config("cuda");
+  config.profiles[1] = {{"x", {1, kHW, kHW, kC}, {kSmallOpt, kHW, kHW, kC}, {8, kHW, kHW, kC}}, {"a", {1, kA}, {kSmallOpt, kA}, {8, kA}}};
+  const Counts c0 = counts();
+  BUILD_OR_RETURN(e, dt, config);
+  EXPECT_EQ(counts().timed - c0.timed, kTunedLayers.size());
+  for (const LayerInfo& l : e.info().layers) {
+    if (std::find(kTunedLayers.begin(), kTunedLayers.end(), l.name) == kTunedLayers.end()) continue;
+    EXPECT_FALSE(contains(l.tuning, "; ")) << l.name << ": " << l.tuning;
+  }
+}
+
+// An engine from before several profiles were tuned: one record per layer, a string under the
+// singular key. Rewritten that way from a new engine's records, it loads and replays them.
+TEST(CudaTuning, AnEngineWithOneOldStyleRecordPerLayerStillReplaysIt) {
+  KILN_REQUIRE_CUDA();
+  const DataType dt = DataType::kFloat16;
+  BUILD_OR_RETURN(e, dt, config_for("cuda"));
+  size_t rewritten = 0;
+  for (const auto& n : e.state()->graph->nodes()) {
+    for (const auto& [list_key, old_key] : {std::pair<std::string, std::string>{"cublaslt_algos", "cublaslt_algo"}, {"cudnn_plans", "cudnn_plan"}}) {
+      const Attribute* a = n->backend_data.find(list_key);
+      if (!a) continue;
+      ASSERT_EQ(a->kind, Attribute::Kind::kStrings) << n->name;
+      ASSERT_EQ(a->strings.size(), 1u) << n->name;
+      const std::string line = a->strings[0];
+      n->backend_data.erase(list_key);
+      n->backend_data.set_string(old_key, line);
+      ++rewritten;
+    }
+  }
+  ASSERT_EQ(rewritten, kTunedLayers.size());
+  auto state = make_engine_state(e.state()->graph, e.state()->meta, nullptr);
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  auto bytes = Engine(*state).serialize();
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  EXPECT_FALSE(contains(*bytes, "cublaslt_algos"));
+  auto old = Engine::load_from_memory(*bytes);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  const NamedTensors in = inputs(dt, 2, 97);
+  const Counts c0 = counts();
+  const NamedTensors got = run(*old, in);
+  const Counts c1 = counts();
+  EXPECT_EQ(c1.replayed - c0.replayed, kTunedLayers.size());
+  EXPECT_EQ(c1.heuristic - c0.heuristic, 0u);
+  BUILD_OR_RETURN(ref, dt, config_for("reference"));
+  expect_close(got, run(ref, in), tolerance_of(dt), "old-style records");
 }
 
 }  // namespace

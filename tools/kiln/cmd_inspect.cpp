@@ -3,6 +3,7 @@
 #include <map>
 #include <cstdio>
 
+#include "backends/kernel.h"
 #include "builder_flags.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -96,6 +97,19 @@ std::string outputs_text(const LayerInfo& l) {
   return outs;
 }
 
+// LayerInfo::tuning split into its problems' choices (none when the layer was not tuned).
+std::vector<std::string> tuned_choices(const std::string& tuning) {
+  std::vector<std::string> out;
+  const std::string sep = kTunedChoiceSeparator;
+  for (size_t at = 0; at < tuning.size();) {
+    size_t end = tuning.find(sep, at);
+    if (end == std::string::npos) end = tuning.size();
+    out.push_back(tuning.substr(at, end - at));
+    at = end + sep.size();
+  }
+  return out;
+}
+
 void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& engine_backend) {
   // When every layer runs on the engine's backend (the usual case) the backend is said once, in
   // the kernel column's header, which leaves the room to the shapes.
@@ -128,9 +142,12 @@ void print_layer_table(const std::vector<LayerInfo>& layers, const std::string& 
     // The ONNX nodes the layer stands for, when it is not simply one node of the same name.
     const std::string from = fused_from_text(l, kTableWidth - kFromIndent - 3);
     if (!from.empty()) std::printf("%*s<- %s\n", static_cast<int>(kFromIndent), "", from.c_str());
-    // What build-time tuning chose for it (cuda convolutions and products).
-    if (!l.tuning.empty()) {
-      std::printf("%*stuned: %s\n", static_cast<int>(kFromIndent + 3), "", fit_head(l.tuning, kTableWidth - kFromIndent - 10).c_str());
+    // What build-time tuning chose for it (cuda convolutions and products): one line per problem
+    // tuned (each profile's opt shapes), the dims first.
+    const std::vector<std::string> choices = tuned_choices(l.tuning);
+    for (size_t c = 0; c < choices.size(); ++c) {
+      std::printf("%*s%s%s\n", static_cast<int>(kFromIndent + 3), "", c == 0 ? "tuned: " : "       ",
+                  fit_head(choices[c], kTableWidth - kFromIndent - 10).c_str());
     }
   }
 }
@@ -217,8 +234,14 @@ Command add_inspect_command(CLI::App& app) {
       if (!l.precision.empty()) ++lowered[l.precision];
     }
     for (const auto& [p, count] : lowered) std::printf(", %zu computing in %s", count, p.c_str());
-    const size_t tuned = std::count_if(info.layers.begin(), info.layers.end(), [](const LayerInfo& l) { return !l.tuning.empty(); });
-    if (tuned) std::printf(", %zu tuned at build time", tuned);
+    size_t tuned = 0, problems = 0;
+    for (const LayerInfo& l : info.layers) {
+      const size_t n = tuned_choices(l.tuning).size();
+      tuned += n > 0;
+      problems += n;
+    }
+    if (tuned == problems && tuned) std::printf(", %zu tuned at build time", tuned);
+    if (tuned != problems) std::printf(", %zu tuned at build time (%zu problems)", tuned, problems);
     std::printf("\n");
     if (!o->summary) print_layer_table(info.layers, info.backend);
     print_fallback_warnings(info);

@@ -79,7 +79,8 @@ bool node_inputs_f32(const Node& n, std::vector<int>& ranks);
 // KernelEntry::computes_in for the oneDNN products: bf16 when the weights (input 1) are constant
 // and this CPU has native bf16; products of two activations stay fp32.
 bool dnnl_product_computes_in(const Node& n, const std::string& precision);
-// KernelEntry::pack for a oneDNN kernel made by `make`.
+// KernelEntry::pack for a oneDNN kernel made by `make`, at `shapes` (the first profile's: the
+// weights are packed once, whatever the profiles).
 Result<Attributes> pack_dnnl_weights(Result<std::unique_ptr<Kernel>> made, const Node& n, const BuildShapes& shapes);
 
 // One compiled configuration. `ok` false: oneDNN refused it, the reference kernel runs instead.

@@ -11,7 +11,7 @@ KernelEntry conv_entry() {
   e.supports = [](const Node& n) { return conv_supported(n, false); };
   e.create = [](const Node& n) { return make_conv_kernel(n, false); };
   e.computes_in = dnnl_product_computes_in;
-  e.pack = [](const Node& n, const BuildShapes& shapes, BuildContext&) { return pack_dnnl_weights(make_conv_kernel(n, false), n, shapes); };
+  e.pack = [](const Node& n, const std::vector<BuildShapes>& profiles, BuildContext&) { return pack_dnnl_weights(make_conv_kernel(n, false), n, profiles.front()); };
   return e;
 }
 

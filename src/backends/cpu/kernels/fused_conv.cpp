@@ -14,7 +14,7 @@ KernelEntry fused_conv_entry() {
   e.supports = [](const Node& n) { return conv_supported(n, true); };
   e.create = [](const Node& n) { return make_conv_kernel(n, true); };
   e.computes_in = dnnl_product_computes_in;
-  e.pack = [](const Node& n, const BuildShapes& shapes, BuildContext&) { return pack_dnnl_weights(make_conv_kernel(n, true), n, shapes); };
+  e.pack = [](const Node& n, const std::vector<BuildShapes>& profiles, BuildContext&) { return pack_dnnl_weights(make_conv_kernel(n, true), n, profiles.front()); };
   return e;
 }
 

@@ -14,7 +14,7 @@ KernelEntry fused_matmul_entry() {
   e.supports = [](const Node& n) { return matmul_supported(n, MatMulFlavor::kFused); };
   e.create = [](const Node& n) { return make_matmul_kernel(n, MatMulFlavor::kFused); };
   e.computes_in = dnnl_product_computes_in;
-  e.pack = [](const Node& n, const BuildShapes& shapes, BuildContext&) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kFused), n, shapes); };
+  e.pack = [](const Node& n, const std::vector<BuildShapes>& profiles, BuildContext&) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kFused), n, profiles.front()); };
   return e;
 }
 

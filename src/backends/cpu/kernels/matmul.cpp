@@ -11,7 +11,7 @@ KernelEntry matmul_entry() {
   e.supports = [](const Node& n) { return matmul_supported(n, MatMulFlavor::kMatMul); };
   e.create = [](const Node& n) { return make_matmul_kernel(n, MatMulFlavor::kMatMul); };
   e.computes_in = dnnl_product_computes_in;
-  e.pack = [](const Node& n, const BuildShapes& shapes, BuildContext&) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kMatMul), n, shapes); };
+  e.pack = [](const Node& n, const std::vector<BuildShapes>& profiles, BuildContext&) { return pack_dnnl_weights(make_matmul_kernel(n, MatMulFlavor::kMatMul), n, profiles.front()); };
   return e;
 }
 

@@ -7,10 +7,11 @@
 // transpose of the engine's device copy. float32 uses TF32 tensor cores when the node's precision is "tf32" (the
 // builder's default; --no-tf32 keeps exact fp32 products).
 //
-// Build-time tuning (ops/tuning.h): pack times cuDNN's engine configurations for the layer at the
-// build shapes (or replays the timing cache's choice) and keeps the fastest as a ConvPlanRecord in
-// Node::backend_data; a run whose problem is that one replays it, any other (or a record cuDNN no
-// longer takes) gets the heuristic's plan.
+// Build-time tuning (ops/tuning.h): pack times cuDNN's engine configurations for the layer at
+// each profile's opt shapes (or replays the timing cache's choice) and keeps the fastest of each
+// distinct problem as a ConvPlanRecord in Node::backend_data; a run whose problem is one of those
+// replays its record, any other (or a record cuDNN no longer takes) gets the heuristic's plan.
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "backends/cuda/ops/tuning.h"
 #include "backends/timing_cache.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "ir/ops/fused/fused_util.h"
 #include "ir/ops/linalg/conv_util.h"
 #include "ir/shape.h"
@@ -34,8 +36,10 @@ namespace {
 
 constexpr size_t kSpatial = 2;
 
-// Node::backend_data's string holding the tuned ConvPlanRecord.
-constexpr const char* kPlanRecordKey = "cudnn_plan";
+// Node::backend_data's list of tuned ConvPlanRecords, one per problem; engines from before every
+// profile was tuned hold one as a string under kOldPlanRecordKey.
+constexpr const char* kPlanRecordsKey = "cudnn_plans";
+constexpr const char* kOldPlanRecordKey = "cudnn_plan";
 
 bool supported(const Node& n) {
   if (n.attrs.get_int("channels_last", 0) != 1) return false;
@@ -138,9 +142,13 @@ Result<ThreadResources*> thread_resources(size_t workspace_bytes) {
 class ConvKernel final : public Kernel {
  public:
   ConvKernel(ActivationAttr act, ActivationAttr post, const Node& n) : act_(act), post_(post), tf32_(n.precision == "tf32") {
-    // A damaged record is as good as none: the heuristic plans instead.
-    auto record = ConvPlanRecord::parse(n.backend_data.get_string(kPlanRecordKey, ""));
-    if (record.ok()) tuned_ = std::move(*record);
+    // A damaged record is as good as none: the heuristic plans for its problem instead.
+    for (const std::string& line : tuned_record_lines(n.backend_data, kPlanRecordsKey, kOldPlanRecordKey)) {
+      auto record = ConvPlanRecord::parse(line);
+      if (!record.ok()) continue;
+      tuned_keys_.push_back(record->problem_key);
+      tuned_.push_back(std::move(*record));
+    }
   }
   ~ConvKernel() override {
     if (krsc_) cudaFree(krsc_);
@@ -248,15 +256,17 @@ class ConvKernel final : public Kernel {
     return it->second.get();
   }
 
-  // The build-time choice, when this run's problem is the one it was chosen for (the layer's, or
-  // the convolution alone where cuDNN had no fused engine at build time) and cuDNN rebuilds it
-  // (same version and GPU, the engine still finalizes). False otherwise: the heuristic plans.
+  // The build-time choice for this run's problem, when one was made for it (the layer's, or the
+  // convolution alone where cuDNN had no fused engine at build time) and cuDNN rebuilds it (same
+  // version and GPU, the engine still finalizes). False otherwise: the heuristic plans.
   bool replay_tuned(cudnnHandle_t handle, const ConvProblem& fused, Plans& plans) const {
-    if (!tuned_) return false;
-    const bool whole = tuned_->problem_key == conv_problem_key(fused);
+    const std::string fused_key = conv_problem_key(fused);
     const ConvProblem plain = without_epilogue(fused);
-    if (!whole && !(fused.has_epilogue() && tuned_->problem_key == conv_problem_key(plain))) return false;
-    auto plan = replay_conv_plan(handle, whole ? fused : plain, *tuned_);
+    auto i = tuned_record_for(tuned_keys_, fused_key, fused.has_epilogue() ? conv_problem_key(plain) : "");
+    if (!i) return false;
+    const ConvPlanRecord& record = tuned_[*i];
+    const bool whole = record.problem_key == fused_key;
+    auto plan = replay_conv_plan(handle, whole ? fused : plain, record);
     if (!plan.ok()) return false;
     (whole ? plans.fused : plans.plain) = std::make_unique<ConvPlan>(std::move(*plan));
     return true;
@@ -264,84 +274,104 @@ class ConvKernel final : public Kernel {
 
   ActivationAttr act_, post_;
   bool tf32_;
-  std::optional<ConvPlanRecord> tuned_;  // chosen at build time (pack_conv)
+  std::vector<ConvPlanRecord> tuned_;    // chosen at build time (pack_conv), one per problem
+  std::vector<std::string> tuned_keys_;  // their problem keys, in the same order
   mutable std::mutex mu_;
   mutable void* krsc_ = nullptr;
   mutable std::map<std::string, std::unique_ptr<Plans>> plans_;
 };
 
-// KernelEntry::pack: times cuDNN's engine configurations for the layer at the build shapes (the
-// whole fused graph, or the convolution alone where cuDNN has no fused engine, as a run would plan)
-// on scratch buffers, or replays the timing cache's choice, and keeps the record. Nothing when
-// tuning is off, the shapes are not known at build time or cuDNN has no engine at all (the run
-// then says so).
-Result<Attributes> pack_conv(const Node& n, const BuildShapes& shapes, BuildContext& build) {
+// KernelEntry::pack: for each distinct problem the profiles' opt shapes give, times cuDNN's
+// engine configurations for the layer (the whole fused graph, or the convolution alone where cuDNN
+// has no fused engine, as a run would plan) on scratch buffers, or replays the timing cache's
+// choice, and keeps the records. Nothing when tuning is off or no profile's shapes are known at
+// build time; a problem cuDNN has no engine for at all is left to the run (which then says so).
+Result<Attributes> pack_conv(const Node& n, const std::vector<BuildShapes>& profiles, BuildContext& build) {
   if (!build.tune) return Attributes();
   const Value* x = n.input(0);
   const Value* w = n.input(1);
-  auto xs = shapes.find(x);
-  if (xs == shapes.end() || xs->second.size() != 4 || !w->constant) return Attributes();
+  if (!w->constant) return Attributes();
   KILN_ASSIGN_OR_RETURN(ActivationAttr act, read_activation_attr(n.attrs, "activation"));
   KILN_ASSIGN_OR_RETURN(ActivationAttr post, read_activation_attr(n.attrs, "post_activation"));
-  auto conv = conv_problem(n.attrs, x->dtype, xs->second, w->constant->shape(), n.precision == "tf32");
-  if (!conv.ok()) return Attributes();  // the run reports it
   const bool has_bias = n.num_inputs() > 2 && n.input(2);
   const bool has_residual = n.num_inputs() > 3 && n.input(3);
-  const ConvProblem fused = with_epilogue(*conv, has_bias, has_residual, act, post);
-  const ConvProblem plain = without_epilogue(fused);
-  if (fused.x_elements() <= 0 || fused.y_elements() <= 0) return Attributes();
+  // The layer's problems, each once (two profiles may give the same one), with X's dims for words.
+  std::vector<std::pair<ConvProblem, Dims>> problems;
+  std::vector<std::string> keys;
+  for (const BuildShapes* shapes : profiles_with_distinct_inputs(n, profiles)) {
+    auto xs = shapes->find(x);
+    if (xs == shapes->end() || xs->second.size() != 4) continue;
+    auto conv = conv_problem(n.attrs, x->dtype, xs->second, w->constant->shape(), n.precision == "tf32");
+    if (!conv.ok()) continue;  // the run reports it
+    const ConvProblem fused = with_epilogue(*conv, has_bias, has_residual, act, post);
+    if (fused.x_elements() <= 0 || fused.y_elements() <= 0) continue;
+    std::string key = conv_problem_key(fused);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    keys.push_back(std::move(key));
+    problems.emplace_back(fused, xs->second);
+  }
+  if (problems.empty()) return Attributes();
 
-  LayerTuning tuning(build, n);
+  LayerTuning tuning(build, n, problems.size());
   KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources(0));
   const std::string device = fmt::format("{} cuDNN {}", gpu_identity(), library_version_text(cudnn_runtime_version()));
-  const std::string problem = "conv nhwc " + conv_problem_key(fused);
-  // The plan for a record of this layer: the whole layer's, or the convolution alone's.
-  auto replay = [&](const ConvPlanRecord& record) -> Result<ConvPlan> {
-    const bool whole = record.problem_key == conv_problem_key(fused);
-    if (!whole && !(fused.has_epilogue() && record.problem_key == conv_problem_key(plain))) {
-      return invalid_argument("the record is for another problem");
-    }
-    return replay_conv_plan(r->handle, whole ? fused : plain, record);
-  };
-  std::optional<ConvPlan> chosen;
-  ConvPlanRecord record;
-  double ms = -1;
-  bool from_cache = false;
-  // A cache entry that no longer replays (damaged, or an engine cuDNN stopped taking) is timed
-  // again and replaced.
-  if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
-    auto cached = ConvPlanRecord::parse(e->record);
-    if (cached.ok()) {
-      auto plan = replay(*cached);
-      if (plan.ok()) {
-        chosen.emplace(std::move(*plan));
-        record = *cached;
-        ms = e->ms;
-        from_cache = true;
+  std::vector<std::string> lines, words;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const ConvProblem& fused = problems[i].first;
+    const ConvProblem plain = without_epilogue(fused);
+    tuning.start(i);
+    const std::string problem = "conv nhwc " + keys[i];
+    // The plan for a record of this problem: the whole layer's, or the convolution alone's.
+    auto replay = [&](const ConvPlanRecord& record) -> Result<ConvPlan> {
+      const bool whole = record.problem_key == keys[i];
+      if (!whole && !(fused.has_epilogue() && record.problem_key == conv_problem_key(plain))) {
+        return invalid_argument("the record is for another problem");
+      }
+      return replay_conv_plan(r->handle, whole ? fused : plain, record);
+    };
+    std::optional<ConvPlan> chosen;
+    ConvPlanRecord record;
+    double ms = -1;
+    bool from_cache = false;
+    // A cache entry that no longer replays (damaged, or an engine cuDNN stopped taking) is timed
+    // again and replaced.
+    if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
+      auto cached = ConvPlanRecord::parse(e->record);
+      if (cached.ok()) {
+        auto plan = replay(*cached);
+        if (plan.ok()) {
+          chosen.emplace(std::move(*plan));
+          record = *cached;
+          ms = e->ms;
+          from_cache = true;
+        }
       }
     }
-  }
-  if (!from_cache) {
-    ++tuning_counters().layers_timed;
-    auto tuned = tune_conv_plan(r->handle, fused, /*stream=*/nullptr);
-    if (!tuned.ok() && tuned.status().code() == StatusCode::kUnsupported && fused.has_epilogue()) {
-      tuned = tune_conv_plan(r->handle, plain, /*stream=*/nullptr);
+    if (!from_cache) {
+      ++tuning_counters().layers_timed;
+      auto tuned = tune_conv_plan(r->handle, fused, /*stream=*/nullptr);
+      if (!tuned.ok() && tuned.status().code() == StatusCode::kUnsupported && fused.has_epilogue()) {
+        tuned = tune_conv_plan(r->handle, plain, /*stream=*/nullptr);
+      }
+      if (!tuned.ok()) {
+        if (tuned.status().code() == StatusCode::kUnsupported) continue;
+        return Status(tuned.status().code(), fmt::format("{}: tuning its convolution at {}: {}", n.describe(),
+                                                         fmt::join(problems[i].second, "x"), tuned.status().message()));
+      }
+      record = tuned->best.record();
+      ms = tuned->timings[static_cast<size_t>(tuned->best_index)].median_ms;
+      chosen.emplace(std::move(tuned->best));
+      if (build.timing_cache) build.timing_cache->put(device, problem, {record.to_string(), ms});
     }
-    if (!tuned.ok()) {
-      if (tuned.status().code() == StatusCode::kUnsupported) return Attributes();
-      return Status(tuned.status().code(), fmt::format("{}: tuning its convolution: {}", n.describe(), tuned.status().message()));
-    }
-    record = tuned->best.record();
-    ms = tuned->timings[static_cast<size_t>(tuned->best_index)].median_ms;
-    chosen.emplace(std::move(tuned->best));
-    if (build.timing_cache) build.timing_cache->put(device, problem, {record.to_string(), ms});
+    tuning.finished(from_cache);
+    lines.push_back(record.to_string());
+    const bool split = record.problem_key != keys[i];
+    words.push_back(tuned_choice_text(chosen->describe() + (split ? ", epilogue split off" : ""), ms, problems[i].second));
   }
-  tuning.finished(from_cache);
+  if (lines.empty()) return Attributes();
   Attributes data;
-  data.set_string(kPlanRecordKey, record.to_string());
-  const bool split = record.problem_key != conv_problem_key(fused);
-  data.set_string(kTuningChoiceKey, fmt::format("{}{} (tuned {} ms)", chosen->describe(), split ? ", epilogue split off" : "",
-                                                ms_text(ms)));
+  set_tuned_record_lines(data, kPlanRecordsKey, std::move(lines));
+  data.set_string(kTuningChoiceKey, join_tuned_choices(words));
   return data;
 }
 

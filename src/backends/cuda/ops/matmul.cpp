@@ -13,9 +13,11 @@
 // batch dims (a batched product). Everything else runs the reference on the host.
 //
 // Build-time tuning (ops/tuning.h): pack times cuBLASLt's first heuristic candidates for the
-// product at the build shapes (or replays the timing cache's choice) and keeps the fastest as an
-// AlgoRecord in Node::backend_data; a run whose product is that one (matmul_key: shapes, dtypes,
-// epilogue, alignment) replays it after cublasLtMatmulAlgoCheck, any other gets the heuristic's.
+// product at each profile's opt shapes (or replays the timing cache's choice) and keeps the
+// fastest of each distinct product as an AlgoRecord in Node::backend_data; a run whose product is
+// one of those (matmul_key: shapes, dtypes, epilogue, alignment) replays its record after
+// cublasLtMatmulAlgoCheck, any other gets the heuristic's.
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,6 +30,7 @@
 #include "backends/cuda/ops/tuning.h"
 #include "backends/timing_cache.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "ir/ops/fused/fused_util.h"
 
 namespace kiln::cuda {
@@ -36,8 +39,10 @@ namespace {
 
 enum class Flavor { kMatMul, kGemm, kFused };
 
-// Node::backend_data's string holding the tuned AlgoRecord.
-constexpr const char* kAlgoRecordKey = "cublaslt_algo";
+// Node::backend_data's list of tuned AlgoRecords, one per product; engines from before every
+// profile was tuned hold one as a string under kOldAlgoRecordKey.
+constexpr const char* kAlgoRecordsKey = "cublaslt_algos";
+constexpr const char* kOldAlgoRecordKey = "cublaslt_algo";
 
 struct Attrs {
   bool trans_a = false, trans_b = false;
@@ -221,9 +226,13 @@ int size_alignment(const MatmulDesc& d) {
 class MatmulKernel final : public Kernel {
  public:
   MatmulKernel(Flavor f, Attrs m, const Node& n) : flavor_(f), m_(m) {
-    // A damaged record is as good as none: the heuristic plans instead.
-    auto record = parse_algo_record(n.backend_data.get_string(kAlgoRecordKey, ""));
-    if (record.ok()) tuned_ = std::move(*record);
+    // A damaged record is as good as none: the heuristic plans for its product instead.
+    for (const std::string& line : tuned_record_lines(n.backend_data, kAlgoRecordsKey, kOldAlgoRecordKey)) {
+      auto record = parse_algo_record(line);
+      if (!record.ok()) continue;
+      tuned_keys_.push_back(record->key);
+      tuned_.push_back(std::move(*record));
+    }
   }
 
   Status run(KernelContext& ctx) const override {
@@ -273,8 +282,8 @@ class MatmulKernel final : public Kernel {
       std::unique_ptr<MatmulPlan> plan;
       // The build-time choice for this product, unless cuBLASLt no longer takes it (another
       // version, cublasLtMatmulAlgoCheck refuses it): then the heuristic's, as for other products.
-      if (tuned_ && tuned_->key == key) {
-        auto replayed = create_matmul_plan(handle, d, *tuned_);
+      if (auto i = tuned_record_for(tuned_keys_, key)) {
+        auto replayed = create_matmul_plan(handle, d, tuned_[*i]);
         if (replayed.ok()) {
           plan = std::make_unique<MatmulPlan>(std::move(*replayed));
           ++tuning_counters().records_replayed;
@@ -292,7 +301,8 @@ class MatmulKernel final : public Kernel {
 
   Flavor flavor_;
   Attrs m_;
-  std::optional<AlgoRecord> tuned_;  // chosen at build time (pack_product)
+  std::vector<AlgoRecord> tuned_;       // chosen at build time (pack_product), one per product
+  std::vector<std::string> tuned_keys_;  // their keys, in the same order
   mutable std::mutex mu_;
   mutable std::map<std::string, std::unique_ptr<MatmulPlan>> plans_;
 };
@@ -311,62 +321,87 @@ std::string algo_text(const cublasLtMatmulAlgo_t& algo) {
   return s;
 }
 
-// KernelEntry::pack: times cuBLASLt's first heuristic candidates for the product at the build
-// shapes on scratch buffers (operands assumed 16-byte aligned, as the device arenas and
-// cudaMalloc'd constants are), or replays the timing cache's choice, and keeps the record.
-// Nothing when tuning is off or the shapes are not known at build time.
-Result<Attributes> pack_product(Flavor f, const Node& n, const BuildShapes& shapes, BuildContext& build) {
+// The product tuned at one profile's opt shapes, aligned as pack assumes; none when the shapes
+// are not known at build time or the run handles the product without cuBLASLt (empty, K = 0).
+std::optional<MatmulDesc> build_desc(Flavor f, const Node& n, const Attrs& at, const BuildShapes& shapes) {
+  auto as = shapes.find(n.input(0));
+  auto bs = shapes.find(n.input(1));
+  if (as == shapes.end() || bs == shapes.end() || as->second.size() < 2 || bs->second.size() < 2) return std::nullopt;
+  const bool has_c = f != Flavor::kMatMul && n.num_inputs() > 2 && n.input(2);
+  Dims out;
+  auto desc = product_desc(at, n.input(0)->dtype, as->second, bs->second, has_c, at.z_input, &out);
+  if (!desc.ok() || element_count(out) == 0 || desc->k == 0) return std::nullopt;
+  MatmulDesc& d = *desc;
+  d.alignment = std::max<int>(static_cast<int>(dtype_size(d.input_dtype)), size_alignment(d));
+  if (!validate_matmul_desc(d).ok()) return std::nullopt;
+  return d;
+}
+
+// KernelEntry::pack: for each distinct product the profiles' opt shapes give, times cuBLASLt's
+// first heuristic candidates on scratch buffers (operands assumed 16-byte aligned, as the device
+// arenas and cudaMalloc'd constants are), or replays the timing cache's choice, and keeps the
+// records. Nothing when tuning is off or no profile's shapes are known at build time.
+Result<Attributes> pack_product(Flavor f, const Node& n, const std::vector<BuildShapes>& profiles, BuildContext& build) {
   if (!build.tune) return Attributes();
   Attrs at;
   if (!read_attrs(n, f, &at)) return Attributes();
   at.tf32 = n.precision == "tf32";
-  auto as = shapes.find(n.input(0));
-  auto bs = shapes.find(n.input(1));
-  if (as == shapes.end() || bs == shapes.end() || as->second.size() < 2 || bs->second.size() < 2) return Attributes();
-  const bool has_c = f != Flavor::kMatMul && n.num_inputs() > 2 && n.input(2);
-  const bool has_z = at.z_input;
-  Dims out;
-  auto desc = product_desc(at, n.input(0)->dtype, as->second, bs->second, has_c, has_z, &out);
-  if (!desc.ok() || element_count(out) == 0 || desc->k == 0) return Attributes();  // the run handles these
-  MatmulDesc& d = *desc;
-  d.alignment = std::max<int>(static_cast<int>(dtype_size(d.input_dtype)), size_alignment(d));
-  if (!validate_matmul_desc(d).ok()) return Attributes();
+  // The products to tune, each once (two profiles may give the same one), with A's dims for words.
+  std::vector<std::pair<MatmulDesc, Dims>> problems;
+  std::vector<std::string> keys;
+  for (const BuildShapes* shapes : profiles_with_distinct_inputs(n, profiles)) {
+    auto d = build_desc(f, n, at, *shapes);
+    if (!d) continue;
+    std::string key = matmul_key(*d);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    keys.push_back(std::move(key));
+    problems.emplace_back(*d, shapes->at(n.input(0)));
+  }
+  if (problems.empty()) return Attributes();
 
-  LayerTuning tuning(build, n);
+  LayerTuning tuning(build, n, problems.size());
   KILN_ASSIGN_OR_RETURN(ThreadResources * r, thread_resources());
   const std::string device =
       fmt::format("{} cuBLASLt {}", gpu_identity(), library_version_text(static_cast<int64_t>(cublaslt_version())));
-  const std::string problem = "matmul rowmajor " + matmul_key(d);
-  std::unique_ptr<MatmulPlan> plan;
-  AlgoRecord record;
-  bool from_cache = false;
-  // A cache entry that no longer replays (damaged, refused by cublasLtMatmulAlgoCheck) is timed
-  // again and replaced.
-  if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
-    auto cached = parse_algo_record(e->record);
-    if (cached.ok()) {
-      auto replayed = create_matmul_plan(r->handle.get(), d, *cached);
-      if (replayed.ok()) {
-        plan = std::make_unique<MatmulPlan>(std::move(*replayed));
-        record = *cached;
-        from_cache = true;
+  std::vector<std::string> lines, words;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const MatmulDesc& d = problems[i].first;
+    tuning.start(i);
+    const std::string problem = "matmul rowmajor " + keys[i];
+    std::unique_ptr<MatmulPlan> plan;
+    AlgoRecord record;
+    bool from_cache = false;
+    // A cache entry that no longer replays (damaged, refused by cublasLtMatmulAlgoCheck) is timed
+    // again and replaced.
+    if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
+      auto cached = parse_algo_record(e->record);
+      if (cached.ok()) {
+        auto replayed = create_matmul_plan(r->handle.get(), d, *cached);
+        if (replayed.ok()) {
+          plan = std::make_unique<MatmulPlan>(std::move(*replayed));
+          record = *cached;
+          from_cache = true;
+        }
       }
     }
-  }
-  if (!from_cache) {
-    ++tuning_counters().layers_timed;
-    auto tuned = tune_matmul(r->handle.get(), d, TuneOptions{}, /*stream=*/nullptr);
-    if (!tuned.ok()) {
-      return Status(tuned.status().code(), fmt::format("{}: tuning its product: {}", n.describe(), tuned.status().message()));
+    if (!from_cache) {
+      ++tuning_counters().layers_timed;
+      auto tuned = tune_matmul(r->handle.get(), d, TuneOptions{}, /*stream=*/nullptr);
+      if (!tuned.ok()) {
+        return Status(tuned.status().code(), fmt::format("{}: tuning its product at {}: {}", n.describe(),
+                                                         fmt::join(problems[i].second, "x"), tuned.status().message()));
+      }
+      record = tuned->record;
+      plan = std::make_unique<MatmulPlan>(std::move(tuned->plan));
+      if (build.timing_cache) build.timing_cache->put(device, problem, {serialize_algo_record(record), record.median_ms});
     }
-    record = tuned->record;
-    plan = std::make_unique<MatmulPlan>(std::move(tuned->plan));
-    if (build.timing_cache) build.timing_cache->put(device, problem, {serialize_algo_record(record), record.median_ms});
+    tuning.finished(from_cache);
+    lines.push_back(serialize_algo_record(record));
+    words.push_back(tuned_choice_text("cublasLt " + algo_text(plan->algo()), record.median_ms, problems[i].second));
   }
-  tuning.finished(from_cache);
   Attributes data;
-  data.set_string(kAlgoRecordKey, serialize_algo_record(record));
-  data.set_string(kTuningChoiceKey, fmt::format("cublasLt {} (tuned {} ms)", algo_text(plan->algo()), ms_text(record.median_ms)));
+  set_tuned_record_lines(data, kAlgoRecordsKey, std::move(lines));
+  data.set_string(kTuningChoiceKey, join_tuned_choices(words));
   return data;
 }
 
@@ -389,7 +424,9 @@ KernelEntry entry(Flavor f, const char* op, const char* name, const std::string&
     m.tf32 = n.precision == "tf32";
     return std::unique_ptr<Kernel>(std::make_unique<MatmulKernel>(f, m, n));
   };
-  e.pack = [f](const Node& n, const BuildShapes& shapes, BuildContext& build) { return pack_product(f, n, shapes, build); };
+  e.pack = [f](const Node& n, const std::vector<BuildShapes>& profiles, BuildContext& build) {
+    return pack_product(f, n, profiles, build);
+  };
   return e;
 }
 
