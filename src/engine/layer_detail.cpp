@@ -77,6 +77,7 @@ std::string attention_detail(const Node& n) {
   if (a.has("num_heads")) parts.push_back(fmt::format("heads={}", a.get_int("num_heads", 0)));
   if (n.has_input(3)) parts.push_back("mask");
   if (a.get_int("causal", 0)) parts.push_back("causal");
+  if (a.get_int("qkv_packed", 0)) parts.push_back("qkv_packed");
   return join(parts, " ");
 }
 

@@ -40,6 +40,7 @@ std::unique_ptr<Pass> make_recognize_rmsnorm_pass();
 std::unique_ptr<Pass> make_fuse_attention_pass();
 std::unique_ptr<Pass> make_narrow_attention_masks_pass();
 std::unique_ptr<Pass> make_merge_qkv_projections_pass();
+std::unique_ptr<Pass> make_pack_qkv_attention_pass();
 std::unique_ptr<Pass> make_fold_transpose_into_matmul_pass();
 std::unique_ptr<Pass> make_fuse_matmul_epilogue_pass();
 std::unique_ptr<Pass> make_fuse_conv_epilogue_pass();

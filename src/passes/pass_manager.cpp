@@ -16,14 +16,16 @@ std::vector<std::unique_ptr<Pass>> all_passes() {
   p.push_back(make_fold_batchnorm_pass());
   // Level 2, in this order: recognizers first (so GELU can be an epilogue activation),
   // attention before transpose folding (which would take its Transposes), QKV merging before
-  // epilogue fusion (which would take the biases), pointwise chains last (what no layer took).
-  // Attention masks are narrowed right after the fusion that makes the Attentions.
+  // epilogue fusion (which would take the biases), the QKV Split into the Attention once both
+  // exist, pointwise chains last (what no layer took). Attention masks are narrowed right after
+  // the fusion that makes the Attentions.
   p.push_back(make_recognize_gelu_pass());
   p.push_back(make_recognize_layernorm_pass());
   p.push_back(make_recognize_rmsnorm_pass());
   p.push_back(make_fuse_attention_pass());
   p.push_back(make_narrow_attention_masks_pass());
   p.push_back(make_merge_qkv_projections_pass());
+  p.push_back(make_pack_qkv_attention_pass());
   p.push_back(make_fold_transpose_into_matmul_pass());
   p.push_back(make_fuse_matmul_epilogue_pass());
   p.push_back(make_fuse_conv_epilogue_pass());

@@ -488,6 +488,43 @@ void add_attention_cpu_paths(std::vector<Case>& cases) {
                        heads(2, 1)));
 }
 
+// qkv_packed = 1: Q, K, V are column ranges of input 0 [B, S, 3E], inputs 1 and 2 omitted. The
+// cpu and cuda kernels read them in place through the row stride 3E. (tests/unit/fused_ops_test
+// compares the packed op with Split + the unpacked op.)
+std::function<void(Attributes&)> packed(int64_t h, int64_t causal = 0, float scale = 0) {
+  return [h, causal, scale](Attributes& a) {
+    heads(h, causal, scale)(a);
+    a.set_int("qkv_packed", 1);
+  };
+}
+
+void add_packed_attention(std::vector<Case>& cases) {
+  const DT f = DT::kFloat32;
+  cases.push_back(make("Attention", "packed_2x7x36_h3", {in(f, {2, 7, 36}), omitted(), omitted()}, packed(3)));
+  cases.push_back(make("Attention", "packed_causal_2x9x48_h2", {in(f, {2, 9, 48}), omitted(), omitted()},
+                       packed(2, 1, 0.5f)));
+  cases.push_back(make("Attention", "packed_pad_mask_2x6x24_h2",
+                       {in(f, {2, 6, 24}), omitted(), omitted(),
+                        vals(f, {2, 1, 1, 6}, {0, 0, 0, 0, -kInf, -kInf, 0.5, 0, -0.5, 0, 0, -1e9})},
+                       packed(2)));
+  cases.push_back(make("Attention", "packed_causal_full_mask_1x11x72_h4",
+                       {in(f, {1, 11, 72}), omitted(), omitted(), in(f, {1, 4, 11, 11})}, packed(4, 1)));
+  // Head dim 64 (the tensor-core shape on cuda in 16 bits), a padding mask, several row blocks.
+  std::vector<double> pad(2 * 64, 0.0);
+  for (int64_t j = 50; j < 64; ++j) pad[static_cast<size_t>(j)] = -kInf;
+  cases.push_back(make("Attention", "packed_d64_2x64x384_h2_pad_mask",
+                       {in(f, {2, 64, 384}), omitted(), omitted(), vals(f, {2, 1, 1, 64}, pad)}, packed(2)));
+  cases.push_back(make("Attention", "packed_causal_d64_1x70x576_h3",
+                       {in(f, {1, 70, 576}), omitted(), omitted()}, packed(3, 1)));
+  for (DT t : {DT::kFloat16, DT::kBFloat16}) {
+    cases.push_back(make("Attention", tn(t) + "_packed_d64_mask_h2",
+                         {in(t, {2, 33, 384}), omitted(), omitted(), vals(t, {2, 1, 1, 33}, {0, 0, -kInf})}, packed(2),
+                         tol_for(t)));
+    cases.push_back(make("Attention", tn(t) + "_packed_causal_h4", {in(t, {1, 7, 48}), omitted(), omitted()},
+                         packed(4, 1), tol_for(t)));
+  }
+}
+
 void add_attention(std::vector<Case>& cases) {
   const DT f = DT::kFloat32;
   cases.push_back(make("Attention", "self_2x6x12_h3", {in(f, {2, 6, 12}), in(f, {2, 6, 12}), in(f, {2, 6, 12})},
@@ -531,6 +568,7 @@ void add_attention(std::vector<Case>& cases) {
                          {in(t, {1, 7, 16}), in(t, {1, 7, 16}), in(t, {1, 7, 16})}, heads(4, 1), tol_for(t)));
   }
   add_attention_cpu_paths(cases);
+  add_packed_attention(cases);
 }
 
 void add_rms_normalization(std::vector<Case>& cases) {

@@ -132,7 +132,7 @@ GONE = {
 def structure_problems(name: str, size: str, layers: list[dict]) -> list[str]:
     """What the optimizer failed to fuse: every BatchNormalization folded and activation fused
     in CNNs; one Attention, two LayerNormalization, a GELU in a MatMul epilogue and Q/K/V as
-    one MatMul per transformer layer."""
+    one MatMul read in place by the Attention (qkv_packed) per transformer layer."""
     import collections
     ops = collections.Counter(l["op"] for l in layers)
     family = "cnn" if name in ("resnet50", "mobilenetv2") else "transformer"
@@ -143,12 +143,15 @@ def structure_problems(name: str, size: str, layers: list[dict]) -> list[str]:
     if family == "transformer":
         n = getattr(models, name).CONFIGS[size]["layers"]
         gelus = sum(1 for l in layers if "Gelu" in l.get("detail", ""))
-        want = {"kiln.Attention": n, "LayerNormalization": 2 * n + 1}
-        if name in ("bert", "vit"):  # separate Q/K/V projections merged into one MatMul + Split
-            want["Split"] = n
+        # Q/K/V as one product (BERT's and ViT's separate projections merged; GPT-2's c_attn),
+        # read in place by a packed Attention: no Split left.
+        want = {"kiln.Attention": n, "LayerNormalization": 2 * n + 1, "Split": 0}
         for op, k in want.items():
             if ops[op] != k:
                 probs.append(f"{ops[op]} {op} (want {k})")
+        packed = sum(1 for l in layers if l["op"] == "kiln.Attention" and "qkv_packed" in l.get("detail", ""))
+        if packed != n:
+            probs.append(f"{packed} packed QKV attentions (want {n})")
         if gelus != n:
             probs.append(f"{gelus} layers with a fused GELU (want {n})")
     return probs

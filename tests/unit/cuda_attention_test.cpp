@@ -6,7 +6,8 @@
 // ones (Dh != Dv too), sequence lengths 1, 7, 128, 129, 512 and Sq != Sk, batch·heads > 1, causal
 // (also Sq > Sk, whose first rows see no key), key-padding masks (rank 2 to 4, -inf and finfo.min,
 // fully masked rows), per-row masks, strided views (a packed QKV buffer, a padded output whose gaps
-// must stay untouched), and the fp32 / fallback kernel (float32, odd dims, unaligned pointers).
+// must stay untouched; packed_qkv_attention_problem's layout, BERT-base packed), and the fp32 /
+// fallback kernel (float32, odd dims, unaligned pointers).
 // Without a CUDA device the GPU tests skip; the argument checks run anywhere.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/kernels/attention.h"
@@ -311,6 +313,24 @@ void run_case(const Case& c) {
   p.v_batch_stride = c.Sk * v_rs;
   p.y_row_stride = y_rs;
   p.y_batch_stride = c.Sq * y_rs;
+  if (c.packed_qkv && c.Dh == c.Dv && c.y_pad == 0) {
+    // The layout kiln.Attention's qkv_packed form gets from packed_qkv_attention_problem: the
+    // same as laid out by hand above.
+    const AttentionProblem h = packed_qkv_attention_problem(qp, yp, c.dtype, c.B, c.H, c.Sq, c.Dh);
+    EXPECT_EQ(h.q, p.q);
+    EXPECT_EQ(h.k, p.k);
+    EXPECT_EQ(h.v, p.v);
+    EXPECT_EQ(h.y, p.y);
+    EXPECT_EQ(h.seq_k, p.seq_k);
+    EXPECT_EQ(h.value_dim, p.value_dim);
+    for (auto [a, b] : {std::pair{h.q_row_stride, p.q_row_stride}, std::pair{h.k_row_stride, p.k_row_stride},
+                        std::pair{h.v_row_stride, p.v_row_stride}, std::pair{h.q_batch_stride, p.q_batch_stride},
+                        std::pair{h.k_batch_stride, p.k_batch_stride}, std::pair{h.v_batch_stride, p.v_batch_stride},
+                        std::pair{h.y_row_stride, p.y_row_stride}, std::pair{h.y_batch_stride, p.y_batch_stride}}) {
+      EXPECT_EQ(a, b);
+    }
+    p = h;
+  }
   if (!mask.empty()) {
     p.mask = dm.ptr;
     for (int d = 0; d < 4; ++d) p.mask_strides[d] = ms[static_cast<size_t>(d)];
@@ -525,6 +545,24 @@ TEST_F(CudaAttentionTest, StridedViews) {
   }
 }
 
+// BERT-base at batch 2 read from the packed QKV projection [2, 128, 3·768], as kiln.Attention's
+// qkv_packed form runs it: key-padding masks with -inf and with fp16's lowest value.
+TEST_F(CudaAttentionTest, PackedQkvBertBaseShape) {
+  uint64_t seed = 850;
+  for (DataType t : kHalfTypes) {
+    for (MaskKind m : {MaskKind::kKeyPadding, MaskKind::kKeyPaddingMin}) {
+      Case c;
+      c.name = "packed bert-base";
+      c.dtype = t;
+      c.B = 2, c.H = 12, c.Sq = 128, c.Sk = 128, c.Dh = c.Dv = 64;
+      c.packed_qkv = true;
+      c.mask = m;
+      c.seed = ++seed;
+      run_case(c);
+    }
+  }
+}
+
 TEST_F(CudaAttentionTest, BertBaseShape) {
   for (DataType t : kHalfTypes) {
     Case c;
@@ -646,6 +684,47 @@ TEST(CudaAttentionArgs, TensorCorePathSelection) {
   AttentionProblem unaligned = dense;
   unaligned.v = reinterpret_cast<void*>(1024 + 2);
   EXPECT_FALSE(attention_uses_tensor_cores(unaligned, DataType::kFloat16));
+}
+
+// The packed BERT-base QKV [B, 128, 3·768]: K and V start 768 and 1536 elements in (1536 and 3072
+// bytes in 16 bits, 16-byte aligned) and every row stride 2304 is a multiple of 8, so the
+// tensor-core kernel reads it in place; fp32 and an unaligned base take the fp32-arithmetic kernel.
+TEST(CudaAttentionArgs, PackedQkvLayoutAndPathSelection) {
+  const auto base = reinterpret_cast<const unsigned char*>(4096);
+  const auto at = [&](int64_t bytes) { return static_cast<const void*>(base + bytes); };
+  void* y = reinterpret_cast<void*>(65536);
+  const AttentionProblem p = packed_qkv_attention_problem(base, y, DataType::kFloat16, 64, 12, 128, 64);
+  EXPECT_EQ(p.q, at(0));
+  EXPECT_EQ(p.k, at(768 * 2));
+  EXPECT_EQ(p.v, at(1536 * 2));
+  EXPECT_EQ(p.y, y);
+  EXPECT_EQ(p.batch, 64);
+  EXPECT_EQ(p.heads, 12);
+  EXPECT_EQ(p.seq_q, 128);
+  EXPECT_EQ(p.seq_k, 128);
+  EXPECT_EQ(p.head_dim, 64);
+  EXPECT_EQ(p.value_dim, 64);
+  for (int64_t stride : {p.q_row_stride, p.k_row_stride, p.v_row_stride}) EXPECT_EQ(stride, 2304);
+  for (int64_t stride : {p.q_batch_stride, p.k_batch_stride, p.v_batch_stride}) EXPECT_EQ(stride, 128 * 2304);
+  EXPECT_EQ(p.y_row_stride, 768);
+  EXPECT_EQ(p.y_batch_stride, 128 * 768);
+  EXPECT_TRUE(attention_uses_tensor_cores(p, DataType::kFloat16));
+  EXPECT_TRUE(attention_uses_tensor_cores(packed_qkv_attention_problem(base, y, DataType::kBFloat16, 64, 12, 128, 64),
+                                          DataType::kBFloat16));
+  const AttentionProblem f32 = packed_qkv_attention_problem(base, y, DataType::kFloat32, 64, 12, 128, 64);
+  EXPECT_EQ(f32.k, at(768 * 4));
+  EXPECT_EQ(f32.v, at(1536 * 4));
+  EXPECT_FALSE(attention_uses_tensor_cores(f32, DataType::kFloat32));
+  EXPECT_FALSE(attention_uses_tensor_cores(packed_qkv_attention_problem(base + 2, y, DataType::kFloat16, 64, 12, 128, 64),
+                                           DataType::kFloat16));
+  // E = 3·20: head dim 20 is not a multiple of 8.
+  EXPECT_FALSE(attention_uses_tensor_cores(packed_qkv_attention_problem(base, y, DataType::kFloat16, 2, 3, 16, 20),
+                                           DataType::kFloat16));
+  // An empty QKV gets no offsets into its (null) buffer.
+  const AttentionProblem empty = packed_qkv_attention_problem(nullptr, nullptr, DataType::kFloat16, 0, 12, 128, 64);
+  EXPECT_EQ(empty.k, nullptr);
+  EXPECT_EQ(empty.v, nullptr);
+  EXPECT_EQ(attention(empty, DataType::kFloat16, nullptr), cudaSuccess);
 }
 
 }  // namespace

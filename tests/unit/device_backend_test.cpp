@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -1554,6 +1555,208 @@ TEST(CudaBackend, ConstantGatherAlongAnUnknownAxisIsCheckedAtEachRun) {
   EXPECT_FALSE(rs.ok());
   ASSERT_FALSE(s.ok()) << "an empty axis has no index 0";
   EXPECT_TRUE(test::contains(s.message(), "out of range")) << s.message();
+}
+
+// --- packed QKV attention (qkv_packed = 1) --------------------------------------------------------
+
+std::function<void(Attributes&)> packed_heads(int64_t h, int64_t causal = 0) {
+  return [h, causal](Attributes& a) {
+    a.set_int("num_heads", h);
+    a.set_int("qkv_packed", 1);
+    if (causal) a.set_int("causal", 1);
+  };
+}
+
+// The wrapper reads Q, K, V in place from QKV [B, S, 3E]; against the reference's packed op.
+TEST(CudaBackend, PackedQkvAttentionMatchesTheReference) {
+  KILN_REQUIRE_CUDA();
+  const Tolerance f32{1e-4, 1e-5}, f16{4e-3, 4e-3}, bf16{3e-2, 3e-2};
+  // float32 (the fp32-arithmetic kernel), causal, odd sequence length.
+  run_case({"packed Attention f32 causal", "Attention", "kiln", 1,
+            {data("qkv", DataType::kFloat32, {2, 37, 3 * 4 * 16}, -1, 1), omitted(), omitted()}, packed_heads(4, 1), 1,
+            "cuda_attention", f32});
+  // float16 on the tensor-core path (head dim 64), key padding mask.
+  run_case({"packed Attention f16 padding mask", "Attention", "kiln", 1,
+            {data("qkv", DataType::kFloat16, {2, 129, 3 * 2 * 64}, -1, 1), omitted(), omitted(),
+             data("mask", DataType::kFloat16, {2, 1, 1, 129}, -4, 0)},
+            packed_heads(2), 1, "cuda_attention", f16});
+  // bfloat16 head dim 128, a full [B, H, S, S] mask and causal.
+  run_case({"packed Attention bf16 full mask causal", "Attention", "kiln", 1,
+            {data("qkv", DataType::kBFloat16, {1, 70, 3 * 2 * 128}, -1, 1), omitted(), omitted(),
+             data("mask", DataType::kBFloat16, {1, 2, 70, 70}, -4, 0)},
+            packed_heads(2, 1), 1, "cuda_attention", bf16});
+  // float16 with an odd head dim: the fp32-arithmetic kernel with the wide row stride.
+  run_case({"packed Attention f16 head dim 20", "Attention", "kiln", 1,
+            {data("qkv", DataType::kFloat16, {2, 33, 3 * 3 * 20}, -1, 1), omitted(), omitted()}, packed_heads(3), 1,
+            "cuda_attention", f16});
+}
+
+// BERT-base's attention at batch 2 in fp16 (S 128, E 768, 12 heads of 64) read from the packed
+// projection, with a key-padding mask (batch 0: the last 40 keys at -inf; batch 1: random
+// additive values and the last 8 keys at fp16's lowest), against attention computed here in
+// double from the same fp16 values (scores rounded to fp32 after the scale and after the mask,
+// as docs/fused_ops.md specifies).
+TEST(CudaBackend, PackedQkvAttentionBertBaseFp16MatchesADoubleReference) {
+  KILN_REQUIRE_CUDA();
+  const int64_t B = 2, S = 128, H = 12, D = 64, E = H * D;
+  auto g = test::new_graph(17);
+  g->opset_imports[kKilnDomain] = 1;
+  Value* qkv = test::input(*g, "qkv", DataType::kFloat16, sym_shape({B, S, 3 * E}));
+  Value* mask = test::input(*g, "mask", DataType::kFloat16, sym_shape({B, 1, 1, S}));
+  Value* y = g->add_value("y");
+  Node* n = g->add_node("Attention", {qkv, nullptr, nullptr, mask}, {y}, "op", kKilnDomain);
+  n->opset = 1;
+  n->fused_from = {"op"};
+  n->schema = OpRegistry::global().find(kKilnDomain, "Attention", 1);
+  packed_heads(H)(n->attrs);
+  g->add_output(y);
+  auto e = build_for("cuda", std::move(g));
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const LayerInfo* l = layer_named(e->info(), "op");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->backend, "cuda");
+  EXPECT_EQ(l->kernel, "cuda_attention");
+
+  const Tensor qkv_t = random_tensor(DataType::kFloat16, {B, S, 3 * E}, 2024, -1, 1);
+  Tensor mask_t = random_tensor(DataType::kFloat16, {B, 1, 1, S}, 2025, -2, 0);
+  for (int64_t j = 0; j < S; ++j) {
+    if (j >= S - 40) set_value(mask_t, j, -std::numeric_limits<double>::infinity());
+    else set_value(mask_t, j, 0);
+    if (j >= S - 8) set_value(mask_t, S + j, -65504.0);
+  }
+  auto ctx = e->create_execution_context();
+  ASSERT_TRUE(ctx.ok());
+  NamedTensors out{{"y", poisoned(DataType::kFloat16, {B, S, E})}};
+  const Status s = (*ctx)->run({{"qkv", qkv_t}, {"mask", mask_t}}, &out);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const Tensor& got = out.at("y");
+  ASSERT_EQ(got.shape(), (Dims{B, S, E}));
+
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  double err2 = 0, ref2 = 0, max_abs = 0;
+  int64_t non_finite = 0;
+  std::vector<double> p(static_cast<size_t>(S));
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t i = 0; i < S; ++i) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < S; ++j) {
+          double dot = 0;
+          for (int64_t c = 0; c < D; ++c) {
+            dot += value_at(qkv_t, (b * S + i) * 3 * E + h * D + c) * value_at(qkv_t, (b * S + j) * 3 * E + E + h * D + c);
+          }
+          const float sc = static_cast<float>(static_cast<double>(scale) * dot) + static_cast<float>(value_at(mask_t, b * S + j));
+          p[static_cast<size_t>(j)] = sc;
+          mx = std::max(mx, static_cast<double>(sc));
+        }
+        double sum = 0;
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (int64_t c = 0; c < D; ++c) {
+          double want = 0;
+          for (int64_t j = 0; j < S; ++j) want += p[static_cast<size_t>(j)] / sum * value_at(qkv_t, (b * S + j) * 3 * E + 2 * E + h * D + c);
+          const double g2 = value_at(got, (b * S + i) * E + h * D + c);
+          if (!std::isfinite(g2)) {
+            ++non_finite;
+            continue;
+          }
+          err2 += (g2 - want) * (g2 - want);
+          ref2 += want * want;
+          max_abs = std::max(max_abs, std::abs(g2 - want));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(non_finite, 0) << "outputs left poisoned or not finite";
+  ASSERT_GT(ref2, 0.0);
+  EXPECT_LE(std::sqrt(err2 / ref2), 4e-3) << "relative L2 error";
+  EXPECT_LE(max_abs, 4e-3) << "max abs error";
+}
+
+// The passes on a BERT-style block (three projections with biases, then attention) for cuda in
+// fp16: the projections merged, the Split gone, the Attention packed, within fp16 error of the
+// reference's unoptimized float32 graph.
+std::unique_ptr<Graph> qkv_block_graph() {
+  auto g = test::new_graph(17);
+  g->opset_imports[kKilnDomain] = 1;
+  const int64_t E = 2 * 64;
+  Value* x = test::input(*g, "x", DataType::kFloat32, {Dim::sym("batch"), Dim::sym("seq"), Dim::known(E)});
+  Value* mask = test::input(*g, "mask", DataType::kFloat32, {Dim::sym("batch"), Dim::known(1), Dim::known(1), Dim::sym("seq")});
+  std::vector<Value*> ins;
+  for (int i = 0; i < 3; ++i) {
+    Value* mm = g->add_value(fmt::format("mm{}", i));
+    test::op(*g, "MatMul", {x, g->add_constant(fmt::format("w{}", i), random_tensor(DataType::kFloat32, {E, E}, 300 + i, -0.2, 0.2))}, {mm});
+    Value* p = g->add_value(fmt::format("p{}", i));
+    test::op(*g, "Add", {mm, g->add_constant(fmt::format("b{}", i), random_tensor(DataType::kFloat32, {E}, 310 + i, -1, 1))}, {p});
+    ins.push_back(p);
+  }
+  ins.push_back(mask);
+  Value* y = g->add_value("y");
+  Node* n = g->add_node("Attention", ins, {y}, "attn", kKilnDomain);
+  n->opset = 1;
+  n->fused_from = {"attn"};
+  n->schema = OpRegistry::global().find(kKilnDomain, "Attention", 1);
+  n->attrs.set_int("num_heads", 2);
+  g->add_output(y);
+  return g;
+}
+
+TEST(CudaBackendLowering, QkvBlockBecomesOneProductAndAPackedAttentionOnTheDevice) {
+  ASSERT_NE(find_backend("cuda"), nullptr);
+  EXPECT_EQ(host_layers(qkv_block_graph()), std::vector<std::string>{});
+  auto g = qkv_block_graph();
+  ASSERT_TRUE(infer_and_annotate(*g).ok());
+  PassOptions po;
+  po.opt_level = 3;
+  po.verify = true;
+  ASSERT_TRUE(run_passes(*g, po).ok());
+  std::vector<std::string> ops;
+  for (const auto& np : g->nodes()) ops.push_back(np->op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "Attention"}));
+  const Node* att = g->nodes().back().get();
+  EXPECT_EQ(att->attrs.get_int("qkv_packed", 0), 1);
+  EXPECT_EQ(att->input(1), nullptr);
+  EXPECT_EQ(att->input(2), nullptr);
+  // The packed node alone, as the cuda table sees it.
+  EXPECT_EQ(lowered({"", "Attention", "kiln", 1,
+                     {data("qkv", DataType::kFloat16, {2, 8, 3 * 128}), omitted(), omitted(), data("mask", DataType::kFloat16, {2, 1, 1, 8})},
+                     packed_heads(2)}),
+            "cuda/cuda_attention");
+  EXPECT_EQ(lowered({"", "Attention", "kiln", 1, {data("qkv", DataType::kFloat32, {2, 8, 3 * 24}), omitted(), omitted()}, packed_heads(3, 1)}),
+            "cuda/cuda_attention");
+}
+
+TEST(CudaBackend, QkvBlockInFp16MatchesTheReference) {
+  KILN_REQUIRE_CUDA();
+  BuilderConfig config = test::quiet_config();
+  config.backend = "cuda";
+  config.precision = "fp16";
+  config.opt_level = 3;
+  auto cuda = test::build(qkv_block_graph(), config);
+  ASSERT_TRUE(cuda.ok()) << cuda.status().message();
+  bool packed = false;
+  for (const LayerInfo& l : cuda->info().layers) {
+    EXPECT_NE(l.op, "Split");
+    if (l.op == "kiln.Attention") {
+      packed = l.detail.find("qkv_packed") != std::string::npos;
+      EXPECT_EQ(l.backend, "cuda");
+      EXPECT_EQ(l.precision, "fp16");
+    }
+  }
+  EXPECT_TRUE(packed) << "the Attention reads the merged projection in place";
+  auto ref = build_for("reference", qkv_block_graph());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  auto ctx = cuda->create_execution_context();
+  auto ref_ctx = ref->create_execution_context();
+  ASSERT_TRUE(ctx.ok() && ref_ctx.ok());
+  Tensor mask = random_tensor(DataType::kFloat32, {2, 1, 1, 40}, 320, -1, 0);
+  for (int64_t j = 30; j < 40; ++j) set_value(mask, j, -std::numeric_limits<double>::infinity());
+  const NamedTensors in{{"x", random_tensor(DataType::kFloat32, {2, 40, 128}, 321, -1, 1)}, {"mask", mask}};
+  NamedTensors want;
+  ASSERT_TRUE((*ref_ctx)->run(in, &want).ok());
+  NamedTensors got{{"y", poisoned(DataType::kFloat32, want.at("y").shape())}};
+  const Status s = (*ctx)->run(in, &got);
+  ASSERT_TRUE(s.ok()) << s.message();
+  expect_close(got.at("y"), want.at("y"), {2e-2, 2e-2}, "qkv block fp16");
 }
 
 }  // namespace

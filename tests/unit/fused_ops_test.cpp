@@ -11,8 +11,10 @@
 #include <limits>
 #include <random>
 
+#include "backends/backend.h"
 #include "builder/builder.h"
 #include "core/float16.h"
+#include "fmt/format.h"
 #include "unit/test_util.h"
 
 namespace kiln {
@@ -503,6 +505,181 @@ TEST(FusedOps, AttentionFullyMaskedRowsGiveZeros) {
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention with a packed QKV (qkv_packed = 1): input 0 is [B, S, 3E] with Q, K, V side by side.
+
+struct PackedSetup {
+  int64_t B, S, H, D;
+  int64_t E() const { return H * D; }
+};
+
+enum class PackedMask { kNone, kKeyPadding, kFull };
+
+// The mask for a setup: key padding [B, 1, 1, S] (batch 0's last third at -inf, batch 1 random
+// values) or a full [B, H, S, S] of random values with some -inf.
+Tensor packed_mask(const PackedSetup& s, PackedMask kind) {
+  const Dims dims = kind == PackedMask::kKeyPadding ? Dims{s.B, 1, 1, s.S} : Dims{s.B, s.H, s.S, s.S};
+  Tensor m = random_tensor(DataType::kFloat32, dims, 81, -3, 1);
+  const float inf = std::numeric_limits<float>::infinity();
+  float* p = m.data_as<float>();
+  if (kind == PackedMask::kKeyPadding) {
+    for (int64_t j = s.S - s.S / 3; j < s.S; ++j) p[j] = -inf;
+  } else {
+    for (int64_t i = 0; i < m.numel(); i += 5) p[i] = -inf;
+  }
+  return m;
+}
+
+// Attention(QKV, -, - [, mask]) with qkv_packed = 1 on qkv [batch, seq, 3E].
+std::unique_ptr<Graph> packed_attention(const PackedSetup& s, const Tensor* mask, int64_t causal) {
+  auto g = test::new_graph();
+  Value* qkv = test::input(*g, "qkv", DataType::kFloat32, {Dim::sym("batch"), Dim::sym("seq"), Dim::known(3 * s.E())});
+  std::vector<Value*> ins = {qkv, nullptr, nullptr};
+  if (mask) ins.push_back(constant(*g, "mask", *mask));
+  Node* n = fused(*g, "Attention", ins, {output(*g)}, "attn");
+  n->attrs.set_int("num_heads", s.H);
+  n->attrs.set_int("qkv_packed", 1);
+  if (causal) n->attrs.set_int("causal", 1);
+  return g;
+}
+
+// The same columns taken apart by Split(last axis, [E, E, E]) and given to the unpacked op.
+std::unique_ptr<Graph> split_then_attention(const PackedSetup& s, const Tensor* mask, int64_t causal) {
+  auto g = test::new_graph();
+  Value* qkv = test::input(*g, "qkv", DataType::kFloat32, {Dim::sym("batch"), Dim::sym("seq"), Dim::known(3 * s.E())});
+  std::vector<Value*> parts = {value(*g, "q"), value(*g, "k"), value(*g, "v")};
+  test::op(*g, "Split", {qkv, constant(*g, "sizes", test::i64({3}, {s.E(), s.E(), s.E()}))}, parts)
+      ->attrs.set_int("axis", -1);
+  std::vector<Value*> ins = parts;
+  if (mask) ins.push_back(constant(*g, "mask", *mask));
+  Node* n = fused(*g, "Attention", ins, {output(*g)}, "attn");
+  n->attrs.set_int("num_heads", s.H);
+  if (causal) n->attrs.set_int("causal", 1);
+  return g;
+}
+
+// Builds at opt level 0 for `backend` and runs.
+Tensor run_on(const std::string& backend, std::unique_ptr<Graph> g, const NamedTensors& feeds) {
+  BuilderConfig cfg = test::quiet_config();
+  cfg.opt_level = 0;
+  cfg.backend = backend;
+  auto e = test::build(std::move(g), cfg);
+  EXPECT_TRUE(e.ok()) << backend << ": " << e.status().message();
+  if (!e.ok()) return Tensor();
+  auto ctx = e->create_execution_context();
+  EXPECT_TRUE(ctx.ok());
+  if (!ctx.ok()) return Tensor();
+  NamedTensors out;
+  Status s = (*ctx)->run(feeds, &out);
+  EXPECT_TRUE(s.ok()) << backend << ": " << s.message();
+  return out.count("y") ? out.at("y") : Tensor();
+}
+
+// The packed op on each backend present equals Split + the unpacked op: bit for bit on the
+// reference and cpu backends (the same arithmetic, only the row strides differ), within fp32
+// rounding on cuda (skipped without a device). Odd sequence lengths and head dims off the cpu
+// kernel's vector width, every mask form, causal.
+TEST(FusedOps, PackedAttentionEqualsSplitThenAttentionOnEveryBackend) {
+  std::vector<std::string> backends = {"reference", "cpu"};
+  if (const Backend* b = find_backend("cuda"); b && b->available().ok()) backends.push_back("cuda");
+  const PackedSetup setups[] = {{2, 7, 3, 8}, {1, 37, 2, 24}, {2, 64, 4, 16}};
+  for (const PackedSetup& s : setups) {
+    const NamedTensors feeds{{"qkv", random_tensor(DataType::kFloat32, {s.B, s.S, 3 * s.E()}, 91 + s.S, -2, 2)}};
+    for (PackedMask mk : {PackedMask::kNone, PackedMask::kKeyPadding, PackedMask::kFull}) {
+      for (int64_t causal : {0, 1}) {
+        const Tensor mask = mk == PackedMask::kNone ? Tensor() : packed_mask(s, mk);
+        const Tensor* m = mk == PackedMask::kNone ? nullptr : &mask;
+        const Tensor want = run_on("reference", split_then_attention(s, m, causal), feeds);
+        ASSERT_EQ(want.shape(), (Dims{s.B, s.S, s.E()}));
+        for (const std::string& backend : backends) {
+          SCOPED_TRACE(fmt::format("{} S={} H={} D={} mask={} causal={}", backend, s.S, s.H, s.D, static_cast<int>(mk),
+                                   causal));
+          const Tensor got = run_on(backend, packed_attention(s, m, causal), feeds);
+          if (backend == "cuda") {
+            EXPECT_LE(relative_error(got, want), 1e-5);
+            continue;
+          }
+          EXPECT_TRUE(test::same_bits(got, run_on(backend, split_then_attention(s, m, causal), feeds)));
+          EXPECT_LE(relative_error(got, want), 1e-5);
+        }
+      }
+    }
+  }
+}
+
+TEST(FusedOps, PackedAttentionInfersBatchSequenceAndHiddenSize) {
+  auto g = test::new_graph();
+  const Dim batch = Dim::sym("batch"), seq = Dim::sym("seq");
+  Value* qkv = test::input(*g, "qkv", DataType::kFloat32, {batch, seq, Dim::known(72)});
+  Value* mask = test::input(*g, "mask", DataType::kFloat32, {batch, Dim::known(1), Dim::known(1), seq});
+  Value* att = value(*g, "att");
+  Node* n = fused(*g, "Attention", {qkv, nullptr, nullptr, mask}, {att}, "attn");
+  n->attrs.set_int("num_heads", 3);
+  n->attrs.set_int("qkv_packed", 1);
+  // Only QKV given: K, V and the mask left out altogether.
+  Value* qkv2 = test::input(*g, "qkv2", DataType::kFloat16, {Dim::known(2), Dim::known(5), Dim::sym("width")});
+  Value* att2 = value(*g, "att2");
+  Node* n2 = fused(*g, "Attention", {qkv2}, {att2}, "attn2");
+  n2->attrs.set_int("num_heads", 2);
+  n2->attrs.set_int("qkv_packed", 1);
+  const Status s = infer_and_annotate(*g);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(*att->shape, (SymShape{batch, seq, Dim::known(24)}));
+  EXPECT_EQ(att->dtype, DataType::kFloat32);
+  ASSERT_TRUE(att2->shape.has_value());
+  EXPECT_EQ(att2->shape->size(), 3u);
+  EXPECT_EQ((*att2->shape)[0], Dim::known(2));
+  EXPECT_EQ((*att2->shape)[1], Dim::known(5));
+  EXPECT_FALSE((*att2->shape)[2].is_known()) << "a third of an unknown width is not known";
+  EXPECT_EQ(att2->dtype, DataType::kFloat16);
+}
+
+// Each malformed packed node is a build error naming the node and what is wrong with it.
+TEST(FusedOps, PackedAttentionShapeErrorsNameTheNodeAndInput) {
+  struct Bad {
+    const char* what;
+    Dims qkv;
+    bool with_k;
+    int64_t heads, packed;
+    Dims mask;
+    std::vector<const char*> words;
+  };
+  const Bad cases[] = {
+      {"last dim not 3 parts", {2, 5, 70}, false, 2, 1, {}, {"'QKV'", "70", "3 equal parts"}},
+      {"hidden size not divisible by heads", {2, 5, 72}, false, 5, 1, {}, {"'QKV'", "24", "num_heads 5"}},
+      {"K given with packed", {2, 5, 72}, true, 3, 1, {}, {"input 1 'K'", "absent", "qkv_packed"}},
+      {"rank 4", {2, 5, 3, 24}, false, 3, 1, {}, {"'QKV'", "rank 3"}},
+      {"rank 2", {5, 72}, false, 3, 1, {}, {"'QKV'", "rank 3"}},
+      {"qkv_packed 2", {2, 5, 72}, false, 3, 2, {}, {"qkv_packed", "2"}},
+      {"mask of another sequence length", {2, 5, 72}, false, 3, 1, {2, 1, 1, 6}, {"'mask'", "[2,1,1,6]"}},
+  };
+  for (const Bad& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto g = test::new_graph();
+    std::vector<Value*> ins = {test::input(*g, "qkv", DataType::kFloat32, sym_shape(c.qkv))};
+    ins.push_back(c.with_k ? test::input(*g, "k", DataType::kFloat32, sym_shape({2, 5, 24})) : nullptr);
+    ins.push_back(nullptr);
+    if (!c.mask.empty()) ins.push_back(test::input(*g, "mask", DataType::kFloat32, sym_shape(c.mask)));
+    Node* n = fused(*g, "Attention", ins, {output(*g)}, "packed_attn_9");
+    n->attrs.set_int("num_heads", c.heads);
+    n->attrs.set_int("qkv_packed", c.packed);
+    const std::string e = build_error(std::move(g));
+    EXPECT_TRUE(contains(e, "packed_attn_9")) << e;
+    for (const char* w : c.words) EXPECT_TRUE(contains(e, w)) << "missing '" << w << "' in: " << e;
+  }
+}
+
+// The unpacked form still needs all of Q, K and V.
+TEST(FusedOps, UnpackedAttentionWithoutKIsAnError) {
+  auto g = test::new_graph();
+  Value* q = test::input(*g, "q", DataType::kFloat32, sym_shape({2, 5, 24}));
+  Value* v = test::input(*g, "v", DataType::kFloat32, sym_shape({2, 5, 24}));
+  fused(*g, "Attention", {q, nullptr, v}, {output(*g)}, "attn_no_k")->attrs.set_int("num_heads", 3);
+  const std::string e = build_error(std::move(g));
+  EXPECT_TRUE(contains(e, "attn_no_k")) << e;
+  EXPECT_TRUE(contains(e, "input 1 'K' is required")) << e;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // kiln.Attention (f32) on kiln's own vector kernels: per batch·head and block of query rows,
 // scores against a transposed K panel, softmax in fp32, then P·V (attention_body.inc), threaded
-// over (batch·head, row block) units with parallel_for. Shapes the reference would refuse run the
+// over (batch·head, row block) units with parallel_for. Q, K and V are read through row strides,
+// so a packed QKV (qkv_packed = 1) is read in place. Shapes the reference would refuse run the
 // reference kernel, which reports them.
 #include <algorithm>
 #include <array>
@@ -26,6 +27,9 @@ struct AttentionArgs {
   const float* mask;  // null when absent
   float* y;
   int64_t B, H, Sq, Sk, E, Ev, Dh, Dv;
+  // Row strides of Q, K and V in elements (E, E, Ev when dense; 3E for all three when they are
+  // column ranges of one packed QKV). A batch is S rows.
+  int64_t q_row, k_row, v_row;
   int64_t ms[4];  // the mask's strides viewed as [B, H, Sq, Sk] (0 where it broadcasts)
   float scale;
   bool causal;
@@ -70,29 +74,57 @@ bool is_f32(const Tensor* t) { return t && t->dtype() == DataType::kFloat32; }
 
 class AttentionKernel final : public Kernel {
  public:
-  AttentionKernel(int64_t heads, bool causal, const Attribute* scale)
-      : heads_(heads), causal_(causal), has_scale_(scale != nullptr), scale_(scale ? scale->f : 0.f) {}
+  AttentionKernel(int64_t heads, bool causal, bool packed, const Attribute* scale)
+      : heads_(heads),
+        causal_(causal),
+        packed_(packed),
+        has_scale_(scale != nullptr),
+        scale_(scale ? scale->f : 0.f) {}
 
   Status run(KernelContext& ctx) const override {
-    const Tensor* q = ctx.input(0);
-    const Tensor* k = ctx.num_inputs() > 1 ? ctx.input(1) : nullptr;
-    const Tensor* v = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     const Tensor* mask = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
-    // Anything unusual (and every error) is the reference kernel's to report.
-    if (!is_f32(q) || !is_f32(k) || !is_f32(v) || (mask && !is_f32(mask)) || q->rank() != 3 || k->rank() != 3 ||
-        v->rank() != 3 || (mask && mask->rank() > 4)) {
-      return ref_attention(ctx);
-    }
     AttentionArgs a{};
-    a.B = q->dim(0);
-    a.Sq = q->dim(1);
-    a.E = q->dim(2);
-    a.Sk = k->dim(1);
-    a.Ev = v->dim(2);
     a.H = heads_;
-    if (k->dim(0) != a.B || v->dim(0) != a.B || v->dim(1) != a.Sk || k->dim(2) != a.E || a.E % a.H != 0 ||
-        a.Ev % a.H != 0) {
-      return ref_attention(ctx);
+    // Anything unusual (and every error) is the reference kernel's to report.
+    if (mask && (!is_f32(mask) || mask->rank() > 4)) return ref_attention(ctx);
+    if (packed_) {
+      // Q, K, V read in place as columns [0, E), [E, 2E), [2E, 3E) of QKV's rows: no copies.
+      const Tensor* qkv = ctx.input(0);
+      if (!is_f32(qkv) || qkv->rank() != 3 || qkv->dim(2) % 3 != 0 || (ctx.num_inputs() > 1 && ctx.input(1)) ||
+          (ctx.num_inputs() > 2 && ctx.input(2))) {
+        return ref_attention(ctx);
+      }
+      a.B = qkv->dim(0);
+      a.Sq = a.Sk = qkv->dim(1);
+      a.E = a.Ev = qkv->dim(2) / 3;
+      a.q_row = a.k_row = a.v_row = qkv->dim(2);
+      if (a.E % a.H != 0) return ref_attention(ctx);
+      if (qkv->numel() > 0) {
+        a.q = qkv->data_as<float>();
+        a.k = a.q + a.E;
+        a.v = a.q + 2 * a.E;
+      }
+    } else {
+      const Tensor* q = ctx.input(0);
+      const Tensor* k = ctx.num_inputs() > 1 ? ctx.input(1) : nullptr;
+      const Tensor* v = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+      if (!is_f32(q) || !is_f32(k) || !is_f32(v) || q->rank() != 3 || k->rank() != 3 || v->rank() != 3) {
+        return ref_attention(ctx);
+      }
+      a.B = q->dim(0);
+      a.Sq = q->dim(1);
+      a.E = q->dim(2);
+      a.Sk = k->dim(1);
+      a.Ev = v->dim(2);
+      if (k->dim(0) != a.B || v->dim(0) != a.B || v->dim(1) != a.Sk || k->dim(2) != a.E || a.E % a.H != 0 ||
+          a.Ev % a.H != 0) {
+        return ref_attention(ctx);
+      }
+      a.q_row = a.k_row = a.E;
+      a.v_row = a.Ev;
+      a.q = q->data_as<float>();
+      a.k = k->data_as<float>();
+      a.v = v->data_as<float>();
     }
     a.Dh = a.E / a.H;
     a.Dv = a.Ev / a.H;
@@ -112,9 +144,6 @@ class AttentionKernel final : public Kernel {
     out_dims.assign({a.B, a.Sq, a.Ev});
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, out_dims));
     if (a.B == 0 || a.Sq == 0 || a.Ev == 0) return ok_status();
-    a.q = q->data_as<float>();
-    a.k = k->data_as<float>();
-    a.v = v->data_as<float>();
     a.mask = mask ? mask->data_as<float>() : nullptr;
     a.y = y->data_as<float>();
     a.causal = causal_;
@@ -134,20 +163,25 @@ class AttentionKernel final : public Kernel {
  private:
   int64_t heads_;
   bool causal_;
+  bool packed_;  // qkv_packed = 1
   bool has_scale_;
   float scale_;
 };
 
 bool attention_supported(const Node& n) {
-  if (n.num_inputs() < 3 || n.num_inputs() > 4 || n.num_outputs() != 1) return false;
+  if (n.num_inputs() < 1 || n.num_inputs() > 4 || n.num_outputs() != 1) return false;
+  const int64_t packed = n.attrs.get_int("qkv_packed", 0);
+  if (packed != 0 && packed != 1) return false;
+  // Separate: Q, K, V present. Packed: QKV alone, K and V absent.
+  const size_t tensors = packed == 1 ? 1 : 3;
+  for (size_t i = 0; i < 3; ++i) {
+    if ((n.input(i) != nullptr) != (i < tensors)) return false;
+  }
   for (size_t i = 0; i < n.num_inputs(); ++i) {
     const Value* v = n.input(i);
-    if (!v) {
-      if (i < 3) return false;
-      continue;
-    }
+    if (!v) continue;
     if (v->dtype != DataType::kFloat32) return false;
-    // Q, K, V are [B, S, H*D]; the mask has rank <= 4.
+    // Q, K, V (or QKV) are [B, S, H*D]; the mask has rank <= 4.
     if (v->shape && (i < 3 ? v->shape->size() != 3 : v->shape->size() > 4)) return false;
   }
   if (!n.output(0) || n.output(0)->dtype != DataType::kFloat32) return false;
@@ -169,7 +203,8 @@ KernelEntry attention_entry() {
   e.supports = attention_supported;
   e.create = [](const Node& n) -> Result<std::unique_ptr<Kernel>> {
     return std::unique_ptr<Kernel>(std::make_unique<AttentionKernel>(
-        n.attrs.get_int("num_heads", 1), n.attrs.get_int("causal", 0) == 1, n.attrs.find("scale")));
+        n.attrs.get_int("num_heads", 1), n.attrs.get_int("causal", 0) == 1, n.attrs.get_int("qkv_packed", 0) == 1,
+        n.attrs.find("scale")));
   };
   return e;
 }

@@ -651,6 +651,21 @@ AttentionProblem dense_attention_problem(const void* q, const void* k, const voi
   return p;
 }
 
+AttentionProblem packed_qkv_attention_problem(const void* qkv, void* y, DataType dtype, int64_t batch, int64_t heads,
+                                              int64_t seq, int64_t head_dim) {
+  const int64_t hidden = heads * head_dim;
+  const int64_t elem = dtype == DataType::kFloat32 ? 4 : 2;  // `attention` refuses other dtypes
+  // No offset into an empty (possibly null) buffer.
+  const bool empty = qkv == nullptr || batch * seq * hidden == 0;
+  const auto* base = static_cast<const unsigned char*>(qkv);
+  AttentionProblem p = dense_attention_problem(qkv, empty ? qkv : base + hidden * elem,
+                                               empty ? qkv : base + 2 * hidden * elem, y, batch, heads, seq, seq,
+                                               head_dim, head_dim);
+  p.q_row_stride = p.k_row_stride = p.v_row_stride = 3 * hidden;
+  p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = seq * 3 * hidden;
+  return p;
+}
+
 bool attention_uses_tensor_cores(const AttentionProblem& p, DataType dtype) {
   if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) return false;
   const auto dim_ok = [](int64_t d) { return d >= 8 && d <= 256 && d % 8 == 0; };

@@ -54,6 +54,13 @@ AttentionProblem dense_attention_problem(const void* q, const void* k, const voi
                                          int64_t heads, int64_t seq_q, int64_t seq_k, int64_t head_dim,
                                          int64_t value_dim);
 
+// Q, K and V as the column ranges [0, E), [E, 2E), [2E, 3E) of one packed QKV [B, S, 3E] (E =
+// heads·head_dim, a merged QKV projection's output) read in place with row stride 3E, Y dense
+// [B, S, E]; dtype (kFloat32, kFloat16 or kBFloat16) gives the byte offsets of K and V. The mask
+// and scale are left for the caller to set.
+AttentionProblem packed_qkv_attention_problem(const void* qkv, void* y, DataType dtype, int64_t batch, int64_t heads,
+                                              int64_t seq, int64_t head_dim);
+
 // True when `attention` takes the tensor-core path for this problem (fp16/bf16, dims multiples of
 // 8 up to 256, 16-byte aligned rows); false means the slower fp32-arithmetic kernel.
 bool attention_uses_tensor_cores(const AttentionProblem& p, DataType dtype);

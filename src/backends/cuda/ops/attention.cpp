@@ -3,7 +3,9 @@
 // additive mask of rank <= 4 broadcasting to [B, H, Sq, Sk] (padding masks [B, 1, 1, Sk], full
 // [B, H, Sq, Sk], 2-D [Sq, Sk]) and causal masking. The kernel picks its tensor-core path (fp16/
 // bf16, head dims multiples of 8 up to 256, aligned rows) or its fp32-arithmetic one itself.
-// float64 and shapes inference cannot rank run the reference.
+// With qkv_packed = 1, Q, K and V are read in place from the one QKV [B, S, 3E] through its row
+// stride 3E (packed_qkv_attention_problem): no Split, no copy. float64 and shapes inference
+// cannot rank run the reference.
 #include <cmath>
 
 #include "backends/cuda/kernels/attention.h"
@@ -17,9 +19,17 @@ namespace kiln::cuda {
 namespace {
 
 bool supported(const Node& n) {
-  if (n.num_inputs() < 3 || n.num_inputs() > 4 || n.num_outputs() != 1 || !n.output(0)) return false;
+  if (n.num_inputs() < 1 || n.num_inputs() > 4 || n.num_outputs() != 1 || !n.output(0)) return false;
+  const int64_t packed = n.attrs.get_int("qkv_packed", 0);
+  if (packed != 0 && packed != 1) return false;
+  // Separate: Q, K, V of rank 3. Packed: QKV of rank 3 alone, K and V absent.
+  const size_t tensors = packed == 1 ? 1 : 3;
   for (size_t i = 0; i < 3; ++i) {
-    if (!n.input(i) || known_rank(n.input(i)) != std::optional<size_t>(3)) return false;
+    if (i >= tensors) {
+      if (n.input(i)) return false;
+    } else if (!n.input(i) || known_rank(n.input(i)) != std::optional<size_t>(3)) {
+      return false;
+    }
   }
   if (n.input(3) && !rank_at_most(n.input(3), 4)) return false;
   if (!is_kernel_float(n.input(0)->dtype) || !node_float_types(n)) return false;
@@ -36,14 +46,30 @@ class AttentionKernel final : public Kernel {
   explicit AttentionKernel(const Node& n)
       : heads_(n.attrs.get_int("num_heads", 1)),
         causal_(n.attrs.get_int("causal", 0) == 1),
+        packed_(n.attrs.get_int("qkv_packed", 0) == 1),
         has_scale_(n.attrs.has("scale")),
         scale_(n.attrs.get_float("scale", 1.0f)) {}
 
   Status run(KernelContext& ctx) const override {
-    const Tensor* q = ctx.input(0);
-    const Tensor* k = ctx.input(1);
-    const Tensor* v = ctx.input(2);
     const Tensor* mask = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
+    KILN_ASSIGN_OR_RETURN(AttentionProblem p, packed_ ? packed_problem(ctx) : separate_problem(ctx));
+    const Tensor* first = ctx.input(0);
+    if (mask && mask->dtype() != first->dtype()) {
+      return ctx.error(fmt::format("input 3 'mask' {} is not of input 0's dtype", mask->describe()));
+    }
+    if (mask) KILN_RETURN_IF_ERROR(set_mask(ctx, *mask, {p.batch, p.heads, p.seq_q, p.seq_k}, p));
+    // The default as the reference has it: 1/sqrt(Dh) in double, here rounded to float once.
+    const int64_t Dh = p.head_dim;
+    p.scale = has_scale_ ? scale_ : static_cast<float>(Dh > 0 ? 1.0 / std::sqrt(static_cast<double>(Dh)) : 1.0);
+    p.causal = causal_;
+    return launch_status(ctx, attention(p, first->dtype(), stream_of(ctx)));
+  }
+
+ private:
+  Result<AttentionProblem> separate_problem(KernelContext& ctx) const {
+    const Tensor* q = ctx.input(0);
+    const Tensor* k = ctx.num_inputs() > 1 ? ctx.input(1) : nullptr;
+    const Tensor* v = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     if (!q || !k || !v) return ctx.error("inputs 0 'Q', 1 'K' and 2 'V' are required");
     if (q->rank() != 3 || k->rank() != 3 || v->rank() != 3) {
       return ctx.error(fmt::format("Q {}, K {} and V {} must have rank 3", q->describe(), k->describe(), v->describe()));
@@ -57,20 +83,31 @@ class AttentionKernel final : public Kernel {
       return ctx.error(
           fmt::format("the hidden sizes of Q {} and V {} must be divisible by num_heads {}", q->describe(), v->describe(), H));
     }
-    for (const Tensor* t : {k, v, mask}) {
-      if (t && t->dtype() != q->dtype()) return ctx.error(fmt::format("input {} is not of Q's dtype", t->describe()));
+    for (const Tensor* t : {k, v}) {
+      if (t->dtype() != q->dtype()) return ctx.error(fmt::format("input {} is not of Q's dtype", t->describe()));
     }
-    const int64_t Dh = E / H, Dv = Ev / H;
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, q->dtype(), {B, Sq, Ev}));
-    AttentionProblem p = dense_attention_problem(q->data(), k->data(), v->data(), y->data(), B, H, Sq, Sk, Dh, Dv);
-    if (mask) KILN_RETURN_IF_ERROR(set_mask(ctx, *mask, {B, H, Sq, Sk}, p));
-    // The default as the reference has it: 1/sqrt(Dh) in double, here rounded to float once.
-    p.scale = has_scale_ ? scale_ : static_cast<float>(Dh > 0 ? 1.0 / std::sqrt(static_cast<double>(Dh)) : 1.0);
-    p.causal = causal_;
-    return launch_status(ctx, attention(p, q->dtype(), stream_of(ctx)));
+    return dense_attention_problem(q->data(), k->data(), v->data(), y->data(), B, H, Sq, Sk, E / H, Ev / H);
   }
 
- private:
+  // qkv_packed = 1: Q, K, V are columns [0, E), [E, 2E), [2E, 3E) of QKV [B, S, 3E].
+  Result<AttentionProblem> packed_problem(KernelContext& ctx) const {
+    const Tensor* qkv = ctx.input(0);
+    if (!qkv) return ctx.error("input 0 'QKV' is required");
+    for (size_t i : {size_t{1}, size_t{2}}) {
+      if (i < ctx.num_inputs() && ctx.input(i)) {
+        return ctx.error(fmt::format("input {} must be absent with qkv_packed = 1 (Q, K and V are column ranges of input 0 'QKV')", i));
+      }
+    }
+    if (qkv->rank() != 3 || qkv->dim(2) % 3 != 0 || (qkv->dim(2) / 3) % heads_ != 0) {
+      return ctx.error(fmt::format("input 0 'QKV' {} must be [B, S, 3E] with E divisible by num_heads {} (qkv_packed = 1)",
+                                   qkv->describe(), heads_));
+    }
+    const int64_t B = qkv->dim(0), S = qkv->dim(1), E = qkv->dim(2) / 3;
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, qkv->dtype(), {B, S, E}));
+    return packed_qkv_attention_problem(qkv->data(), y->data(), qkv->dtype(), B, heads_, S, E / heads_);
+  }
+
   // The mask's strides viewed as [B, H, Sq, Sk]: its dims aligned right, 0 where it has 1.
   static Status set_mask(const KernelContext& ctx, const Tensor& mask, const Dims& scores, AttentionProblem& p) {
     if (mask.rank() > 4) return ctx.error(fmt::format("input 3 'mask' {} has rank > 4", mask.describe()));
@@ -91,6 +128,7 @@ class AttentionKernel final : public Kernel {
 
   int64_t heads_;
   bool causal_;
+  bool packed_;  // qkv_packed = 1
   bool has_scale_;
   float scale_;
 };
