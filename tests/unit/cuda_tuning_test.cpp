@@ -549,6 +549,75 @@ TEST(CudaTuning, TunesEachLayerAndAWarmCacheTimesNothing) {
   }
 }
 
+// kiln's own kernel's tile shape: a packed fp16 attention with a key-padding mask is timed with
+// 64- and 128-row tiles at the build shapes, the choice kept, replayed from a warm cache without
+// timing, and the engine computes what the reference does.
+std::unique_ptr<Graph> attention_graph() {
+  constexpr int64_t kS = 128, kE = 128;
+  auto g = test::new_graph(17);
+  g->opset_imports[kKilnDomain] = 1;
+  Value* qkv = test::input(*g, "qkv", DataType::kFloat16, SymShape{Dim::sym("N"), Dim::known(kS), Dim::known(3 * kE)});
+  Value* mask = test::input(*g, "mask", DataType::kFloat16, SymShape{Dim::sym("N"), Dim::known(1), Dim::known(1), Dim::known(kS)});
+  Value* y = g->add_value("y");
+  Node* n = kiln_op(*g, "Attention", {qkv, nullptr, nullptr, mask}, y, "attention");
+  n->attrs.set_int("num_heads", 2);
+  n->attrs.set_int("qkv_packed", 1);
+  g->add_output(y);
+  return g;
+}
+
+BuilderConfig attention_config(const std::string& backend, const std::string& cache) {
+  BuilderConfig c = config_for(backend, cache);
+  c.profile = {{"qkv", {1, 128, 384}, {2, 128, 384}, {4, 128, 384}}, {"mask", {1, 1, 1, 128}, {2, 1, 1, 128}, {4, 1, 1, 128}}};
+  return c;
+}
+
+TEST(CudaTuning, AttentionTilesAreTimedKeptAndReplayedFromTheCache) {
+  KILN_REQUIRE_CUDA();
+  TempDir dir;
+  const std::string cache = dir.file("tc.json");
+  const Counts c0 = counts();
+  auto cold = test::build(attention_graph(), attention_config("cuda", cache));
+  ASSERT_TRUE(cold.ok()) << cold.status().message();
+  EXPECT_EQ(counts().timed - c0.timed, 1u) << "one problem: the opt shapes";
+  const EngineInfo info = cold->info();
+  auto it = std::find_if(info.layers.begin(), info.layers.end(), [](const LayerInfo& l) { return l.name == "attention"; });
+  ASSERT_NE(it, info.layers.end());
+  EXPECT_TRUE(contains(it->tuning, "at 2x128x384: ")) << it->tuning;
+  EXPECT_TRUE(contains(it->tuning, "-row tiles")) << it->tuning;
+  const auto cold_records = backend_strings(*cold);
+  ASSERT_TRUE(cold_records.count("attention/attention_tiles")) << "no tile record";
+  const std::string record = cold_records.at("attention/attention_tiles");
+  EXPECT_TRUE(record.rfind("64 ", 0) == 0 || record.rfind("128 ", 0) == 0) << record;
+
+  const size_t timed = counts().timed;
+  auto warm = test::build(attention_graph(), attention_config("cuda", cache));
+  ASSERT_TRUE(warm.ok()) << warm.status().message();
+  EXPECT_EQ(counts().timed - timed, 0u) << "a warm cache must time nothing";
+  EXPECT_EQ(backend_strings(*warm), cold_records);
+
+  auto ref = test::build(attention_graph(), attention_config("reference", ""));
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (int64_t batch : {2, 3}) {  // the tuned problem, and one the kernel picks tiles for itself
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Tensor mask = random_tensor(DataType::kFloat16, {batch, 1, 1, 128}, 40 + batch, -1, 0);
+    for (int64_t j = 100; j < 128; ++j) {  // padding: the last keys hidden
+      for (int64_t b = 0; b < batch; ++b) mask.data_as<Float16>()[b * 128 + j] = Float16(-INFINITY);
+    }
+    const NamedTensors in = {{"qkv", random_tensor(DataType::kFloat16, {batch, 128, 384}, 30 + batch, -1, 1)}, {"mask", mask}};
+    NamedTensors outs[2];
+    const Engine* engines[2] = {&*cold, &*ref};
+    for (int e = 0; e < 2; ++e) {
+      auto ctx = engines[e]->create_execution_context();
+      ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+      outs[e]["y"] = poisoned(DataType::kFloat16, {batch, 128, 128});
+      const Status s = (*ctx)->run(in, &outs[e]);
+      ASSERT_TRUE(s.ok()) << s.message();
+    }
+    expect_close(outs[0], outs[1], Tolerance{1e-2, 1e-2}, "tuned attention");
+  }
+}
+
 TEST(CudaTuning, TunedAndUntunedEnginesAgree) {
   KILN_REQUIRE_CUDA();
   for (DataType dt : kTypes) {

@@ -6,12 +6,22 @@
 // With qkv_packed = 1, Q, K and V are read in place from the one QKV [B, S, 3E] through its row
 // stride 3E (packed_qkv_attention_problem): no Split, no copy. float64 and shapes inference
 // cannot rank run the reference.
+//
+// Build-time tuning: where the tensor-core kernel runs, its tile shape (64 or 128 query rows a
+// CTA) is timed at each profile's opt shapes and the faster kept (Node::backend_data, the timing
+// cache); a run at a tuned problem uses it, other shapes the kernel's own pick.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/ops/cuda_ops.h"
+#include "backends/cuda/ops/tuning.h"
+#include "backends/timing_cache.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "ir/ops/fused/fused_util.h"
 
 namespace kiln::cuda {
@@ -41,6 +51,33 @@ bool supported(const Node& n) {
   return !scale || scale->kind == Attribute::Kind::kFloat;
 }
 
+// Node::backend_data's list of tuned tile shapes, one line per problem: "<rows> <problem key>".
+constexpr const char* kTileRecordsKey = "attention_tiles";
+
+// The mask's strides viewed as [B, H, Sq, Sk] (`scores`): its dims aligned right, 0 where it has
+// 1. False when it does not broadcast there.
+bool mask_strides_for(const Dims& mask, const Dims& scores, int64_t strides[4]) {
+  if (mask.size() > 4) return false;
+  const size_t pad = 4 - mask.size();
+  int64_t stride = 1;
+  for (size_t d = 4; d-- > 0;) {
+    const int64_t len = d < pad ? 1 : mask[d - pad];
+    if (len != 1 && len != scores[d]) return false;
+    strides[d] = len == 1 ? 0 : stride;
+    stride *= len;
+  }
+  return true;
+}
+
+// What a tile choice is made for: everything the kernel's speed depends on (the dtype, sizes, the
+// layout of Q/K/V rows, how the mask is read, causal).
+std::string tile_problem_key(const AttentionProblem& p, DataType dtype) {
+  const char* mask = !p.mask ? "none" : (p.mask_strides[2] == 0 ? "per-key" : "per-row");
+  return fmt::format("{} b{} h{} sq{} sk{} d{} dv{} rows {},{},{} mask {}{}", dtype_name(dtype), p.batch, p.heads, p.seq_q,
+                     p.seq_k, p.head_dim, p.value_dim, p.q_row_stride, p.k_row_stride, p.v_row_stride, mask,
+                     p.causal ? " causal" : "");
+}
+
 class AttentionKernel final : public Kernel {
  public:
   explicit AttentionKernel(const Node& n)
@@ -48,7 +85,16 @@ class AttentionKernel final : public Kernel {
         causal_(n.attrs.get_int("causal", 0) == 1),
         packed_(n.attrs.get_int("qkv_packed", 0) == 1),
         has_scale_(n.attrs.has("scale")),
-        scale_(n.attrs.get_float("scale", 1.0f)) {}
+        scale_(n.attrs.get_float("scale", 1.0f)) {
+    // A damaged line is as good as none: the kernel picks its tiles itself.
+    for (const std::string& line : tuned_record_lines(n.backend_data, kTileRecordsKey, "")) {
+      const size_t space = line.find(' ');
+      const int rows = space == std::string::npos ? 0 : std::atoi(line.substr(0, space).c_str());
+      if (rows != 64 && rows != 128) continue;
+      tuned_rows_.push_back(rows);
+      tuned_keys_.push_back(line.substr(space + 1));
+    }
+  }
 
   Status run(KernelContext& ctx) const override {
     const Tensor* mask = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
@@ -57,12 +103,26 @@ class AttentionKernel final : public Kernel {
     if (mask && mask->dtype() != first->dtype()) {
       return ctx.error(fmt::format("input 3 'mask' {} is not of input 0's dtype", mask->describe()));
     }
-    if (mask) KILN_RETURN_IF_ERROR(set_mask(ctx, *mask, {p.batch, p.heads, p.seq_q, p.seq_k}, p));
-    // The default as the reference has it: 1/sqrt(Dh) in double, here rounded to float once.
+    if (mask) {
+      if (!mask_strides_for(mask->shape(), {p.batch, p.heads, p.seq_q, p.seq_k}, p.mask_strides)) {
+        return ctx.error(fmt::format("input 3 'mask' {} does not broadcast to the scores [B, H, Sq, Sk] = {}", mask->describe(),
+                                     dims_to_string({p.batch, p.heads, p.seq_q, p.seq_k})));
+      }
+      p.mask = mask->data();
+    }
+    set_scale(p);
+    if (!tuned_keys_.empty()) {
+      if (auto i = tuned_record_for(tuned_keys_, tile_problem_key(p, first->dtype()))) p.block_rows = tuned_rows_[*i];
+    }
+    return launch_status(ctx, attention(p, first->dtype(), stream_of(ctx)));
+  }
+
+  // The scale and causal flag of this node's problems. The default scale as the reference has
+  // it: 1/sqrt(Dh) in double, here rounded to float once.
+  void set_scale(AttentionProblem& p) const {
     const int64_t Dh = p.head_dim;
     p.scale = has_scale_ ? scale_ : static_cast<float>(Dh > 0 ? 1.0 / std::sqrt(static_cast<double>(Dh)) : 1.0);
     p.causal = causal_;
-    return launch_status(ctx, attention(p, first->dtype(), stream_of(ctx)));
   }
 
  private:
@@ -108,35 +168,134 @@ class AttentionKernel final : public Kernel {
     return packed_qkv_attention_problem(qkv->data(), y->data(), qkv->dtype(), B, heads_, S, E / heads_);
   }
 
-  // The mask's strides viewed as [B, H, Sq, Sk]: its dims aligned right, 0 where it has 1.
-  static Status set_mask(const KernelContext& ctx, const Tensor& mask, const Dims& scores, AttentionProblem& p) {
-    if (mask.rank() > 4) return ctx.error(fmt::format("input 3 'mask' {} has rank > 4", mask.describe()));
-    const size_t pad = 4 - mask.shape().size();
-    int64_t stride = 1;
-    for (size_t d = 4; d-- > 0;) {
-      const int64_t len = d < pad ? 1 : mask.shape()[d - pad];
-      if (len != 1 && len != scores[d]) {
-        return ctx.error(fmt::format("input 3 'mask' {} does not broadcast to the scores [B, H, Sq, Sk] = {}", mask.describe(),
-                                     dims_to_string(scores)));
-      }
-      p.mask_strides[d] = len == 1 ? 0 : stride;
-      stride *= len;
-    }
-    p.mask = mask.data();
-    return ok_status();
-  }
-
   int64_t heads_;
   bool causal_;
   bool packed_;  // qkv_packed = 1
   bool has_scale_;
   float scale_;
+  std::vector<int> tuned_rows_;          // tile rows chosen at build time, one per problem
+  std::vector<std::string> tuned_keys_;  // their problems (tile_problem_key), in the same order
 };
+
+// Device memory for timing, freed with it.
+using DeviceBuffer = std::unique_ptr<void, void (*)(void*)>;
+DeviceBuffer device_zeros(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, std::max<size_t>(bytes, 1)) != cudaSuccess || cudaMemset(p, 0, std::max<size_t>(bytes, 1)) != cudaSuccess) {
+    cudaGetLastError();
+    if (p) cudaFree(p);
+    p = nullptr;
+  }
+  return DeviceBuffer(p, [](void* q) {
+    if (q) cudaFree(q);
+  });
+}
+
+// KernelEntry::pack: for each distinct problem the profiles' opt shapes give that runs the
+// tensor-core kernel, times its tile shapes (64 and 128 query rows a CTA) on zeroed scratch
+// buffers, or replays the timing cache's choice, and keeps the faster. Nothing when tuning is off,
+// the shapes are unknown or the problem runs the fp32 kernel (which has no tiles to choose);
+// scratch memory the GPU cannot spare leaves the choice to the kernel.
+Result<Attributes> pack_attention(const Node& n, const std::vector<BuildShapes>& profiles, BuildContext& build) {
+  if (!build.tune || !supported(n)) return Attributes();
+  const bool packed = n.attrs.get_int("qkv_packed", 0) == 1;
+  const int64_t H = n.attrs.get_int("num_heads", 1);
+  const DataType dt = n.input(0)->dtype;
+  const size_t es = dtype_size(dt);
+  struct Problem {
+    Dims q, k, v, mask;  // k, v empty when packed
+  };
+  std::vector<Problem> problems;
+  for (const BuildShapes* shapes : profiles_with_distinct_inputs(n, profiles)) {
+    Problem pr;
+    bool known = true;
+    for (size_t i = 0; i < 4; ++i) {
+      if (i >= n.num_inputs() || !n.input(i)) continue;
+      auto it = shapes->find(n.input(i));
+      if (it == shapes->end()) {
+        known = false;
+        break;
+      }
+      (i == 0 ? pr.q : i == 1 ? pr.k : i == 2 ? pr.v : pr.mask) = it->second;
+    }
+    if (known && pr.q.size() == 3) problems.push_back(std::move(pr));
+  }
+  AttentionKernel kernel(n);
+  std::vector<std::string> lines, words;
+  std::unique_ptr<LayerTuning> tuning;
+  const std::string device = gpu_identity() + " kiln attention";
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const Problem& pr = problems[i];
+    // Scratch operands of the problem's sizes, and the problem on them as a run would set it.
+    const int64_t B = pr.q[0], Sq = pr.q[1];
+    const int64_t Sk = packed ? Sq : (pr.k.size() == 3 ? pr.k[1] : -1);
+    const int64_t E = packed ? pr.q[2] / 3 : pr.q[2], Ev = packed ? E : (pr.v.size() == 3 ? pr.v[2] : -1);
+    if (B <= 0 || Sq <= 0 || Sk <= 0 || E <= 0 || Ev <= 0 || E % H != 0 || Ev % H != 0) continue;
+    if (packed && pr.q[2] % 3 != 0) continue;
+    DeviceBuffer q = device_zeros(static_cast<size_t>(element_count(pr.q)) * es);
+    DeviceBuffer k = packed ? device_zeros(0) : device_zeros(static_cast<size_t>(element_count(pr.k)) * es);
+    DeviceBuffer v = packed ? device_zeros(0) : device_zeros(static_cast<size_t>(element_count(pr.v)) * es);
+    DeviceBuffer y = device_zeros(static_cast<size_t>(B * Sq * Ev) * es);
+    DeviceBuffer m = device_zeros(pr.mask.empty() ? 0 : static_cast<size_t>(element_count(pr.mask)) * es);
+    if (!q || !k || !v || !y || !m) continue;
+    AttentionProblem p = packed ? packed_qkv_attention_problem(q.get(), y.get(), dt, B, H, Sq, E / H)
+                                : dense_attention_problem(q.get(), k.get(), v.get(), y.get(), B, H, Sq, Sk, E / H, Ev / H);
+    if (!pr.mask.empty()) {
+      if (!mask_strides_for(pr.mask, {B, H, Sq, Sk}, p.mask_strides)) continue;
+      p.mask = m.get();
+    }
+    kernel.set_scale(p);
+    if (!attention_uses_tensor_cores(p, dt)) continue;
+    const std::string key = tile_problem_key(p, dt);
+    if (!tuning) tuning = std::make_unique<LayerTuning>(build, n, problems.size());
+    tuning->start(i);
+    const std::string problem = "attention " + key;
+    int rows = 0;
+    double ms = -1;
+    std::string other;
+    bool from_cache = false;
+    if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
+      const int cached = std::atoi(e->record.c_str());
+      if (cached == 64 || cached == 128) {
+        rows = cached;
+        ms = e->ms;
+        from_cache = true;
+      }
+    }
+    if (!from_cache) {
+      ++tuning_counters().layers_timed;
+      double times[2] = {0, 0};
+      const int candidates[2] = {64, 128};
+      for (int c = 0; c < 2; ++c) {
+        p.block_rows = candidates[c];
+        auto t = median_launch_ms([&](cudaStream_t s) { return attention(p, dt, s); }, 3, 20,
+                                  fmt::format("{}: timing its attention tiles", n.describe()));
+        if (!t.ok()) return t.status();
+        times[c] = *t;
+      }
+      const int best = times[1] < times[0] ? 1 : 0;
+      rows = candidates[best];
+      ms = times[best];
+      other = fmt::format("; {}-row: {} ms", candidates[1 - best], ms_text(times[1 - best]));
+      if (build.timing_cache) build.timing_cache->put(device, problem, {std::to_string(rows), ms});
+    }
+    tuning->finished(from_cache);
+    lines.push_back(fmt::format("{} {}", rows, key));
+    words.push_back(tuned_choice_text(fmt::format("{}-row tiles{}", rows, other), ms, pr.q));
+  }
+  Attributes data;
+  if (lines.empty()) return data;
+  set_tuned_record_lines(data, kTileRecordsKey, std::move(lines));
+  data.set_string(kTuningChoiceKey, join_tuned_choices(words));
+  return data;
+}
 
 }  // namespace
 
 std::vector<KernelEntry> attention_entries() {
-  return {node_entry<AttentionKernel>(kKilnDomain, "Attention", "cuda_attention", supported)};
+  KernelEntry e = node_entry<AttentionKernel>(kKilnDomain, "Attention", "cuda_attention", supported);
+  e.pack = pack_attention;
+  return {e};
 }
 
 }  // namespace kiln::cuda
