@@ -252,7 +252,6 @@ Result<Attributes> pack_attention(const Node& n, const std::vector<BuildShapes>&
     const std::string problem = "attention " + key;
     int rows = 0;
     double ms = -1;
-    std::string other;
     bool from_cache = false;
     if (const TimingCache::Entry* e = build.timing_cache ? build.timing_cache->find(device, problem) : nullptr) {
       const int cached = std::atoi(e->record.c_str());
@@ -276,12 +275,12 @@ Result<Attributes> pack_attention(const Node& n, const std::vector<BuildShapes>&
       const int best = times[1] < times[0] ? 1 : 0;
       rows = candidates[best];
       ms = times[best];
-      other = fmt::format("; {}-row: {} ms", candidates[1 - best], ms_text(times[1 - best]));
       if (build.timing_cache) build.timing_cache->put(device, problem, {std::to_string(rows), ms});
     }
     tuning->finished(from_cache);
     lines.push_back(fmt::format("{} {}", rows, key));
-    words.push_back(tuned_choice_text(fmt::format("{}-row tiles{}", rows, other), ms, pr.q));
+    // Only what the timing cache also gives: a warm rebuild writes the same engine.
+    words.push_back(tuned_choice_text(fmt::format("{}-row tiles", rows), ms, pr.q));
   }
   Attributes data;
   if (lines.empty()) return data;
