@@ -3,7 +3,7 @@
 // Not part of the build or CI; on the GPU machine, from the repo root:
 //
 //   g++ -std=c++20 -O2 -Iinclude -Isrc -I/usr/local/cuda/include
-//       bench/cuda/matmul_bench.cpp src/backends/cuda/libs/cublaslt_matmul.cpp
+//       bench/cuda/matmul_bench.cpp src/backends/cuda/libs/cublaslt_matmul.cpp src/backends/cuda/libs/launch_timing.cpp
 //       -L/usr/local/cuda/lib64 -lcublasLt -lcudart -o matmul_bench      (one command line)
 //   ./matmul_bench            # or ./matmul_bench 500 for 500 timed runs per plan and round
 //

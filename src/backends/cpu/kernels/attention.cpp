@@ -129,16 +129,8 @@ class AttentionKernel final : public Kernel {
     a.Dh = a.E / a.H;
     a.Dv = a.Ev / a.H;
     if (mask) {
-      const int64_t target[4] = {a.B, a.H, a.Sq, a.Sk};
-      const int64_t r = mask->rank();
-      int64_t stride = 1;
-      for (int64_t d = 3; d >= 0; --d) {
-        const int64_t md = d - (4 - r);  // the mask's dim aligned with target dim d, if any
-        const int64_t size = md >= 0 ? mask->dim(md) : 1;
-        if (size != 1 && size != target[d]) return ref_attention(ctx);
-        a.ms[d] = size == 1 ? 0 : stride;
-        stride *= size;
-      }
+      const int64_t scores[4] = {a.B, a.H, a.Sq, a.Sk};
+      if (!attention_mask_strides(mask->shape(), scores, a.ms)) return ref_attention(ctx);
     }
     thread_local Dims out_dims;
     out_dims.assign({a.B, a.Sq, a.Ev});

@@ -712,38 +712,8 @@ Result<MatmulTiming> time_matmul(cublasLtHandle_t handle, const MatmulPlan& plan
                                  const MatmulOperands& operands, void* workspace,
                                  size_t workspace_bytes, cudaStream_t stream, int warmup_runs,
                                  int timed_runs) {
-  const std::string& key = plan.key();
-  if (timed_runs < 1) return invalid_argument(key + ": time_matmul needs at least one timed run");
-  for (int i = 0; i < warmup_runs; ++i) {
-    KILN_RETURN_IF_ERROR(run_matmul(handle, plan, operands, workspace, workspace_bytes, stream));
-  }
-  // One event between consecutive runs: the runs stay back to back, as in an engine.
-  std::vector<cudaEvent_t> events(static_cast<size_t>(timed_runs) + 1, nullptr);
-  struct Destroy {
-    std::vector<cudaEvent_t>& e;
-    ~Destroy() {
-      for (cudaEvent_t ev : e) {
-        if (ev) cudaEventDestroy(ev);
-      }
-    }
-  } destroy{events};
-  for (cudaEvent_t& e : events) KILN_CUDART_RETURN_IF_ERROR(key, cudaEventCreate(&e));
-  KILN_CUDART_RETURN_IF_ERROR(key, cudaEventRecord(events[0], stream));
-  for (int i = 0; i < timed_runs; ++i) {
-    KILN_RETURN_IF_ERROR(run_matmul(handle, plan, operands, workspace, workspace_bytes, stream));
-    KILN_CUDART_RETURN_IF_ERROR(key, cudaEventRecord(events[static_cast<size_t>(i) + 1], stream));
-  }
-  KILN_CUDART_RETURN_IF_ERROR(key, cudaEventSynchronize(events.back()));
-  std::vector<float> ms(static_cast<size_t>(timed_runs));
-  for (size_t i = 0; i < ms.size(); ++i) {
-    KILN_CUDART_RETURN_IF_ERROR(key, cudaEventElapsedTime(&ms[i], events[i], events[i + 1]));
-  }
-  std::sort(ms.begin(), ms.end());
-  const size_t n = ms.size();
-  MatmulTiming t;
-  t.median_ms = n % 2 ? ms[n / 2] : 0.5f * (ms[n / 2 - 1] + ms[n / 2]);
-  t.min_ms = ms[0];
-  return t;
+  return time_launches([&] { return run_matmul(handle, plan, operands, workspace, workspace_bytes, stream); },
+                       stream, warmup_runs, timed_runs, plan.key());
 }
 
 // --- tuning ------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/libs/launch_timing.h"
 #include "kiln/dtype.h"
 #include "kiln/status.h"
 
@@ -224,10 +225,7 @@ Status run_matmul(cublasLtHandle_t handle, const MatmulPlan& plan, const MatmulO
 
 // Times run_matmul: `warmup_runs` untimed, then `timed_runs` launched back to back, each between
 // two CUDA events; the median and the fastest in milliseconds. Synchronizes `stream`.
-struct MatmulTiming {
-  float median_ms = 0;
-  float min_ms = 0;
-};
+using MatmulTiming = LaunchTiming;  // launch_timing.h
 Result<MatmulTiming> time_matmul(cublasLtHandle_t handle, const MatmulPlan& plan,
                                  const MatmulOperands& operands, void* workspace,
                                  size_t workspace_bytes, cudaStream_t stream, int warmup_runs,

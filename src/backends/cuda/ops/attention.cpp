@@ -17,6 +17,7 @@
 
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/common.h"
+#include "backends/cuda/libs/launch_timing.h"
 #include "backends/cuda/ops/cuda_ops.h"
 #include "backends/cuda/ops/tuning.h"
 #include "backends/timing_cache.h"
@@ -54,21 +55,6 @@ bool supported(const Node& n) {
 // Node::backend_data's list of tuned tile shapes, one line per problem: "<rows> <problem key>".
 constexpr const char* kTileRecordsKey = "attention_tiles";
 
-// The mask's strides viewed as [B, H, Sq, Sk] (`scores`): its dims aligned right, 0 where it has
-// 1. False when it does not broadcast there.
-bool mask_strides_for(const Dims& mask, const Dims& scores, int64_t strides[4]) {
-  if (mask.size() > 4) return false;
-  const size_t pad = 4 - mask.size();
-  int64_t stride = 1;
-  for (size_t d = 4; d-- > 0;) {
-    const int64_t len = d < pad ? 1 : mask[d - pad];
-    if (len != 1 && len != scores[d]) return false;
-    strides[d] = len == 1 ? 0 : stride;
-    stride *= len;
-  }
-  return true;
-}
-
 // What a tile choice is made for: everything the kernel's speed depends on (the dtype, sizes, the
 // layout of Q/K/V rows, how the mask is read, causal).
 std::string tile_problem_key(const AttentionProblem& p, DataType dtype) {
@@ -104,7 +90,8 @@ class AttentionKernel final : public Kernel {
       return ctx.error(fmt::format("input 3 'mask' {} is not of input 0's dtype", mask->describe()));
     }
     if (mask) {
-      if (!mask_strides_for(mask->shape(), {p.batch, p.heads, p.seq_q, p.seq_k}, p.mask_strides)) {
+      const int64_t scores[4] = {p.batch, p.heads, p.seq_q, p.seq_k};
+      if (!attention_mask_strides(mask->shape(), scores, p.mask_strides)) {
         return ctx.error(fmt::format("input 3 'mask' {} does not broadcast to the scores [B, H, Sq, Sk] = {}", mask->describe(),
                                      dims_to_string({p.batch, p.heads, p.seq_q, p.seq_k})));
       }
@@ -241,7 +228,8 @@ Result<Attributes> pack_attention(const Node& n, const std::vector<BuildShapes>&
     AttentionProblem p = packed ? packed_qkv_attention_problem(q.get(), y.get(), dt, B, H, Sq, E / H)
                                 : dense_attention_problem(q.get(), k.get(), v.get(), y.get(), B, H, Sq, Sk, E / H, Ev / H);
     if (!pr.mask.empty()) {
-      if (!mask_strides_for(pr.mask, {B, H, Sq, Sk}, p.mask_strides)) continue;
+      const int64_t scores[4] = {B, H, Sq, Sk};
+      if (!attention_mask_strides(pr.mask, scores, p.mask_strides)) continue;
       p.mask = m.get();
     }
     kernel.set_scale(p);
@@ -267,10 +255,13 @@ Result<Attributes> pack_attention(const Node& n, const std::vector<BuildShapes>&
       const int candidates[2] = {64, 128};
       for (int c = 0; c < 2; ++c) {
         p.block_rows = candidates[c];
-        auto t = median_launch_ms([&](cudaStream_t s) { return attention(p, dt, s); }, 3, 20,
-                                  fmt::format("{}: timing its attention tiles", n.describe()));
-        if (!t.ok()) return t.status();
-        times[c] = *t;
+        const std::string what = fmt::format("{}: timing its attention tiles", n.describe());
+        auto launch = [&]() -> Status {
+          const cudaError_t e = attention(p, dt, /*stream=*/nullptr);
+          return e == cudaSuccess ? ok_status() : internal_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
+        };
+        KILN_ASSIGN_OR_RETURN(LaunchTiming t, time_launches(launch, /*stream=*/nullptr, 3, 20, what));
+        times[c] = t.median_ms;
       }
       const int best = times[1] < times[0] ? 1 : 0;
       rows = candidates[best];

@@ -3,7 +3,6 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -70,48 +69,6 @@ std::optional<size_t> tuned_record_for(const std::vector<std::string>& record_ke
 
 std::string tuned_choice_text(const std::string& choice, double ms, const Dims& at) {
   return fmt::format("at {}: {} (tuned {} ms)", fmt::join(at, "x"), choice, ms_text(ms));
-}
-
-Result<double> median_launch_ms(const std::function<cudaError_t(cudaStream_t)>& launch, int warmup, int runs,
-                                const std::string& what) {
-  if (runs < 1) return invalid_argument(what + ": timing needs at least one run");
-  auto failed = [&](cudaError_t e) {
-    cudaGetLastError();
-    return internal_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
-  };
-  cudaStream_t stream = nullptr;
-  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking); e != cudaSuccess) return failed(e);
-  std::vector<cudaEvent_t> events(static_cast<size_t>(runs) + 1, nullptr);
-  // Frees the stream and events on every path out.
-  struct Owned {
-    cudaStream_t& stream;
-    std::vector<cudaEvent_t>& events;
-    ~Owned() {
-      for (cudaEvent_t ev : events) {
-        if (ev) cudaEventDestroy(ev);
-      }
-      cudaStreamDestroy(stream);
-    }
-  } owned{stream, events};
-  for (cudaEvent_t& ev : events) {
-    if (cudaError_t e = cudaEventCreate(&ev); e != cudaSuccess) return failed(e);
-  }
-  for (int i = 0; i < warmup; ++i) {
-    if (cudaError_t e = launch(stream); e != cudaSuccess) return failed(e);
-  }
-  if (cudaError_t e = cudaEventRecord(events[0], stream); e != cudaSuccess) return failed(e);
-  for (int i = 0; i < runs; ++i) {
-    if (cudaError_t e = launch(stream); e != cudaSuccess) return failed(e);
-    if (cudaError_t e = cudaEventRecord(events[static_cast<size_t>(i) + 1], stream); e != cudaSuccess) return failed(e);
-  }
-  if (cudaError_t e = cudaEventSynchronize(events.back()); e != cudaSuccess) return failed(e);
-  std::vector<float> ms(static_cast<size_t>(runs));
-  for (size_t i = 0; i < ms.size(); ++i) {
-    if (cudaError_t e = cudaEventElapsedTime(&ms[i], events[i], events[i + 1]); e != cudaSuccess) return failed(e);
-  }
-  std::sort(ms.begin(), ms.end());
-  const size_t n = ms.size();
-  return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
 }
 
 std::string join_tuned_choices(const std::vector<std::string>& choices) {

@@ -8,12 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "backends/kernel.h"
 
@@ -76,11 +73,5 @@ std::string tuned_choice_text(const std::string& choice, double ms, const Dims& 
 // The layer's choices joined for Node::backend_data's kTuningChoiceKey (kTunedChoiceSeparator
 // between problems).
 std::string join_tuned_choices(const std::vector<std::string>& choices);
-
-// The median time in ms of `runs` launches of `launch` on a stream of its own, after `warmup`
-// untimed ones, each timed between CUDA events (what kiln's own kernels' tile shapes are chosen
-// by). The first launch error or CUDA failure is returned, naming `what`.
-Result<double> median_launch_ms(const std::function<cudaError_t(cudaStream_t)>& launch, int warmup, int runs,
-                                const std::string& what);
 
 }  // namespace kiln::cuda

@@ -164,4 +164,17 @@ Status check_broadcasts_into(const InferenceContext& ctx, const MaybeShape& oper
   return ok_status();
 }
 
+bool attention_mask_strides(const Dims& mask, const int64_t scores[4], int64_t strides[4]) {
+  if (mask.size() > 4) return false;
+  const size_t pad = 4 - mask.size();
+  int64_t stride = 1;
+  for (size_t d = 4; d-- > 0;) {
+    const int64_t len = d < pad ? 1 : mask[d - pad];
+    if (len != 1 && len != scores[d]) return false;
+    strides[d] = len == 1 ? 0 : stride;
+    stride *= len;
+  }
+  return true;
+}
+
 }  // namespace kiln

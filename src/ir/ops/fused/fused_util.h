@@ -197,4 +197,9 @@ Status check_float_inputs(const InferenceContext& ctx, const std::vector<std::st
 Status check_broadcasts_into(const InferenceContext& ctx, const MaybeShape& operand, const MaybeShape& out,
                              const std::string& what);
 
+// kiln.Attention's mask (rank <= 4) read as the scores [B, H, Sq, Sk]: the element strides of a
+// dense mask of shape `mask` along each of the four dims, its dims aligned right and 0 where it
+// has 1 (it broadcasts). False when it does not broadcast to `scores`.
+bool attention_mask_strides(const Dims& mask, const int64_t scores[4], int64_t strides[4]);
+
 }  // namespace kiln
